@@ -1,0 +1,293 @@
+//! Configuration: raw TOML → validated plan.
+//!
+//! Files are parsed into `Raw*` structs (kebab-case, unknown keys rejected
+//! with their position), then validated into the types the engine uses.
+//! Validation collects every problem before failing, so one run shows all.
+
+mod gates;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use gates::load_gates;
+
+use crate::errors::{toml_diagnostic, Diagnostic, Error};
+use crate::metrics::{CountingPolicy, ErrorCounting, IntervalMethod};
+
+pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    target: RawTarget,
+    #[serde(default)]
+    run: RawRun,
+    #[serde(default)]
+    counting: RawCounting,
+}
+
+/// One table for every target kind; fields that do not belong to the chosen
+/// kind are reported rather than ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTarget {
+    pub kind: String,
+    // builtin
+    pub rules: Option<String>,
+    pub threshold: Option<f64>,
+    pub approval_threshold: Option<f64>,
+    // exec
+    pub command: Option<Vec<String>>,
+    pub workers: Option<usize>,
+    pub window: Option<usize>,
+    pub max_restarts: Option<u32>,
+    pub hello: Option<bool>,
+    // http
+    pub url: Option<String>,
+    pub body: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub decision: Option<String>,
+    pub decision_map: Option<BTreeMap<String, String>>,
+    pub score: Option<String>,
+    pub reasons: Option<String>,
+    pub concurrency: Option<usize>,
+    pub retries: Option<u32>,
+    // exec and http
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRun {
+    #[serde(default = "default_corpora")]
+    corpora: Vec<String>,
+    #[serde(default = "default_gates")]
+    gates: String,
+    #[serde(default = "default_waivers")]
+    waivers: String,
+    #[serde(default = "default_fixtures")]
+    fixtures: String,
+    #[serde(default = "default_reports")]
+    reports: String,
+}
+
+impl Default for RawRun {
+    fn default() -> Self {
+        RawRun {
+            corpora: default_corpora(),
+            gates: default_gates(),
+            waivers: default_waivers(),
+            fixtures: default_fixtures(),
+            reports: default_reports(),
+        }
+    }
+}
+
+fn default_corpora() -> Vec<String> {
+    vec!["corpora".into()]
+}
+fn default_gates() -> String {
+    "gates".into()
+}
+fn default_waivers() -> String {
+    "waivers".into()
+}
+fn default_fixtures() -> String {
+    "fixtures".into()
+}
+fn default_reports() -> String {
+    "reports".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCounting {
+    errors: Option<ErrorCounting>,
+    benign_require_approval: Option<BenignApproval>,
+    adversarial_require_approval: Option<AdversarialApproval>,
+    interval: Option<IntervalMethod>,
+    confidence: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum BenignApproval {
+    FalsePositive,
+    Allowed,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum AdversarialApproval {
+    Detected,
+    AttackSuccess,
+}
+
+/// A validated `gauntlet.toml`.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    /// The folder relative paths resolve against.
+    pub base: PathBuf,
+    pub text: String,
+    pub target: RawTarget,
+    pub corpora: Vec<PathBuf>,
+    pub gates: PathBuf,
+    pub waivers: PathBuf,
+    pub fixtures: PathBuf,
+    pub reports: PathBuf,
+    pub counting: CountingPolicy,
+}
+
+const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold"];
+const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "hello", "timeout-ms"];
+const HTTP_KEYS: &[&str] = &[
+    "url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms",
+];
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::new(path, "unreadable-config", format!("cannot read config: {e}")))?;
+        Self::parse(path, text)
+    }
+
+    pub fn parse(path: &Path, text: String) -> Result<Config, Error> {
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| toml_diagnostic(path, &text, &e))?;
+        let mut problems = Vec::new();
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+
+        let allowed: &[&str] = match raw.target.kind.as_str() {
+            "builtin" => BUILTIN_KEYS,
+            "exec" => EXEC_KEYS,
+            "http" => HTTP_KEYS,
+            other => {
+                problems.push(
+                    Diagnostic::new(path, "unknown-target-kind", format!("target kind `{other}` is not builtin, exec or http"))
+                        .near(&text, "kind"),
+                );
+                &[]
+            }
+        };
+        for key in raw.target.present_keys() {
+            if !allowed.is_empty() && !allowed.contains(&key) {
+                problems.push(
+                    Diagnostic::new(
+                        path,
+                        "key-not-for-kind",
+                        format!("`{key}` does not apply to a `{}` target", raw.target.kind),
+                    )
+                    .near(&text, key),
+                );
+            }
+        }
+        match raw.target.kind.as_str() {
+            "exec" if raw.target.command.as_ref().is_none_or(|c| c.is_empty()) => problems.push(
+                Diagnostic::new(path, "missing-field", "an exec target needs `command`, a non-empty list").near(&text, "[target]"),
+            ),
+            "http" if raw.target.url.is_none() => problems
+                .push(Diagnostic::new(path, "missing-field", "an http target needs `url`").near(&text, "[target]")),
+            _ => {}
+        }
+        for (key, value) in [("threshold", raw.target.threshold), ("approval-threshold", raw.target.approval_threshold)] {
+            if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+                problems.push(Diagnostic::new(path, "out-of-range", format!("`{key}` must be in [0, 1]")).near(&text, key));
+            }
+        }
+        let confidence = raw.counting.confidence.unwrap_or(0.95);
+        if !(confidence > 0.5 && confidence < 1.0) {
+            problems.push(
+                Diagnostic::new(path, "out-of-range", "`confidence` must be in (0.5, 1)").near(&text, "confidence"),
+            );
+        }
+        if raw.run.corpora.is_empty() {
+            problems.push(Diagnostic::new(path, "empty-corpus", "`corpora` lists no path").near(&text, "corpora"));
+        }
+        if !problems.is_empty() {
+            return Err(Error::Input(problems));
+        }
+        let counting = CountingPolicy {
+            benign_approval_is_false_positive: !matches!(
+                raw.counting.benign_require_approval,
+                Some(BenignApproval::Allowed)
+            ),
+            adversarial_approval_is_success: matches!(
+                raw.counting.adversarial_require_approval,
+                Some(AdversarialApproval::AttackSuccess)
+            ),
+            errors: raw.counting.errors.unwrap_or_default(),
+            interval: raw.counting.interval.unwrap_or_default(),
+            confidence,
+        };
+        let resolve = |p: &str| base.join(p);
+        Ok(Config {
+            corpora: raw.run.corpora.iter().map(|p| resolve(p)).collect(),
+            gates: resolve(&raw.run.gates),
+            waivers: resolve(&raw.run.waivers),
+            fixtures: resolve(&raw.run.fixtures),
+            reports: resolve(&raw.run.reports),
+            path: path.to_path_buf(),
+            base,
+            text,
+            target: raw.target,
+            counting,
+        })
+    }
+}
+
+impl RawTarget {
+    fn present_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        macro_rules! check {
+            ($($field:ident => $key:literal),*) => { $(if self.$field.is_some() { keys.push($key); })* };
+        }
+        check!(
+            rules => "rules", threshold => "threshold", approval_threshold => "approval-threshold",
+            command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
+            hello => "hello", url => "url", body => "body", headers => "headers", decision => "decision",
+            decision_map => "decision-map", score => "score", reasons => "reasons",
+            concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms"
+        );
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        Config::parse(Path::new("dir/gauntlet.toml"), text.to_string())
+    }
+
+    #[test]
+    fn minimal_config_resolves_paths_against_its_folder() {
+        let c = parse("[target]\nkind = \"builtin\"\n").unwrap();
+        assert_eq!(c.corpora, vec![PathBuf::from("dir/corpora")]);
+        assert_eq!(c.reports, PathBuf::from("dir/reports"));
+        assert_eq!(c.counting, CountingPolicy::default());
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_line_and_column() {
+        let Err(Error::Input(d)) = parse("[target]\nkind = \"builtin\"\n[run]\ncorpra = [\"x\"]\n") else { panic!() };
+        assert_eq!(d[0].line, Some(4), "{}", d[0]);
+        assert!(d[0].message.contains("corpra"), "{}", d[0]);
+        assert!(d[0].column.is_some());
+    }
+
+    #[test]
+    fn every_problem_is_collected() {
+        let Err(Error::Input(d)) =
+            parse("[target]\nkind = \"builtin\"\nurl = \"http://x\"\nthreshold = 3.0\n[counting]\nconfidence = 2.0\n")
+        else {
+            panic!()
+        };
+        let codes: Vec<_> = d.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["key-not-for-kind", "out-of-range", "out-of-range"]);
+        assert_eq!(d[0].line, Some(3));
+    }
+}

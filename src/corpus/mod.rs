@@ -1,0 +1,184 @@
+//! Corpora: labelled cases loaded from JSONL and CSV files.
+//!
+//! A case is what the target sees (its payload and optional context) plus
+//! what only the harness knows (label, category, expected decision). The
+//! payload is an enum so that text prompts, structured policy requests and
+//! conversations share one pipeline.
+
+mod load;
+mod manifest;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{load_corpora, CorpusSet, CorpusSummary};
+pub use manifest::Manifest;
+
+/// Ground truth of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Label {
+    Benign,
+    Adversarial,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Benign => "benign",
+            Label::Adversarial => "adversarial",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Label> {
+        match s {
+            "benign" => Some(Label::Benign),
+            "adversarial" => Some(Label::Adversarial),
+            _ => None,
+        }
+    }
+}
+
+/// What a gate answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Block,
+    RequireApproval,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Block => "block",
+            Decision::RequireApproval => "require_approval",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "allow" => Some(Decision::Allow),
+            "block" => Some(Decision::Block),
+            "require_approval" => Some(Decision::RequireApproval),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which way the checked text flows: a prompt going in, or model output going out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    #[default]
+    Ingress,
+    Egress,
+}
+
+/// One message of a conversation case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+/// What the target is asked to judge. Sent to targets unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Payload {
+    /// A prompt, or a model response for egress gates.
+    Text(String),
+    /// A conversation, judged turn by turn.
+    Conversation(Vec<Message>),
+    /// A structured request for a policy engine; the built-in firewall scans its string leaves.
+    Structured(serde_json::Map<String, serde_json::Value>),
+}
+
+impl Payload {
+    /// Calls `f` on every piece of text in the payload, in a fixed order.
+    pub fn for_each_text<'a>(&'a self, f: &mut impl FnMut(&'a str)) {
+        match self {
+            Payload::Text(s) => f(s),
+            Payload::Conversation(messages) => messages.iter().for_each(|m| f(&m.content)),
+            Payload::Structured(map) => map.values().for_each(|v| visit_strings(v, f)),
+        }
+    }
+
+    /// A one-line human rendering, for reports.
+    pub fn display_text(&self) -> String {
+        match self {
+            Payload::Text(s) => s.clone(),
+            Payload::Conversation(messages) => messages
+                .iter()
+                .map(|m| format!("[{}] {}", m.role, m.content))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Payload::Structured(map) => serde_json::to_string(map).unwrap_or_default(),
+        }
+    }
+}
+
+fn visit_strings<'a>(value: &'a serde_json::Value, f: &mut impl FnMut(&'a str)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| visit_strings(v, f)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| visit_strings(v, f)),
+        _ => {}
+    }
+}
+
+/// Where a case came from, for diagnostics and reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub path: Arc<PathBuf>,
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.line)
+    }
+}
+
+/// One labelled input. Category and source strings repeat across many cases,
+/// so they are shared rather than copied.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub payload: Payload,
+    pub label: Label,
+    pub category: Arc<str>,
+    pub source: Arc<str>,
+    pub tags: Vec<Arc<str>>,
+    pub expected: Option<Decision>,
+    pub direction: Direction,
+    /// Free-form context passed to the target (the prompt behind a response, a tenant, a session).
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
+    pub origin: Origin,
+}
+
+/// Dataset metadata from a `corpus.toml`, reported in the verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct DatasetInfo {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub license: Option<String>,
+    pub files: Vec<String>,
+    pub cases: usize,
+    pub by_label: BTreeMap<Label, usize>,
+}

@@ -1,0 +1,146 @@
+//! Library error types. Input problems are collected as [`Diagnostic`]s so a
+//! user sees every mistake in one run, not one per attempt.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::exit_code;
+
+/// One problem in an input file, located as precisely as the parser allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// A stable kebab-case code, e.g. `duplicate-id`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(path: &Path, code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic { path: path.to_path_buf(), line: None, column: None, code, message: message.into() }
+    }
+
+    pub fn at_line(mut self, line: usize) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    /// Locates the diagnostic at the first occurrence of `needle` in the
+    /// file's text, for checks made after parsing (where spans are gone).
+    pub fn near(self, source: &str, needle: &str) -> Self {
+        match source.find(needle) {
+            Some(offset) => self.at_offset(source, offset),
+            None => self,
+        }
+    }
+
+    /// Locates a byte offset of `source` (the file's text) as line:column.
+    pub fn at_offset(self, source: &str, offset: usize) -> Self {
+        let (line, column) = line_column(source, offset);
+        self.at(line, column)
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..floor_char_boundary(source, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": error[{}]: {}", self.code, self.message)
+    }
+}
+
+/// How many diagnostics are printed before the rest are summarised.
+pub const DIAGNOSTIC_CAP: usize = 50;
+
+/// Errors of the library. Each maps to one exit code (see [`Error::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid configuration, corpus, gate, waiver or fixture files.
+    #[error("{}", render_diagnostics(.0))]
+    Input(Vec<Diagnostic>),
+    /// A command-line argument is invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// The target failed so that no honest verdict can be given.
+    #[error("target error: {0}")]
+    Target(String),
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) | Error::Usage(_) => exit_code::INPUT_ERROR,
+            Error::Target(_) | Error::Io { .. } => exit_code::TARGET_ERROR,
+        }
+    }
+}
+
+impl From<Diagnostic> for Error {
+    fn from(d: Diagnostic) -> Self {
+        Error::Input(vec![d])
+    }
+}
+
+fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics.iter().take(DIAGNOSTIC_CAP) {
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    if diagnostics.len() > DIAGNOSTIC_CAP {
+        out.push_str(&format!("... and {} more problems\n", diagnostics.len() - DIAGNOSTIC_CAP));
+    }
+    out.push_str(&format!("{} problem(s) found", diagnostics.len()));
+    out
+}
+
+/// Converts a TOML parse error into a located diagnostic.
+pub fn toml_diagnostic(path: &Path, source: &str, err: &toml::de::Error) -> Diagnostic {
+    let d = Diagnostic::new(path, "invalid-toml", err.message().trim().to_string());
+    match err.span() {
+        Some(span) => d.at_offset(source, span.start),
+        None => d,
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

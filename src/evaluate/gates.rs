@@ -1,0 +1,402 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::Label;
+use crate::metrics::{self, CountingPolicy, MetricSet, Rate};
+use crate::replay::CaseResult;
+
+/// The CI lane a run belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lane {
+    /// Pull requests: fast.
+    Preflight,
+    /// Nightly and release.
+    Full,
+}
+
+impl Lane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Preflight => "preflight",
+            Lane::Full => "full",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    Fpr,
+    Asr,
+    DetectionRate,
+    ErrorRate,
+    Precision,
+    LatencyP50,
+    LatencyP95,
+    LatencyP99,
+    Count,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Fpr => "fpr",
+            Metric::Asr => "asr",
+            Metric::DetectionRate => "detection-rate",
+            Metric::ErrorRate => "error-rate",
+            Metric::Precision => "precision",
+            Metric::LatencyP50 => "latency-p50",
+            Metric::LatencyP95 => "latency-p95",
+            Metric::LatencyP99 => "latency-p99",
+            Metric::Count => "count",
+        }
+    }
+
+    pub fn is_rate(self) -> bool {
+        matches!(self, Metric::Fpr | Metric::Asr | Metric::DetectionRate | Metric::ErrorRate | Metric::Precision)
+    }
+
+    fn rate(self, m: &MetricSet) -> Option<&Rate> {
+        match self {
+            Metric::Fpr => Some(&m.fpr),
+            Metric::Asr => Some(&m.asr),
+            Metric::DetectionRate => Some(&m.detection_rate),
+            Metric::ErrorRate => Some(&m.error_rate),
+            Metric::Precision => Some(&m.precision),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Comparator {
+    /// The value must be at most the threshold.
+    Max,
+    /// The value must be at least the threshold.
+    Min,
+}
+
+/// Which number is compared: the point estimate or an interval end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    Point,
+    Upper,
+    Lower,
+}
+
+impl Bound {
+    /// The conservative end for a comparator: a maximum is checked on the
+    /// upper bound, a minimum on the lower, so luck cannot pass a gate.
+    pub fn conservative(comparator: Comparator) -> Bound {
+        match comparator {
+            Comparator::Max => Bound::Upper,
+            Comparator::Min => Bound::Lower,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Blocks the run when it fails.
+    Enforce,
+    /// Reported as failing, never blocks.
+    Soft,
+    /// Computed quietly, for trying a gate out.
+    Shadow,
+}
+
+/// Which results a gate looks at. Every present field must match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Filter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// Any of these categories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub category: Vec<String>,
+    /// Any of these sources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<String>,
+    /// All of these tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, r: &CaseResult) -> bool {
+        self.label.is_none_or(|l| l == r.label)
+            && (self.category.is_empty() || self.category.iter().any(|c| **c == *r.category))
+            && (self.source.is_empty() || self.source.iter().any(|s| **s == *r.source))
+            && self.tags.iter().all(|t| r.has_tag(t))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(l) = self.label {
+            parts.push(format!("label={}", l.as_str()));
+        }
+        if !self.category.is_empty() {
+            parts.push(format!("category={}", self.category.join("|")));
+        }
+        if !self.source.is_empty() {
+            parts.push(format!("source={}", self.source.join("|")));
+        }
+        if !self.tags.is_empty() {
+            parts.push(format!("tags={}", self.tags.join("+")));
+        }
+        if parts.is_empty() {
+            f.write_str("all cases")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// A validated gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub id: String,
+    pub description: String,
+    pub metric: Metric,
+    pub comparator: Comparator,
+    pub threshold: f64,
+    pub bound: Bound,
+    pub min_samples: u64,
+    pub filter: Filter,
+    pub mode: Mode,
+    pub lanes: Vec<Lane>,
+    /// `path:line` of its definition.
+    pub defined_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateStatus {
+    Pass,
+    Fail,
+    Waived,
+    Inconclusive,
+    Error,
+}
+
+impl GateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateStatus::Pass => "pass",
+            GateStatus::Fail => "fail",
+            GateStatus::Waived => "waived",
+            GateStatus::Inconclusive => "inconclusive",
+            GateStatus::Error => "error",
+        }
+    }
+
+    /// Whether this status stops a blocking gate from passing.
+    pub fn is_failing(self) -> bool {
+        matches!(self, GateStatus::Fail | GateStatus::Inconclusive | GateStatus::Error)
+    }
+}
+
+/// A gate judged on one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateOutcome {
+    pub gate: Gate,
+    pub status: GateStatus,
+    /// The point value (rate, or microseconds for latency, or a count).
+    pub value: Option<f64>,
+    pub interval: Option<(f64, f64)>,
+    /// The number actually compared with the threshold.
+    pub compared: Option<f64>,
+    pub samples: u64,
+    pub detail: String,
+}
+
+/// Judges every gate of `lane` on `results`. `aborted` (the target gave up)
+/// turns every gate into `error`: numbers from a partial run are not evidence.
+pub fn evaluate_gates(
+    gates: &[Gate],
+    results: &[CaseResult],
+    policy: &CountingPolicy,
+    lane: Lane,
+    aborted: Option<&str>,
+) -> Vec<GateOutcome> {
+    gates.iter().filter(|g| g.lanes.contains(&lane)).map(|g| evaluate_gate(g, results, policy, aborted)).collect()
+}
+
+fn evaluate_gate(gate: &Gate, results: &[CaseResult], policy: &CountingPolicy, aborted: Option<&str>) -> GateOutcome {
+    let set = if gate.filter.is_empty() {
+        metrics::compute(results, policy)
+    } else {
+        metrics::compute(results.iter().filter(|r| gate.filter.matches(r)), policy)
+    };
+    let (value, interval, samples) = match gate.metric.rate(&set) {
+        Some(rate) => (rate.value, rate.low.zip(rate.high), rate.denominator),
+        None => {
+            let latency = match gate.metric {
+                Metric::LatencyP50 => set.latency.p50,
+                Metric::LatencyP95 => set.latency.p95,
+                Metric::LatencyP99 => set.latency.p99,
+                _ => Some(set.cases),
+            };
+            let samples = if gate.metric == Metric::Count { set.cases } else { set.latency.count };
+            (latency.map(|v| v as f64), None, samples)
+        }
+    };
+    let compared = match (gate.bound, interval) {
+        (Bound::Point, _) | (_, None) => value,
+        (Bound::Upper, Some((_, high))) => Some(high),
+        (Bound::Lower, Some((low, _))) => Some(low),
+    };
+    let outcome = |status, detail: String| GateOutcome {
+        gate: gate.clone(),
+        status,
+        value,
+        interval,
+        compared,
+        samples,
+        detail,
+    };
+    if let Some(reason) = aborted {
+        return outcome(GateStatus::Error, format!("run incomplete, no honest value: {reason}"));
+    }
+    let Some(compared_value) = compared else {
+        return outcome(GateStatus::Inconclusive, format!("no data: no cases match {}", gate.filter));
+    };
+    if gate.metric != Metric::Count && samples < gate.min_samples {
+        return outcome(
+            GateStatus::Inconclusive,
+            format!("{samples} samples, fewer than the {} required", gate.min_samples),
+        );
+    }
+    let ok = match gate.comparator {
+        Comparator::Max => compared_value <= gate.threshold,
+        Comparator::Min => compared_value >= gate.threshold,
+    };
+    let bound = match gate.bound {
+        Bound::Point => "value",
+        Bound::Upper => "upper bound",
+        Bound::Lower => "lower bound",
+    };
+    let op = match (gate.comparator, ok) {
+        (Comparator::Max, true) => "≤",
+        (Comparator::Max, false) => ">",
+        (Comparator::Min, true) => "≥",
+        (Comparator::Min, false) => "<",
+    };
+    let detail = format!(
+        "{} {bound} {} {op} {}",
+        gate.metric.as_str(),
+        format_value(gate.metric, compared_value),
+        format_value(gate.metric, gate.threshold)
+    );
+    outcome(if ok { GateStatus::Pass } else { GateStatus::Fail }, detail)
+}
+
+/// Human rendering of a metric value: rates as percentages, latency in µs.
+pub fn format_value(metric: Metric, value: f64) -> String {
+    if metric.is_rate() {
+        format!("{:.2}%", value * 100.0)
+    } else if metric == Metric::Count {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.0} µs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{Decision, Direction, Payload};
+    use std::sync::Arc;
+
+    fn results(benign_allowed: usize, benign_blocked: usize, errors: usize) -> Vec<CaseResult> {
+        let mut out = Vec::new();
+        let mk = |decision: Option<Decision>| CaseResult {
+            id: String::new(),
+            label: Label::Benign,
+            category: Arc::from("c"),
+            source: Arc::from("s"),
+            tags: vec![],
+            direction: Direction::Ingress,
+            expected: None,
+            input: Payload::Text(String::new()),
+            decision,
+            score: None,
+            reasons: vec![],
+            latency_us: 5,
+            target_latency_us: None,
+            attempts: 1,
+            error: None,
+        };
+        out.extend((0..benign_allowed).map(|_| mk(Some(Decision::Allow))));
+        out.extend((0..benign_blocked).map(|_| mk(Some(Decision::Block))));
+        out.extend((0..errors).map(|_| mk(None)));
+        out
+    }
+
+    fn fpr_gate(max: f64, bound: Bound, min_samples: u64) -> Gate {
+        Gate {
+            id: "fpr".into(),
+            description: String::new(),
+            metric: Metric::Fpr,
+            comparator: Comparator::Max,
+            threshold: max,
+            bound,
+            min_samples,
+            filter: Filter::default(),
+            mode: Mode::Enforce,
+            lanes: vec![Lane::Preflight, Lane::Full],
+            defined_at: String::new(),
+        }
+    }
+
+    fn status(gate: &Gate, results: &[CaseResult]) -> GateStatus {
+        evaluate_gates(std::slice::from_ref(gate), results, &CountingPolicy::default(), Lane::Full, None)[0].status
+    }
+
+    #[test]
+    fn upper_bound_is_stricter_than_point() {
+        let r = results(190, 10, 0); // 5%, Wilson upper ≈ 9.0%
+        assert_eq!(status(&fpr_gate(0.08, Bound::Point, 100), &r), GateStatus::Pass);
+        assert_eq!(status(&fpr_gate(0.08, Bound::Upper, 100), &r), GateStatus::Fail);
+    }
+
+    #[test]
+    fn too_few_samples_is_inconclusive_not_pass() {
+        let r = results(50, 0, 0);
+        assert_eq!(status(&fpr_gate(0.10, Bound::Point, 100), &r), GateStatus::Inconclusive);
+        assert!(GateStatus::Inconclusive.is_failing());
+    }
+
+    #[test]
+    fn target_errors_cannot_make_a_gate_pass() {
+        // 200 clean benign cases pass; turning 30 allows into errors must fail.
+        let gate = fpr_gate(0.10, Bound::Upper, 100);
+        assert_eq!(status(&gate, &results(200, 0, 0)), GateStatus::Pass);
+        assert_eq!(status(&gate, &results(170, 0, 30)), GateStatus::Fail);
+    }
+
+    #[test]
+    fn aborted_run_gives_error_status() {
+        let gate = fpr_gate(0.10, Bound::Upper, 1);
+        let out = evaluate_gates(&[gate], &results(200, 0, 0), &CountingPolicy::default(), Lane::Full, Some("crashed"));
+        assert_eq!(out[0].status, GateStatus::Error);
+    }
+
+    #[test]
+    fn gates_outside_the_lane_are_not_evaluated() {
+        let mut gate = fpr_gate(0.10, Bound::Upper, 1);
+        gate.lanes = vec![Lane::Full];
+        assert!(evaluate_gates(&[gate], &results(10, 0, 0), &CountingPolicy::default(), Lane::Preflight, None).is_empty());
+    }
+}

@@ -1,0 +1,25 @@
+//! gauntlet: a CI conformance and calibration harness for LLM security gates.
+//!
+//! Data flows one way, one module per stage:
+//!
+//! `corpus` (labelled cases) → `target` (the gate under test) → `replay`
+//! (cases through the target, one outcome each) → `metrics` (rates with
+//! confidence intervals, pure) → `evaluate` (gates, pure) → `report`
+//! (verdict.json, results.jsonl, terminal table).
+//!
+//! `pipeline` wires the stages together for the CLI; everything it calls is
+//! usable on its own, so other tools can embed a stage without the rest.
+
+pub mod config;
+pub mod corpus;
+pub mod errors;
+pub mod evaluate;
+pub mod exit_code;
+pub mod hashing;
+pub mod metrics;
+pub mod pipeline;
+pub mod replay;
+pub mod report;
+pub mod target;
+
+pub use errors::{Diagnostic, Error};

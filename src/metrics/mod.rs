@@ -1,0 +1,354 @@
+//! Metrics: counts, rates with confidence intervals, latency percentiles.
+//!
+//! Pure functions over [`CaseResult`]s; no I/O. The counting rules live in
+//! one place ([`CountingPolicy::classify`]) so that every rate, breakdown and
+//! gate agrees on what a target error or a `require_approval` means. The
+//! default is pessimistic: a failing target can never improve a metric.
+
+pub mod interval;
+mod latency;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use interval::IntervalMethod;
+pub use latency::{percentile_nearest_rank, LatencyHistogram, LatencySummary};
+
+use crate::corpus::{Decision, Label};
+use crate::replay::CaseResult;
+
+/// How target errors enter FPR and ASR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCounting {
+    /// Benign error → false positive; adversarial error → attack success.
+    #[default]
+    Pessimistic,
+    /// Errors are left out of FPR and ASR (still in error-rate). Flattering; opt-in only.
+    Exclude,
+}
+
+/// How `require_approval` counts on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct CountingPolicy {
+    /// A benign case sent for approval is a false positive (default true: it was not allowed).
+    pub benign_approval_is_false_positive: bool,
+    /// An adversarial case sent for approval is an attack success (default false: it was stopped).
+    pub adversarial_approval_is_success: bool,
+    pub errors: ErrorCounting,
+    pub interval: IntervalMethod,
+    pub confidence: f64,
+}
+
+impl Default for CountingPolicy {
+    fn default() -> Self {
+        CountingPolicy {
+            benign_approval_is_false_positive: true,
+            adversarial_approval_is_success: false,
+            errors: ErrorCounting::Pessimistic,
+            interval: IntervalMethod::Wilson,
+            confidence: 0.95,
+        }
+    }
+}
+
+/// What one result means for the rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    TrueNegative,
+    FalsePositive,
+    /// Adversarial and stopped.
+    Detected,
+    /// Adversarial and let through.
+    AttackSuccess,
+    /// An error left out of FPR/ASR (only under `ErrorCounting::Exclude`).
+    Excluded,
+}
+
+impl CountingPolicy {
+    pub fn classify(&self, r: &CaseResult) -> Class {
+        let pessimistic = self.errors == ErrorCounting::Pessimistic;
+        match (r.label, r.decision) {
+            (_, None) if !pessimistic => Class::Excluded,
+            (Label::Benign, None) => Class::FalsePositive,
+            (Label::Adversarial, None) => Class::AttackSuccess,
+            (Label::Benign, Some(Decision::Allow)) => Class::TrueNegative,
+            (Label::Benign, Some(Decision::Block)) => Class::FalsePositive,
+            (Label::Benign, Some(Decision::RequireApproval)) => {
+                if self.benign_approval_is_false_positive {
+                    Class::FalsePositive
+                } else {
+                    Class::TrueNegative
+                }
+            }
+            (Label::Adversarial, Some(Decision::Allow)) => Class::AttackSuccess,
+            (Label::Adversarial, Some(Decision::Block)) => Class::Detected,
+            (Label::Adversarial, Some(Decision::RequireApproval)) => {
+                if self.adversarial_approval_is_success {
+                    Class::AttackSuccess
+                } else {
+                    Class::Detected
+                }
+            }
+        }
+    }
+}
+
+/// Raw decision counts for one label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct DecisionCounts {
+    pub total: u64,
+    pub allow: u64,
+    pub block: u64,
+    pub require_approval: u64,
+    pub error: u64,
+}
+
+impl DecisionCounts {
+    fn add(&mut self, decision: Option<Decision>) {
+        self.total += 1;
+        match decision {
+            Some(Decision::Allow) => self.allow += 1,
+            Some(Decision::Block) => self.block += 1,
+            Some(Decision::RequireApproval) => self.require_approval += 1,
+            None => self.error += 1,
+        }
+    }
+}
+
+/// The confusion counts after the counting policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Confusion {
+    pub true_negatives: u64,
+    pub false_positives: u64,
+    pub detected: u64,
+    pub attack_successes: u64,
+    /// Errors left out of FPR/ASR (non-zero only with `errors = "exclude"`).
+    pub excluded_errors: u64,
+}
+
+/// A proportion with its interval. `value`, `low` and `high` are `null` when
+/// the denominator is 0: no data is not 0%.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Rate {
+    pub value: Option<f64>,
+    pub numerator: u64,
+    pub denominator: u64,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+impl Rate {
+    pub fn new(numerator: u64, denominator: u64, policy: &CountingPolicy) -> Rate {
+        let bounds = interval::interval(policy.interval, numerator, denominator, policy.confidence);
+        Rate {
+            value: (denominator > 0).then(|| numerator as f64 / denominator as f64),
+            numerator,
+            denominator,
+            low: bounds.map(|b| b.0),
+            high: bounds.map(|b| b.1),
+        }
+    }
+}
+
+/// Every metric for one slice of the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct MetricSet {
+    pub cases: u64,
+    pub benign: DecisionCounts,
+    pub adversarial: DecisionCounts,
+    pub confusion: Confusion,
+    /// Benign cases not allowed / benign cases.
+    pub fpr: Rate,
+    /// Adversarial cases allowed / adversarial cases.
+    pub asr: Rate,
+    /// 1 − ASR, as its own rate (with its own interval).
+    pub detection_rate: Rate,
+    /// Stopped attacks / everything stopped.
+    pub precision: Rate,
+    /// Target errors / all cases (always counted, whatever the policy).
+    pub error_rate: Rate,
+    /// Harness-measured latency of cases that got a decision, microseconds.
+    pub latency: LatencySummary,
+}
+
+/// Computes a [`MetricSet`] over any iterator of results.
+pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &CountingPolicy) -> MetricSet {
+    let mut benign = DecisionCounts::default();
+    let mut adversarial = DecisionCounts::default();
+    let mut confusion = Confusion::default();
+    let mut latencies = Vec::new();
+    for r in results {
+        match r.label {
+            Label::Benign => benign.add(r.decision),
+            Label::Adversarial => adversarial.add(r.decision),
+        }
+        match policy.classify(r) {
+            Class::TrueNegative => confusion.true_negatives += 1,
+            Class::FalsePositive => confusion.false_positives += 1,
+            Class::Detected => confusion.detected += 1,
+            Class::AttackSuccess => confusion.attack_successes += 1,
+            Class::Excluded => confusion.excluded_errors += 1,
+        }
+        if r.decision.is_some() {
+            latencies.push(r.latency_us);
+        }
+    }
+    let benign_n = confusion.true_negatives + confusion.false_positives;
+    let adversarial_n = confusion.detected + confusion.attack_successes;
+    // Precision counts only real detections as true positives: an error on
+    // an attack is not a catch, but an error on a benign case is a false alarm.
+    let caught = adversarial.block
+        + if policy.adversarial_approval_is_success { 0 } else { adversarial.require_approval };
+    let total = benign.total + adversarial.total;
+    MetricSet {
+        cases: total,
+        benign,
+        adversarial,
+        confusion,
+        fpr: Rate::new(confusion.false_positives, benign_n, policy),
+        asr: Rate::new(confusion.attack_successes, adversarial_n, policy),
+        detection_rate: Rate::new(confusion.detected, adversarial_n, policy),
+        precision: Rate::new(caught, caught + confusion.false_positives, policy),
+        error_rate: Rate::new(benign.error + adversarial.error, total, policy),
+        latency: LatencySummary::from_unsorted(latencies),
+    }
+}
+
+/// Overall metrics and the breakdowns reports show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Metrics {
+    pub overall: MetricSet,
+    pub by_category: BTreeMap<String, MetricSet>,
+    pub by_source: BTreeMap<String, MetricSet>,
+    pub by_direction: BTreeMap<String, MetricSet>,
+    pub latency_histogram: LatencyHistogram,
+}
+
+pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
+    let group = |key: &dyn Fn(&CaseResult) -> String| {
+        let mut groups: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
+        for r in results {
+            groups.entry(key(r)).or_default().push(r);
+        }
+        groups.into_iter().map(|(k, v)| (k, compute(v, policy))).collect::<BTreeMap<_, _>>()
+    };
+    Metrics {
+        overall: compute(results, policy),
+        by_category: group(&|r| r.category.to_string()),
+        by_source: group(&|r| r.source.to_string()),
+        by_direction: group(&|r| {
+            match r.direction {
+                crate::corpus::Direction::Ingress => "ingress",
+                crate::corpus::Direction::Egress => "egress",
+            }
+            .to_string()
+        }),
+        latency_histogram: LatencyHistogram::from_latencies(
+            results.iter().filter(|r| r.decision.is_some()).map(|r| r.latency_us),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{Direction, Payload};
+    use crate::target::{CaseError, ErrorKind};
+    use std::sync::Arc;
+
+    pub(crate) fn result(label: Label, decision: Option<Decision>) -> CaseResult {
+        CaseResult {
+            id: "x".into(),
+            label,
+            category: Arc::from("c"),
+            source: Arc::from("s"),
+            tags: vec![],
+            direction: Direction::Ingress,
+            expected: None,
+            input: Payload::Text("t".into()),
+            decision,
+            score: None,
+            reasons: vec![],
+            latency_us: 10,
+            target_latency_us: None,
+            attempts: 1,
+            error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
+        }
+    }
+
+    #[test]
+    fn errors_count_pessimistically_by_default() {
+        let policy = CountingPolicy::default();
+        let results = [
+            result(Label::Benign, Some(Decision::Allow)),
+            result(Label::Benign, None),
+            result(Label::Adversarial, Some(Decision::Block)),
+            result(Label::Adversarial, None),
+        ];
+        let m = compute(&results, &policy);
+        assert_eq!((m.fpr.numerator, m.fpr.denominator), (1, 2));
+        assert_eq!((m.asr.numerator, m.asr.denominator), (1, 2));
+        assert_eq!((m.error_rate.numerator, m.error_rate.denominator), (2, 4));
+    }
+
+    #[test]
+    fn a_failing_target_never_improves_a_metric() {
+        // Replace each decision with an error in turn: FPR and ASR never go down.
+        let policy = CountingPolicy::default();
+        let base = vec![
+            result(Label::Benign, Some(Decision::Allow)),
+            result(Label::Benign, Some(Decision::Block)),
+            result(Label::Adversarial, Some(Decision::Block)),
+            result(Label::Adversarial, Some(Decision::Allow)),
+            result(Label::Adversarial, Some(Decision::RequireApproval)),
+        ];
+        let before = compute(&base, &policy);
+        for i in 0..base.len() {
+            let mut broken = base.clone();
+            broken[i] = result(base[i].label, None);
+            let after = compute(&broken, &policy);
+            assert!(after.fpr.value >= before.fpr.value, "case {i}");
+            assert!(after.asr.value >= before.asr.value, "case {i}");
+            assert!(after.detection_rate.value <= before.detection_rate.value, "case {i}");
+            assert!(after.precision.value <= before.precision.value, "case {i}");
+            assert!(after.error_rate.value > before.error_rate.value, "case {i}");
+        }
+    }
+
+    #[test]
+    fn approval_counts_as_not_allowed_and_as_detected() {
+        let policy = CountingPolicy::default();
+        let results =
+            [result(Label::Benign, Some(Decision::RequireApproval)), result(Label::Adversarial, Some(Decision::RequireApproval))];
+        let m = compute(&results, &policy);
+        assert_eq!(m.fpr.value, Some(1.0));
+        assert_eq!(m.asr.value, Some(0.0));
+    }
+
+    #[test]
+    fn empty_denominator_is_no_data() {
+        let m = compute(&[result(Label::Benign, Some(Decision::Allow))], &CountingPolicy::default());
+        assert_eq!(m.asr.value, None);
+        assert_eq!(m.asr.low, None);
+        assert_eq!(m.asr.high, None);
+        assert_eq!(m.fpr.value, Some(0.0));
+        assert_eq!(m.fpr.low, Some(0.0));
+    }
+
+    #[test]
+    fn exclude_policy_leaves_errors_out_of_rates_but_not_error_rate() {
+        let policy = CountingPolicy { errors: ErrorCounting::Exclude, ..CountingPolicy::default() };
+        let results = [result(Label::Benign, Some(Decision::Allow)), result(Label::Benign, None)];
+        let m = compute(&results, &policy);
+        assert_eq!((m.fpr.numerator, m.fpr.denominator), (0, 1));
+        assert_eq!(m.error_rate.numerator, 1);
+        assert_eq!(m.confusion.excluded_errors, 1);
+    }
+}

@@ -1,0 +1,24 @@
+//! Atomic file writes: a report is either the old file or the whole new one,
+//! never half-written (a temp file in the same folder, then a rename).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::errors::Error;
+
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        write(&mut buffered).map_err(|e| Error::io(path, e))?;
+        buffered.flush().map_err(|e| Error::io(path, e))?;
+    }
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic(path, |w| w.write_all(bytes))
+}

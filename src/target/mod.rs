@@ -1,0 +1,107 @@
+//! Targets: the systems under test.
+//!
+//! A target turns cases into outcomes. Each case ends as exactly one
+//! [`Outcome`]: a decision, or an error that says why there is none. Errors
+//! are data, not exceptions, so the metrics can count them honestly.
+
+pub mod builtin;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::{Case, Decision};
+use crate::errors::Error;
+
+/// Why a case has no decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The target process died with the case in flight.
+    Crash,
+    /// No answer within the per-case timeout.
+    Timeout,
+    /// The answer broke the protocol (malformed, unknown or repeated id, missing).
+    Protocol,
+    /// An HTTP error status after retries.
+    Http,
+    /// The connection could not be made.
+    Connect,
+    /// The target could not process the case (e.g. it cannot read this payload).
+    Target,
+}
+
+/// A target error as recorded for one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CaseError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// The result of replaying one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `Err` when the target failed for this case.
+    pub decision: Result<Decision, CaseError>,
+    pub score: Option<f64>,
+    pub reasons: Vec<Arc<str>>,
+    /// Measured by the harness, monotonic clock, microseconds.
+    pub latency_us: u64,
+    /// The target's own timing, when it reports one.
+    pub target_latency_us: Option<u64>,
+    pub attempts: u32,
+}
+
+impl Outcome {
+    pub fn error(kind: ErrorKind, message: impl Into<String>, latency_us: u64) -> Self {
+        Outcome {
+            decision: Err(CaseError { kind, message: message.into() }),
+            score: None,
+            reasons: Vec::new(),
+            latency_us,
+            target_latency_us: None,
+            attempts: 1,
+        }
+    }
+}
+
+/// What was tested, recorded in the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetFingerprint {
+    pub kind: String,
+    /// The rules file, command line or URL (never credentials).
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<String>,
+    /// SHA-256 of what defines the target's behaviour (rules, command, URL).
+    pub hash: String,
+}
+
+/// Live progress for a long replay (drives the progress bar).
+pub trait Progress: Sync {
+    fn advance(&self, cases: u64);
+}
+
+impl Progress for () {
+    fn advance(&self, _: u64) {}
+}
+
+/// A system under test.
+pub trait Target: Sync {
+    fn fingerprint(&self) -> TargetFingerprint;
+
+    /// Replays `cases`, returning one outcome per case in the same order.
+    /// `Err` only when the run cannot continue at all (an infrastructure
+    /// failure); per-case failures are outcomes.
+    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error>;
+}
+
+/// The outcomes of a replay, and whether every case got a real attempt.
+#[derive(Debug)]
+pub struct Replayed {
+    pub outcomes: Vec<Outcome>,
+    /// `Some(reason)` when the target gave up part way (e.g. too many crashes):
+    /// the outcomes are complete but the verdict is not honest.
+    pub aborted: Option<String>,
+}
