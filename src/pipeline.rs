@@ -92,9 +92,11 @@ pub fn build_target(config: &Config) -> Result<Box<dyn Target>, Error> {
             };
             Ok(Box::new(firewall))
         }
-        other => Err(Diagnostic::new(&config.path, "unsupported-target", format!("target kind `{other}` is not available"))
-            .near(&config.text, "kind")
-            .into()),
+        other => {
+            Err(Diagnostic::new(&config.path, "unsupported-target", format!("target kind `{other}` is not available"))
+                .near(&config.text, "kind")
+                .into())
+        }
     }
 }
 
@@ -148,11 +150,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     } else {
         replay(target.as_ref(), corpus.cases, &Counter::default())?
     };
-
     let metrics = compute_all(&replayed.results, &config.counting);
     let outcomes = evaluate_gates(&gates, &replayed.results, &config.counting, opts.lane, replayed.aborted.as_deref());
     let reproduce = format!("gauntlet run --config {} --lane {}", config.path.display(), opts.lane.as_str());
-    let gate_reports: Vec<GateReport> = outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone())).collect();
+    let gate_reports: Vec<GateReport> =
+        outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone())).collect();
     let (verdict_status, exit_code) = overall(&gate_reports, replayed.aborted.is_none());
     let fingerprint = target.fingerprint();
     let verdict = Verdict {

@@ -87,10 +87,16 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
             let (line, _) = crate::errors::line_column(&text, span.start);
             let defined_at = format!("{}:{line}", path.display());
             if !is_valid_id(&raw.id) {
-                problems.push(here("invalid-gate-id", format!("gate id `{}` must be lowercase letters, digits, `-`, `_`, `:` or `.`", raw.id)));
+                problems.push(here(
+                    "invalid-gate-id",
+                    format!("gate id `{}` must be lowercase letters, digits, `-`, `_`, `:` or `.`", raw.id),
+                ));
             }
             if RESERVED_GATE_IDS.contains(&raw.id.as_str()) {
-                problems.push(here("reserved-gate-id", format!("gate id `{}` is reserved for gauntlet's own gate", raw.id)));
+                problems.push(here(
+                    "reserved-gate-id",
+                    format!("gate id `{}` is reserved for gauntlet's own gate", raw.id),
+                ));
             }
             if let Some(first) = seen.insert(raw.id.clone(), defined_at.clone()) {
                 problems.push(here("duplicate-gate-id", format!("gate id `{}` is already defined at {first}", raw.id)));
@@ -99,12 +105,18 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
                 (Some(max), None) => (Comparator::Max, max),
                 (None, Some(min)) => (Comparator::Min, min),
                 _ => {
-                    problems.push(here("invalid-threshold", format!("gate `{}` needs exactly one of `max` or `min`", raw.id)));
+                    problems.push(here(
+                        "invalid-threshold",
+                        format!("gate `{}` needs exactly one of `max` or `min`", raw.id),
+                    ));
                     continue;
                 }
             };
             if raw.metric.is_rate() && !(0.0..=1.0).contains(&threshold) {
-                problems.push(here("invalid-threshold", format!("gate `{}`: a rate threshold is a fraction in [0, 1] (10% is 0.10)", raw.id)));
+                problems.push(here(
+                    "invalid-threshold",
+                    format!("gate `{}`: a rate threshold is a fraction in [0, 1] (10% is 0.10)", raw.id),
+                ));
             }
             if !raw.metric.is_rate() && threshold < 0.0 {
                 problems.push(here("invalid-threshold", format!("gate `{}`: threshold must not be negative", raw.id)));
@@ -112,7 +124,8 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
             if raw.lanes.is_empty() {
                 problems.push(here("empty-lanes", format!("gate `{}` runs in no lane", raw.id)));
             }
-            let bound = raw.bound.unwrap_or(if raw.metric.is_rate() { Bound::conservative(comparator) } else { Bound::Point });
+            let bound =
+                raw.bound.unwrap_or(if raw.metric.is_rate() { Bound::conservative(comparator) } else { Bound::Point });
             if !raw.metric.is_rate() && bound != Bound::Point {
                 problems.push(here("invalid-bound", format!("gate `{}`: only rates have interval bounds", raw.id)));
             }

@@ -143,9 +143,8 @@ pub struct Config {
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold"];
 const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "hello", "timeout-ms"];
-const HTTP_KEYS: &[&str] = &[
-    "url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms",
-];
+const HTTP_KEYS: &[&str] =
+    &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, Error> {
@@ -166,8 +165,12 @@ impl Config {
             "http" => HTTP_KEYS,
             other => {
                 problems.push(
-                    Diagnostic::new(path, "unknown-target-kind", format!("target kind `{other}` is not builtin, exec or http"))
-                        .near(&text, "kind"),
+                    Diagnostic::new(
+                        path,
+                        "unknown-target-kind",
+                        format!("target kind `{other}` is not builtin, exec or http"),
+                    )
+                    .near(&text, "kind"),
                 );
                 &[]
             }
@@ -186,15 +189,18 @@ impl Config {
         }
         match raw.target.kind.as_str() {
             "exec" if raw.target.command.as_ref().is_none_or(|c| c.is_empty()) => problems.push(
-                Diagnostic::new(path, "missing-field", "an exec target needs `command`, a non-empty list").near(&text, "[target]"),
+                Diagnostic::new(path, "missing-field", "an exec target needs `command`, a non-empty list")
+                    .near(&text, "[target]"),
             ),
             "http" if raw.target.url.is_none() => problems
                 .push(Diagnostic::new(path, "missing-field", "an http target needs `url`").near(&text, "[target]")),
             _ => {}
         }
-        for (key, value) in [("threshold", raw.target.threshold), ("approval-threshold", raw.target.approval_threshold)] {
+        for (key, value) in [("threshold", raw.target.threshold), ("approval-threshold", raw.target.approval_threshold)]
+        {
             if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
-                problems.push(Diagnostic::new(path, "out-of-range", format!("`{key}` must be in [0, 1]")).near(&text, key));
+                problems
+                    .push(Diagnostic::new(path, "out-of-range", format!("`{key}` must be in [0, 1]")).near(&text, key));
             }
         }
         let confidence = raw.counting.confidence.unwrap_or(0.95);

@@ -14,7 +14,9 @@ use walkdir::WalkDir;
 use super::manifest::{Manifest, Mapping};
 use super::{Case, DatasetInfo, Decision, Direction, Label, Message, Origin, Payload};
 use crate::errors::{Diagnostic, Error, DIAGNOSTIC_CAP};
-use crate::hashing::{sha256_hex, Fingerprint};
+use sha2::Digest;
+
+use crate::hashing::Fingerprint;
 
 const MANIFEST_NAME: &str = "corpus.toml";
 
@@ -135,7 +137,6 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         fingerprint.part(m.path.to_string_lossy().as_bytes());
         fingerprint.part(std::fs::read(&m.path).unwrap_or_default().as_slice());
     }
-
     let (cases, repeated_inputs) = finish_cases(cases, &mut problems);
     if !problems.is_empty() {
         return Err(Error::Input(problems));
@@ -229,10 +230,8 @@ fn parse_jsonl(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnosti
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let (line, column) = crate::errors::line_column(
-                &String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
-                e.valid_up_to(),
-            );
+            let (line, column) =
+                crate::errors::line_column(&String::from_utf8_lossy(&bytes[..e.valid_up_to()]), e.valid_up_to());
             return vec![Err(Diagnostic::new(&ctx.path, "invalid-utf8", "file is not valid UTF-8").at(line, column))];
         }
     };
@@ -245,12 +244,10 @@ fn parse_jsonl(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnosti
     lines
         .par_iter()
         .map(|&(line, text)| {
-            let value: Value = serde_json::from_str(text).map_err(|e| {
-                Diagnostic::new(&ctx.path, "invalid-json", e.to_string()).at(line, e.column())
-            })?;
+            let value: Value = serde_json::from_str(text)
+                .map_err(|e| Diagnostic::new(&ctx.path, "invalid-json", e.to_string()).at(line, e.column()))?;
             let Value::Object(object) = value else {
-                return Err(Diagnostic::new(&ctx.path, "invalid-case", "a case line must be a JSON object")
-                    .at(line, 1));
+                return Err(Diagnostic::new(&ctx.path, "invalid-case", "a case line must be a JSON object").at(line, 1));
             };
             build_case(object, line, ctx)
         })
@@ -318,25 +315,34 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn build_case(object: Map<String, Value>, line: usize, ctx: &FileContext) -> Result<RawCase, Diagnostic> {
+fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) -> Result<RawCase, Diagnostic> {
     let m = ctx.mapping;
     let err = |code: &'static str, msg: String| Diagnostic::new(&ctx.path, code, msg).at_line(line);
     if ctx.strict_keys {
         if let Some(key) = object.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
             return Err(err(
                 "unknown-field",
-                format!("unknown field `{key}` (expected one of {}; a corpus.toml can map other fields)", KNOWN_KEYS.join(", ")),
+                format!(
+                    "unknown field `{key}` (expected one of {}; a corpus.toml can map other fields)",
+                    KNOWN_KEYS.join(", ")
+                ),
             ));
         }
     }
+
+    // The input is the bulk of a case: take it out of the object rather than copy it.
+    let input_key = m.input.as_deref().unwrap_or("input");
+    let input = if input_key.starts_with('/') { lookup(&object, input_key).cloned() } else { object.remove(input_key) }
+        .filter(|v| !v.is_null());
     let field = |name: &Option<String>, default: &str| -> Option<&Value> {
         lookup(&object, name.as_deref().unwrap_or(default)).filter(|v| !v.is_null())
     };
-
-    let payload = match (field(&m.input, "input"), field(&m.messages, "messages")) {
-        (Some(_), Some(_)) => return Err(err("ambiguous-payload", "a case has either `input` or `messages`, not both".into())),
-        (Some(Value::String(s)), None) => Payload::Text(s.clone()),
-        (Some(Value::Object(o)), None) => Payload::Structured(o.clone()),
+    let payload = match (input, field(&m.messages, "messages")) {
+        (Some(_), Some(_)) => {
+            return Err(err("ambiguous-payload", "a case has either `input` or `messages`, not both".into()))
+        }
+        (Some(Value::String(s)), None) => Payload::Text(s),
+        (Some(Value::Object(o)), None) => Payload::Structured(o),
         (Some(_), None) => return Err(err("invalid-input", "`input` must be a string or an object".into())),
         (None, Some(messages)) => {
             let parsed: Vec<Message> = match messages {
@@ -364,7 +370,10 @@ fn build_case(object: Map<String, Value>, line: usize, ctx: &FileContext) -> Res
                 None => {
                     return Err(err(
                         "invalid-label",
-                        format!("label `{}` is neither benign nor adversarial (add it to `label-map` in corpus.toml)", truncate(&text, 60)),
+                        format!(
+                            "label `{}` is neither benign nor adversarial (add it to `label-map` in corpus.toml)",
+                            truncate(&text, 60)
+                        ),
                     ))
                 }
             }
@@ -414,7 +423,12 @@ fn build_case(object: Map<String, Value>, line: usize, ctx: &FileContext) -> Res
         Some(s) => match s.as_str() {
             "ingress" => Direction::Ingress,
             "egress" => Direction::Egress,
-            _ => return Err(err("invalid-direction", format!("direction `{}` is not ingress or egress", truncate(&s, 40)))),
+            _ => {
+                return Err(err(
+                    "invalid-direction",
+                    format!("direction `{}` is not ingress or egress", truncate(&s, 40)),
+                ))
+            }
         },
     };
 
@@ -435,7 +449,19 @@ fn build_case(object: Map<String, Value>, line: usize, ctx: &FileContext) -> Res
         },
     };
 
-    Ok(RawCase { id, payload, label, category, source, tags, expected, direction, context, line, path: ctx.path.clone() })
+    Ok(RawCase {
+        id,
+        payload,
+        label,
+        category,
+        source,
+        tags,
+        expected,
+        direction,
+        context,
+        line,
+        path: ctx.path.clone(),
+    })
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -450,40 +476,52 @@ fn truncate(s: &str, max: usize) -> String {
 /// identical cases are told apart by occurrence (`~2`, `~3`), so ids survive
 /// reordering.
 fn finish_cases(raw: Vec<(RawCase, String)>, problems: &mut Vec<Diagnostic>) -> (Vec<Case>, usize) {
-    let hashes: Vec<(String, String)> = raw
+    // Per case: a 128-bit key of the payload (only to count repeats within
+    // this run, never stored) and, when the id is missing, its content hash.
+    let keys: Vec<(u128, Option<String>)> = raw
         .par_iter()
         .map(|(c, _)| {
-            let payload = serde_json::to_string(&c.payload).unwrap_or_default();
-            let input_hash = sha256_hex(payload.as_bytes());
-            let content_hash = if c.id.is_some() {
-                String::new()
-            } else {
+            let payload_json;
+            let payload: &[u8] = match &c.payload {
+                Payload::Text(t) => t.as_bytes(),
+                other => {
+                    payload_json = serde_json::to_string(other).unwrap_or_default();
+                    payload_json.as_bytes()
+                }
+            };
+            let digest = sha2::Sha256::digest(payload);
+            let key = u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"));
+            let content_hash = c.id.is_none().then(|| {
                 let mut f = Fingerprint::new();
-                f.part(payload.as_bytes())
+                f.part(payload)
                     .part(c.label.as_str().as_bytes())
                     .part(c.category.as_bytes())
                     .part(serde_json::to_string(&c.context).unwrap_or_default().as_bytes());
                 f.finish()
-            };
-            (input_hash, content_hash)
+            });
+            (key, content_hash)
         })
         .collect();
 
     let mut interned: HashMap<String, Arc<str>> = HashMap::new();
-    let mut intern = |s: String| -> Arc<str> { interned.entry(s).or_insert_with_key(|k| Arc::from(k.as_str())).clone() };
-    let mut seen_inputs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut intern = |s: String| -> Arc<str> {
+        match interned.get(&s) {
+            Some(a) => a.clone(),
+            None => interned.entry(s).or_insert_with_key(|k| Arc::from(k.as_str())).clone(),
+        }
+    };
+    let mut seen_inputs: std::collections::HashSet<u128> = std::collections::HashSet::with_capacity(raw.len());
     let mut occurrences: HashMap<String, usize> = HashMap::new();
-    let mut ids: HashMap<String, Origin> = HashMap::new();
     let mut repeated = 0;
     let mut cases = Vec::with_capacity(raw.len());
-    for ((c, prefix), (input_hash, content_hash)) in raw.into_iter().zip(hashes.iter()) {
-        if !seen_inputs.insert(input_hash.as_str()) {
+    for ((c, prefix), (key, content_hash)) in raw.into_iter().zip(keys) {
+        if !seen_inputs.insert(key) {
             repeated += 1;
         }
-        let id = match c.id {
-            Some(id) => id,
-            None => {
-                let base = format!("{prefix}{}", &content_hash[..16]);
+        let id = match (c.id, content_hash) {
+            (Some(id), _) => id,
+            (None, hash) => {
+                let base = format!("{prefix}{}", &hash.expect("computed for missing ids")[..16]);
                 let n = occurrences.entry(base.clone()).or_insert(0);
                 *n += 1;
                 if *n == 1 {
@@ -493,15 +531,6 @@ fn finish_cases(raw: Vec<(RawCase, String)>, problems: &mut Vec<Diagnostic>) -> 
                 }
             }
         };
-        let origin = Origin { path: c.path, line: c.line };
-        if let Some(first) = ids.get(&id) {
-            problems.push(
-                Diagnostic::new(&origin.path, "duplicate-id", format!("duplicate case id `{id}` (first defined at {first})"))
-                    .at_line(origin.line),
-            );
-            continue;
-        }
-        ids.insert(id.clone(), origin.clone());
         cases.push(Case {
             id,
             payload: c.payload,
@@ -512,8 +541,22 @@ fn finish_cases(raw: Vec<(RawCase, String)>, problems: &mut Vec<Diagnostic>) -> 
             expected: c.expected,
             direction: c.direction,
             context: c.context,
-            origin,
+            origin: Origin { path: c.path, line: c.line },
         });
+    }
+    let mut first_seen: HashMap<&str, &Origin> = HashMap::with_capacity(cases.len());
+    for case in &cases {
+        if let Some(first) = first_seen.insert(&case.id, &case.origin) {
+            problems.push(
+                Diagnostic::new(
+                    &case.origin.path,
+                    "duplicate-id",
+                    format!("duplicate case id `{}` (first defined at {first})", case.id),
+                )
+                .at_line(case.origin.line),
+            );
+            first_seen.insert(&case.id, first);
+        }
     }
     (cases, repeated)
 }

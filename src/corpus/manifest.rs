@@ -86,8 +86,20 @@ impl Mapping {
             ($($f:ident),*) => { Mapping { $($f: over.$f.clone().or_else(|| self.$f.clone())),* } };
         }
         pick!(
-            input, messages, id, label, category, source_field, tags, expected, direction, context,
-            label_map, default_label, default_category, default_direction
+            input,
+            messages,
+            id,
+            label,
+            category,
+            source_field,
+            tags,
+            expected,
+            direction,
+            context,
+            label_map,
+            default_label,
+            default_category,
+            default_direction
         )
     }
 }
@@ -125,8 +137,8 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest, Vec<Diagnostic>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![Diagnostic::new(path, "unreadable-file", e.to_string())])?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| vec![Diagnostic::new(path, "unreadable-file", e.to_string())])?;
         Self::parse(path, &text)
     }
 
@@ -168,11 +180,7 @@ impl Manifest {
     /// its path relative to the manifest, else the folder defaults.
     pub fn mapping_for(&self, data_file: &Path) -> &Mapping {
         let relative = data_file.strip_prefix(self.dir()).unwrap_or(data_file);
-        self.files
-            .iter()
-            .find(|(glob, _, _)| glob.is_match(relative))
-            .map(|(_, _, m)| m)
-            .unwrap_or(&self.defaults)
+        self.files.iter().find(|(glob, _, _)| glob.is_match(relative)).map(|(_, _, m)| m).unwrap_or(&self.defaults)
     }
 
     /// `[[file]]` patterns that matched none of `data_files`: reported, as a
@@ -181,13 +189,15 @@ impl Manifest {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         self.files
             .iter()
-            .filter(|(glob, _, _)| {
-                !data_files.iter().any(|f| glob.is_match(f.strip_prefix(self.dir()).unwrap_or(f)))
-            })
+            .filter(|(glob, _, _)| !data_files.iter().any(|f| glob.is_match(f.strip_prefix(self.dir()).unwrap_or(f))))
             .map(|(_, pattern, _)| {
-                Diagnostic::new(&self.path, "unmatched-file-pattern", format!("[[file]] path `{pattern}` matches no data file")).near(&text, pattern)
+                Diagnostic::new(
+                    &self.path,
+                    "unmatched-file-pattern",
+                    format!("[[file]] path `{pattern}` matches no data file"),
+                )
+                .near(&text, pattern)
             })
             .collect()
     }
 }
-

@@ -78,7 +78,9 @@ impl fmt::Display for Decision {
 }
 
 /// Which way the checked text flows: a prompt going in, or model output going out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     #[default]
@@ -120,11 +122,9 @@ impl Payload {
     pub fn display_text(&self) -> String {
         match self {
             Payload::Text(s) => s.clone(),
-            Payload::Conversation(messages) => messages
-                .iter()
-                .map(|m| format!("[{}] {}", m.role, m.content))
-                .collect::<Vec<_>>()
-                .join(" "),
+            Payload::Conversation(messages) => {
+                messages.iter().map(|m| format!("[{}] {}", m.role, m.content)).collect::<Vec<_>>().join(" ")
+            }
             Payload::Structured(map) => serde_json::to_string(map).unwrap_or_default(),
         }
     }

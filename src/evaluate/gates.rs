@@ -257,15 +257,8 @@ fn evaluate_gate(gate: &Gate, results: &[CaseResult], policy: &CountingPolicy, a
         (Bound::Upper, Some((_, high))) => Some(high),
         (Bound::Lower, Some((low, _))) => Some(low),
     };
-    let outcome = |status, detail: String| GateOutcome {
-        gate: gate.clone(),
-        status,
-        value,
-        interval,
-        compared,
-        samples,
-        detail,
-    };
+    let outcome =
+        |status, detail: String| GateOutcome { gate: gate.clone(), status, value, interval, compared, samples, detail };
     if let Some(reason) = aborted {
         return outcome(GateStatus::Error, format!("run incomplete, no honest value: {reason}"));
     }
@@ -397,6 +390,8 @@ mod tests {
     fn gates_outside_the_lane_are_not_evaluated() {
         let mut gate = fpr_gate(0.10, Bound::Upper, 1);
         gate.lanes = vec![Lane::Full];
-        assert!(evaluate_gates(&[gate], &results(10, 0, 0), &CountingPolicy::default(), Lane::Preflight, None).is_empty());
+        assert!(
+            evaluate_gates(&[gate], &results(10, 0, 0), &CountingPolicy::default(), Lane::Preflight, None).is_empty()
+        );
     }
 }

@@ -6,4 +6,6 @@
 
 mod gates;
 
-pub use gates::{evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode};
+pub use gates::{
+    evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode,
+};

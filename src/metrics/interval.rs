@@ -52,11 +52,8 @@ fn clopper_pearson(successes: u64, trials: u64, confidence: f64) -> (f64, f64) {
     let x = successes as f64;
     let n = trials as f64;
     // Beta(0, ·) and Beta(·, 0) do not exist: the bounds there are exactly 0 and 1.
-    let low = if successes == 0 {
-        0.0
-    } else {
-        Beta::new(x, n - x + 1.0).expect("positive shapes").inverse_cdf(alpha / 2.0)
-    };
+    let low =
+        if successes == 0 { 0.0 } else { Beta::new(x, n - x + 1.0).expect("positive shapes").inverse_cdf(alpha / 2.0) };
     let high = if successes == trials {
         1.0
     } else {

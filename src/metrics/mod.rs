@@ -203,8 +203,8 @@ pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &C
     let adversarial_n = confusion.detected + confusion.attack_successes;
     // Precision counts only real detections as true positives: an error on
     // an attack is not a catch, but an error on a benign case is a false alarm.
-    let caught = adversarial.block
-        + if policy.adversarial_approval_is_success { 0 } else { adversarial.require_approval };
+    let caught =
+        adversarial.block + if policy.adversarial_approval_is_success { 0 } else { adversarial.require_approval };
     let total = benign.total + adversarial.total;
     MetricSet {
         cases: total,
@@ -325,8 +325,10 @@ mod tests {
     #[test]
     fn approval_counts_as_not_allowed_and_as_detected() {
         let policy = CountingPolicy::default();
-        let results =
-            [result(Label::Benign, Some(Decision::RequireApproval)), result(Label::Adversarial, Some(Decision::RequireApproval))];
+        let results = [
+            result(Label::Benign, Some(Decision::RequireApproval)),
+            result(Label::Adversarial, Some(Decision::RequireApproval)),
+        ];
         let m = compute(&results, &policy);
         assert_eq!(m.fpr.value, Some(1.0));
         assert_eq!(m.asr.value, Some(0.0));

@@ -76,7 +76,8 @@ pub fn render(v: &Verdict) -> String {
     if let Some(reason) = &v.run.aborted {
         let _ = writeln!(out, "run incomplete: {}", terminal_safe(reason));
     }
-    let failing: Vec<&str> = v.gates.iter().filter(|g| g.blocking && g.status.is_failing()).map(|g| g.id.as_str()).collect();
+    let failing: Vec<&str> =
+        v.gates.iter().filter(|g| g.blocking && g.status.is_failing()).map(|g| g.id.as_str()).collect();
     let _ = writeln!(
         out,
         "verdict: {}{}",

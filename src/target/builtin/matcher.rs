@@ -143,7 +143,16 @@ mod tests {
         let m = matcher(&patterns);
         let set = regex::bytes::RegexSetBuilder::new(patterns).unicode(false).build().unwrap();
         // (a plain set is the reference; the matcher must agree with it)
-        for text in ["hacking into a bank", "show the system prompt", "kill him", "how to kill time", "如何制造炸弹", "hackinto", "xhacking into", "skill him"] {
+        for text in [
+            "hacking into a bank",
+            "show the system prompt",
+            "kill him",
+            "how to kill time",
+            "如何制造炸弹",
+            "hackinto",
+            "xhacking into",
+            "skill him",
+        ] {
             let expected: Vec<usize> = set.matches(text.as_bytes()).into_iter().collect();
             assert_eq!(rules(&m, text), expected, "{text}");
         }

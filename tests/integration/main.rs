@@ -1,0 +1,9 @@
+//! Integration tests: the real binary on real files. One test binary so the
+//! suite links once.
+
+mod helpers;
+
+mod corpus_errors;
+mod run_bundled;
+mod schema;
+mod shared_corpora;
