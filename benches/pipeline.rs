@@ -78,8 +78,9 @@ fn bench_end_to_end(n: usize) {
     let out_dir = config.parent().unwrap().join("reports");
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
-    let output = run(&RunOptions { config, out_dir: Some(out_dir), lane: Lane::Full, quiet: true, today: None })
-        .expect("bench run succeeds");
+    let output =
+        run(&RunOptions { config, out_dir: Some(out_dir), lane: Lane::Full, quiet: true, today: None, bless: false })
+            .expect("bench run succeeds");
     let secs = start.elapsed().as_secs_f64();
     println!(
         "end-to-end builtin: {n} cases in {secs:.2} s = {:.0} cases/s; peak RSS {:.0} MiB (before run {:.0} MiB); verdict {}",

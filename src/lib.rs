@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod errors;
 pub mod evaluate;
 pub mod exit_code;
+pub mod golden_file;
 pub mod hashing;
 pub mod metrics;
 pub mod pipeline;

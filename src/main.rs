@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use gauntlet::evaluate::Lane;
+use gauntlet::evaluate::{status_name, WaiverStatus};
 use gauntlet::pipeline::{self, RunOptions};
 use gauntlet::report::terminal;
+use gauntlet::report::text::terminal_safe;
 use gauntlet::{exit_code, Error};
 
 #[derive(Parser)]
@@ -56,8 +58,66 @@ enum Command {
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
     },
-    /// Print the JSON Schema of verdict.json.
-    Schema,
+    /// Print a JSON Schema: verdict (default) or waiver-audit.
+    Schema {
+        #[arg(default_value = "verdict")]
+        which: String,
+    },
+    /// Golden fixtures.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
+    /// Time-bounded waivers.
+    Waivers {
+        #[command(subcommand)]
+        command: WaiversCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Replay and accept the current decisions as fixtures/golden snapshots (refused when CI is set).
+    Bless {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WaiversCommand {
+    /// Check every waiver (no replay): exit 1 on an expired or invalid one.
+    Audit {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Append a valid waiver for a gate to waivers/waivers.toml.
+    New {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        gate: String,
+        #[arg(long)]
+        days: i64,
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        tracking: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "both")]
+        scope: String,
+        #[arg(long, default_value = "the gate passes without it")]
+        remove_when: String,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,15 +138,66 @@ fn main() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run { config, out, lane, quiet, today } => {
-            let output = pipeline::run(&RunOptions { config, out_dir: out, lane: lane.into(), quiet, today })?;
+            let output =
+                pipeline::run(&RunOptions { config, out_dir: out, lane: lane.into(), quiet, today, bless: false })?;
             if !quiet {
                 print!("{}", terminal::render(&output.verdict));
                 println!("reports: {}", output.reports_dir.display());
             }
             Ok(output.verdict.exit_code)
         }
-        Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&gauntlet::report::verdict_schema())?);
+        Command::Schema { which } => {
+            let schema = match which.as_str() {
+                "verdict" => gauntlet::report::verdict_schema(),
+                "waiver-audit" => gauntlet::report::waiver_audit_schema(),
+                other => return Err(Error::Usage(format!("unknown schema `{other}` (verdict, waiver-audit)")).into()),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(exit_code::PASS)
+        }
+        Command::Fixtures { command: FixturesCommand::Bless { config } } => {
+            if gauntlet::golden_file::in_ci() {
+                return Err(
+                    Error::Usage("refusing to bless snapshots with CI set: review and bless locally".into()).into()
+                );
+            }
+            let output = pipeline::run(&RunOptions {
+                config,
+                out_dir: None,
+                lane: Lane::Full,
+                quiet: true,
+                today: None,
+                bless: true,
+            })?;
+            for g in &output.verdict.golden {
+                println!("{}: {:?}", terminal_safe(&g.path), g.status);
+            }
+            Ok(exit_code::PASS)
+        }
+        Command::Waivers { command: WaiversCommand::Audit { config, today, out } } => {
+            let audit = pipeline::audit_waivers(&config, today, out.as_deref())?;
+            for w in &audit.waivers {
+                println!(
+                    "{:<14} {}  {}",
+                    status_name(w.status),
+                    terminal_safe(&w.id),
+                    terminal_safe(&w.detail.join("; "))
+                );
+            }
+            let blocking =
+                audit.waivers.iter().any(|w| matches!(w.status, WaiverStatus::Expired | WaiverStatus::Invalid));
+            println!("{} waiver(s); {}", audit.waivers.len(), if blocking { "FAIL" } else { "ok" });
+            Ok(if blocking { exit_code::GATE_FAILED } else { exit_code::PASS })
+        }
+        Command::Waivers {
+            command: WaiversCommand::New { config, gate, days, owner, tracking, reason, scope, remove_when, id, today },
+        } => {
+            let file = pipeline::new_waiver(
+                &config,
+                today,
+                &pipeline::NewWaiver { gate, days, owner, tracking, reason, scope, remove_when, id },
+            )?;
+            println!("appended to {}", file.display());
             Ok(exit_code::PASS)
         }
     }

@@ -2,21 +2,28 @@
 //! evaluate → report. The only stage that touches files and the clock; every
 //! step it calls is pure or owned by its module.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::config::{load_gates, Config};
-use crate::corpus::{load_corpora, CorpusSet};
+use crate::config::{load_fixtures, load_gates, load_waivers, Config};
+use crate::corpus::{load_corpora, Case, CorpusSet, Decision, Label, Origin};
 use crate::errors::{Diagnostic, Error};
-use crate::evaluate::{evaluate_gates, Gate, Lane};
+use crate::evaluate::{
+    apply_waivers, audit_waivers_only, check_waiver_rules, evaluate_gates, golden, judge_fixtures, Bound, Comparator,
+    Filter, FixtureCase, FixtureInput, FixtureSuite, Gate, GateOutcome, GateStatus, Lane, Metric, Mode, Waiver,
+    LIFECYCLE_GATE,
+};
+use crate::golden_file;
 use crate::hashing::{hash_dir, sha256_hex};
 use crate::metrics::compute_all;
 use crate::replay::{replay, CaseResult, Counter};
 use crate::report::{
-    atomic::write_bytes, overall, results_file::write_results, CorporaInfo, FailingCases, GateReport, Hashes, RunInfo,
-    Verdict, VERDICT_SCHEMA,
+    atomic::write_bytes, overall, results_file::write_results, CorporaInfo, FailingCases, GateReport, GoldenReport,
+    GoldenStatus, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
 };
 use crate::target::builtin::{Firewall, Overrides};
 use crate::target::{Progress, Target};
@@ -31,6 +38,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// The date waivers are judged against; `None` reads GAUNTLET_TODAY, then the clock.
     pub today: Option<NaiveDate>,
+    /// Accept the current decisions as the golden snapshots (never in CI).
+    pub bless: bool,
 }
 
 /// A finished run.
@@ -47,6 +56,8 @@ pub struct Plan {
     pub gates: Vec<Gate>,
     pub corpus: CorpusSet,
     pub target: Box<dyn Target>,
+    pub fixtures: Vec<FixtureSuite>,
+    pub waivers: Vec<Waiver>,
 }
 
 /// Loads and validates every input, collecting all problems before failing.
@@ -54,6 +65,8 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
     let config = Config::load(config_path)?;
     let mut problems: Vec<Diagnostic> = Vec::new();
     let gates = load_gates(&config.gates, &mut problems);
+    let fixtures = load_fixtures(&config.fixtures, &mut problems);
+    let waivers = load_waivers(&config.waivers, &mut problems);
     let target = match build_target(&config) {
         Ok(t) => Some(t),
         Err(Error::Input(mut d)) => {
@@ -70,8 +83,30 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
         }
         Err(e) => return Err(e),
     };
+    if let Some(corpus) = &corpus {
+        let ids: HashSet<&str> = corpus.cases.iter().map(|c| c.id.as_str()).collect();
+        for suite in &fixtures {
+            for case in &suite.cases {
+                if let FixtureInput::Ref(id) = &case.input {
+                    if !ids.contains(id.as_str()) {
+                        let (path, line) = case.defined_at.rsplit_once(':').unwrap_or((&case.defined_at, "0"));
+                        problems.push(
+                            Diagnostic::new(
+                                Path::new(path),
+                                "unknown-ref",
+                                format!("fixture `ref` names no corpus case `{id}`"),
+                            )
+                            .at_line(line.parse().unwrap_or(0)),
+                        );
+                    }
+                }
+            }
+        }
+    }
     match (corpus, target) {
-        (Some(corpus), Some(target)) if problems.is_empty() => Ok(Plan { config, gates, corpus, target }),
+        (Some(corpus), Some(target)) if problems.is_empty() => {
+            Ok(Plan { config, gates, corpus, target, fixtures, waivers })
+        }
         _ => Err(Error::Input(problems)),
     }
 }
@@ -128,35 +163,225 @@ impl Progress for Bar {
     }
 }
 
-/// Runs the whole pipeline and writes `verdict.json` and `results.jsonl`.
+/// Synthetic cases for fixture entries that carry their own input.
+fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
+    let category: Arc<str> = Arc::from("fixture");
+    let dataset: Arc<str> = Arc::from("fixtures");
+    let mut out = Vec::new();
+    for suite in suites {
+        let source: Arc<str> = Arc::from(format!("fixture:{}", suite.name).as_str());
+        for case in &suite.cases {
+            if let FixtureInput::Input(payload) = &case.input {
+                let (path, line) = case.defined_at.rsplit_once(':').unwrap_or((&case.defined_at, "0"));
+                out.push(Case {
+                    id: FixtureCase::replay_id(&suite.name, &case.name),
+                    payload: payload.clone(),
+                    label: if case.expect == Decision::Allow { Label::Benign } else { Label::Adversarial },
+                    category: category.clone(),
+                    source: source.clone(),
+                    tags: Vec::new(),
+                    expected: Some(case.expect),
+                    direction: Default::default(),
+                    context: None,
+                    dataset: dataset.clone(),
+                    origin: Origin { path: Arc::new(PathBuf::from(path)), line: line.parse().unwrap_or(0) },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Checks (or, blessing, writes) each dataset's decision snapshot.
+fn check_golden(
+    golden_dir: &Path,
+    results: &[CaseResult],
+    datasets: &[Arc<str>],
+    bless: bool,
+) -> Result<Vec<GoldenReport>, Error> {
+    let mut by_dataset: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
+    for (r, d) in results.iter().zip(datasets) {
+        by_dataset.entry(d).or_default().push(r);
+    }
+    let ci = golden_file::in_ci();
+    let mut reports = Vec::new();
+    for (dataset, rs) in by_dataset {
+        let path = golden_file::snapshot_path(golden_dir, dataset);
+        let body = golden::snapshot_body(rs.iter().copied());
+        let old = golden_file::read_body(&path);
+        let diff = old.as_deref().map(|o| golden::diff(o, &body)).unwrap_or_default();
+        let (mut status, mut pending) = match &old {
+            Some(o) if *o == body => (GoldenStatus::Match, None),
+            Some(_) => (GoldenStatus::Changed, None),
+            None => (GoldenStatus::Missing, None),
+        };
+        if status != GoldenStatus::Match {
+            if bless {
+                golden_file::write_snapshot(&path, dataset, &body)?;
+                status = GoldenStatus::Blessed;
+            } else if !ci {
+                let new_path = golden_file::pending_path(&path);
+                golden_file::write_snapshot(&new_path, dataset, &body)?;
+                pending = Some(new_path.display().to_string());
+            }
+        }
+        reports.push(GoldenReport {
+            dataset: dataset.to_string(),
+            path: path.display().to_string(),
+            status,
+            cases: rs.len() as u64,
+            flips: diff.flips.len() as u64,
+            changes: (diff.changes.len() + diff.added.len() + diff.removed.len()) as u64,
+            diff: diff.render(50),
+            pending,
+        });
+    }
+    Ok(reports)
+}
+
+fn golden_gates(reports: &[GoldenReport], aborted: Option<&str>) -> Vec<GateOutcome> {
+    reports
+        .iter()
+        .map(|g| {
+            let (status, detail) = match (aborted, g.status) {
+                (Some(reason), _) => (GateStatus::Error, format!("run incomplete: {reason}")),
+                (None, GoldenStatus::Match) => (GateStatus::Pass, "decisions match the snapshot".to_string()),
+                (None, GoldenStatus::Blessed) => {
+                    (GateStatus::Pass, "snapshot blessed with the current decisions".to_string())
+                }
+                (None, GoldenStatus::Missing) => {
+                    (GateStatus::Fail, format!("no snapshot at {}: review and run `gauntlet fixtures bless`", g.path))
+                }
+                (None, GoldenStatus::Changed) => (
+                    GateStatus::Fail,
+                    format!(
+                        "{} flipped, {} other changes; first lines:\n{}",
+                        g.flips,
+                        g.changes,
+                        first_lines(&g.diff, 8)
+                    ),
+                ),
+            };
+            GateOutcome {
+                gate: Gate {
+                    id: format!("golden:{}", g.dataset),
+                    description: format!("Decisions on `{}` match fixtures/golden.", g.dataset),
+                    metric: Metric::Count,
+                    comparator: Comparator::Max,
+                    threshold: 0.0,
+                    bound: Bound::Point,
+                    min_samples: 0,
+                    filter: Filter::default(),
+                    mode: Mode::Enforce,
+                    lanes: vec![Lane::Preflight, Lane::Full],
+                    defined_at: g.path.clone(),
+                },
+                status,
+                value: Some((g.flips + g.changes) as f64),
+                interval: None,
+                compared: Some((g.flips + g.changes) as f64),
+                samples: g.cases,
+                detail,
+                waiver: None,
+            }
+        })
+        .collect()
+}
+
+fn first_lines(s: &str, n: usize) -> String {
+    s.lines().take(n).collect::<Vec<_>>().join("\n")
+}
+
+/// The gate template for gauntlet's own waiver gate.
+pub fn lifecycle_gate(config: &Config) -> Gate {
+    Gate {
+        id: LIFECYCLE_GATE.into(),
+        description: "No expired or invalid waiver.".into(),
+        metric: Metric::Count,
+        comparator: Comparator::Max,
+        threshold: 0.0,
+        bound: Bound::Point,
+        min_samples: 0,
+        filter: Filter::default(),
+        mode: Mode::Enforce,
+        lanes: vec![Lane::Preflight, Lane::Full],
+        defined_at: config.waivers.display().to_string(),
+    }
+}
+
+/// Runs the whole pipeline and writes `verdict.json`, `results.jsonl` and
+/// `waiver-audit.json`.
 pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let today = resolve_today(opts.today)?;
     let started = chrono::Utc::now();
-    let Plan { config, gates, corpus, target } = plan(&opts.config)?;
+    let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     let corpus_summary = corpus.summary.clone();
+    let corpus_len = corpus.cases.len();
+    let datasets: Vec<Arc<str>> = corpus.cases.iter().map(|c| c.dataset.clone()).collect();
+    let mut cases = corpus.cases;
+    cases.extend(fixture_cases(&fixtures));
 
-    let show_bar = !opts.quiet && std::io::stderr().is_terminal() && corpus.cases.len() >= 10_000;
+    let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
     let replayed = if show_bar {
-        let bar = indicatif::ProgressBar::new(corpus.cases.len() as u64);
+        let bar = indicatif::ProgressBar::new(cases.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {per_sec} eta {eta}")
                 .expect("valid template"),
         );
         let bar = Bar(bar);
-        let out = replay(target.as_ref(), corpus.cases, &bar);
+        let out = replay(target.as_ref(), cases, &bar);
         bar.0.finish_and_clear();
         out?
     } else {
-        replay(target.as_ref(), corpus.cases, &Counter::default())?
+        replay(target.as_ref(), cases, &Counter::default())?
     };
-    let metrics = compute_all(&replayed.results, &config.counting);
-    let outcomes = evaluate_gates(&gates, &replayed.results, &config.counting, opts.lane, replayed.aborted.as_deref());
+    let aborted = replayed.aborted.clone();
+    let mut results = replayed.results;
+    let fixture_results = results.split_off(corpus_len);
+
+    let metrics = compute_all(&results, &config.counting);
+    let mut outcomes = evaluate_gates(&gates, &results, &config.counting, opts.lane, aborted.as_deref());
+
+    // Fixtures: expectation suites, then decision snapshots.
+    let by_id: HashMap<&str, &CaseResult> =
+        results.iter().chain(fixture_results.iter()).map(|r| (r.id.as_str(), r)).collect();
+    let mut fixture_outcomes = judge_fixtures(&fixtures, &by_id);
+    let golden_dir = config.fixtures.join("golden");
+    let golden = if golden_dir.is_dir() || opts.bless {
+        check_golden(&golden_dir, &results, &datasets, opts.bless)?
+    } else {
+        Vec::new()
+    };
+    outcomes.extend(golden_gates(&golden, aborted.as_deref()));
+
+    // Waivers last: they apply to gate and fixture failures of this lane.
+    let mut gate_ids: Vec<String> = gates.iter().map(|g| g.id.clone()).collect();
+    gate_ids.extend(fixture_outcomes.iter().map(|s| s.gate_id()));
+    gate_ids.extend(golden.iter().map(|g| format!("golden:{}", g.dataset)));
+    let gate_id_refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
+    let case_ids: Vec<String> =
+        fixture_outcomes.iter().flat_map(|s| s.cases.iter().map(|c| c.qualified_name.clone())).collect();
+    let rule_problems = check_waiver_rules(&waivers, today, &config.waiver_policy, &gate_id_refs, &case_ids);
+    let judgement = apply_waivers(
+        &waivers,
+        &rule_problems,
+        today,
+        &config.waiver_policy,
+        opts.lane,
+        &mut outcomes,
+        &mut fixture_outcomes,
+        aborted.as_deref(),
+        lifecycle_gate(&config),
+    );
+    outcomes.push(judgement.lifecycle);
+
     let reproduce = format!("gauntlet run --config {} --lane {}", config.path.display(), opts.lane.as_str());
     let gate_reports: Vec<GateReport> =
         outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone())).collect();
-    let (verdict_status, exit_code) = overall(&gate_reports, replayed.aborted.is_none());
+    let (verdict_status, exit_code) = overall(&gate_reports, aborted.is_none());
     let fingerprint = target.fingerprint();
+    let today_text = today.format("%Y-%m-%d").to_string();
     let verdict = Verdict {
         schema: VERDICT_SCHEMA.into(),
         verdict: verdict_status,
@@ -168,7 +393,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
             lane: opts.lane,
             started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            today: today.format("%Y-%m-%d").to_string(),
+            today: today_text.clone(),
             hashes: Hashes {
                 config: sha256_hex(config.text.as_bytes()),
                 corpora: corpus_summary.hash.clone(),
@@ -177,26 +402,122 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
             },
             target: fingerprint,
             counting: config.counting,
-            complete: replayed.aborted.is_none(),
-            aborted: replayed.aborted.clone(),
+            complete: aborted.is_none(),
+            aborted: aborted.clone(),
         },
         gates: gate_reports,
         metrics,
         corpora: CorporaInfo {
-            cases: replayed.results.len() as u64,
+            cases: results.len() as u64,
             files: corpus_summary.files.iter().map(|f| f.display().to_string()).collect(),
             datasets: corpus_summary.datasets.clone(),
             repeated_inputs: corpus_summary.repeated_inputs as u64,
         },
-        failing_cases: FailingCases::collect(&replayed.results, &config.counting),
+        failing_cases: FailingCases::collect(&results, &config.counting),
+        fixtures: fixture_outcomes,
+        golden,
+        waivers: WaiverAudit::new(today_text, Some(opts.lane), judgement.reports),
     };
-    write_results(&reports_dir.join("results.jsonl"), &replayed.results)?;
-    write_verdict(&reports_dir.join("verdict.json"), &verdict)?;
-    Ok(RunOutput { verdict, results: replayed.results, reports_dir })
+    write_results(&reports_dir.join("results.jsonl"), &results)?;
+    write_json(&reports_dir.join("waiver-audit.json"), &verdict.waivers)?;
+    write_json(&reports_dir.join("verdict.json"), &verdict)?;
+    Ok(RunOutput { verdict, results, reports_dir })
+}
+
+/// Pretty JSON with a trailing newline, written atomically.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("report serialises");
+    bytes.push(b'\n');
+    write_bytes(path, &bytes)
 }
 
 pub fn write_verdict(path: &Path, verdict: &Verdict) -> Result<(), Error> {
-    let mut bytes = serde_json::to_vec_pretty(verdict).expect("verdict serialises");
-    bytes.push(b'\n');
-    write_bytes(path, &bytes)
+    write_json(path, verdict)
+}
+
+/// Gate ids and fixture case ids a waiver may name, known without a run.
+fn waivable_ids(config: &Config, problems: &mut Vec<Diagnostic>) -> (Vec<String>, Vec<String>) {
+    let mut gate_ids: Vec<String> = load_gates(&config.gates, problems).into_iter().map(|g| g.id).collect();
+    let suites = load_fixtures(&config.fixtures, problems);
+    gate_ids.extend(suites.iter().map(|s| format!("fixtures:{}", s.name)));
+    if let Ok(entries) = std::fs::read_dir(config.fixtures.join("golden")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".snap") {
+                gate_ids.push(format!("golden:{stem}"));
+            }
+        }
+    }
+    let case_ids = suites.iter().flat_map(|s| s.cases.iter().map(move |c| format!("{}::{}", s.name, c.name))).collect();
+    (gate_ids, case_ids)
+}
+
+/// `gauntlet waivers audit`: the waiver checks alone (no replay), written to
+/// `waiver-audit.json`. Unused waivers need a run to be seen.
+pub fn audit_waivers(
+    config_path: &Path,
+    today: Option<NaiveDate>,
+    out_dir: Option<&Path>,
+) -> Result<WaiverAudit, Error> {
+    let today = resolve_today(today)?;
+    let config = Config::load(config_path)?;
+    let mut problems = Vec::new();
+    let waivers = load_waivers(&config.waivers, &mut problems);
+    let (gate_ids, case_ids) = waivable_ids(&config, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
+    let rule_problems = check_waiver_rules(&waivers, today, &config.waiver_policy, &refs, &case_ids);
+    let reports = audit_waivers_only(&waivers, &rule_problems, today, &config.waiver_policy);
+    let audit = WaiverAudit::new(today.format("%Y-%m-%d").to_string(), None, reports);
+    let dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
+    write_json(&dir.join("waiver-audit.json"), &audit)?;
+    Ok(audit)
+}
+
+/// What `gauntlet waivers new` appends.
+pub struct NewWaiver {
+    pub gate: String,
+    pub days: i64,
+    pub owner: String,
+    pub tracking: String,
+    pub reason: String,
+    pub scope: String,
+    pub remove_when: String,
+    pub id: Option<String>,
+}
+
+/// Appends a valid waiver to `waivers/waivers.toml`; refuses (exit 2) when the
+/// result would not pass the waiver rules.
+pub fn new_waiver(config_path: &Path, today: Option<NaiveDate>, w: &NewWaiver) -> Result<PathBuf, Error> {
+    let today = resolve_today(today)?;
+    let config = Config::load(config_path)?;
+    if w.days < 1 || w.days > config.waiver_policy.max_days {
+        return Err(Error::Usage(format!(
+            "--days must be 1 to {} (the project's limit)",
+            config.waiver_policy.max_days
+        )));
+    }
+    let file = config.waivers.join("waivers.toml");
+    let existing = std::fs::read_to_string(&file).unwrap_or_default();
+    let expires = today + chrono::Days::new(w.days as u64);
+    let id = w.id.clone().unwrap_or_else(|| format!("{}-{}", w.gate, today.format("%Y%m%d")));
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let entry = format!(
+        "\n[[waiver]]\nid = {}\ngate = {}\nowner = {}\ncreated = \"{}\"\nexpires = \"{}\"\ntracking = {}\nreason = {}\nscope = {}\nremove-when = {}\n",
+        q(&id), q(&w.gate), q(&w.owner), today.format("%Y-%m-%d"), expires.format("%Y-%m-%d"), q(&w.tracking), q(&w.reason), q(&w.scope), q(&w.remove_when)
+    );
+    let text = format!("{existing}{entry}");
+    let waivers = crate::config::parse_waivers(&file, &text).map_err(Error::from)?;
+    let mut problems = Vec::new();
+    let (gate_ids, case_ids) = waivable_ids(&config, &mut problems);
+    let refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
+    let rule_problems = check_waiver_rules(&waivers, today, &config.waiver_policy, &refs, &case_ids);
+    let last = rule_problems.last().cloned().unwrap_or_default();
+    if !last.is_empty() {
+        return Err(Error::Input(last));
+    }
+    write_bytes(&file, text.as_bytes())?;
+    Ok(file)
 }

@@ -4,16 +4,21 @@
 //! with their position), then validated into the types the engine uses.
 //! Validation collects every problem before failing, so one run shows all.
 
+mod fixtures;
 mod gates;
+mod waivers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use gates::load_gates;
+pub use fixtures::load_fixtures;
+pub use gates::{load_gates, RESERVED_GATE_IDS};
+pub use waivers::{load_waivers, parse_waivers};
 
 use crate::errors::{toml_diagnostic, Diagnostic, Error};
+use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CountingPolicy, ErrorCounting, IntervalMethod};
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
@@ -26,6 +31,15 @@ struct RawConfig {
     run: RawRun,
     #[serde(default)]
     counting: RawCounting,
+    #[serde(default)]
+    waiver_policy: RawWaiverPolicy,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawWaiverPolicy {
+    max_days: Option<i64>,
+    expiring_soon_days: Option<i64>,
 }
 
 /// One table for every target kind; fields that do not belong to the chosen
@@ -139,6 +153,7 @@ pub struct Config {
     pub fixtures: PathBuf,
     pub reports: PathBuf,
     pub counting: CountingPolicy,
+    pub waiver_policy: WaiverPolicy,
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold"];
@@ -209,6 +224,27 @@ impl Config {
                 Diagnostic::new(path, "out-of-range", "`confidence` must be in (0.5, 1)").near(&text, "confidence"),
             );
         }
+        let default_policy = WaiverPolicy::default();
+        let waiver_policy = WaiverPolicy {
+            max_days: raw.waiver_policy.max_days.unwrap_or(default_policy.max_days),
+            expiring_soon_days: raw.waiver_policy.expiring_soon_days.unwrap_or(default_policy.expiring_soon_days),
+        };
+        if !(1..=MAX_WAIVER_DAYS).contains(&waiver_policy.max_days) {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    "out-of-range",
+                    format!("`max-days` must be 1 to {MAX_WAIVER_DAYS}: a project may lower the limit, never raise it"),
+                )
+                .near(&text, "max-days"),
+            );
+        }
+        if waiver_policy.expiring_soon_days < 0 {
+            problems.push(
+                Diagnostic::new(path, "out-of-range", "`expiring-soon-days` must not be negative")
+                    .near(&text, "expiring-soon-days"),
+            );
+        }
         if raw.run.corpora.is_empty() {
             problems.push(Diagnostic::new(path, "empty-corpus", "`corpora` lists no path").near(&text, "corpora"));
         }
@@ -240,6 +276,7 @@ impl Config {
             text,
             target: raw.target,
             counting,
+            waiver_policy,
         })
     }
 }

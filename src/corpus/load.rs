@@ -100,7 +100,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             path: Arc::new(display_path.clone()),
             mapping,
             strict_keys: manifest.is_none(),
-            dataset: &dataset_name,
+            dataset: Arc::from(dataset_name.as_str()),
         };
         let parsed = if has_extension(file, "csv") { parse_csv(&bytes, &ctx) } else { parse_jsonl(&bytes, &ctx) };
         let info = datasets.entry(dataset_name.clone()).or_insert_with(|| DatasetInfo {
@@ -208,7 +208,7 @@ struct FileContext<'a> {
     path: Arc<PathBuf>,
     mapping: &'a Mapping,
     strict_keys: bool,
-    dataset: &'a str,
+    dataset: Arc<str>,
 }
 
 /// A case before ids are finalised and strings shared.
@@ -224,6 +224,7 @@ struct RawCase {
     context: Option<Map<String, Value>>,
     line: usize,
     path: Arc<PathBuf>,
+    dataset: Arc<str>,
 }
 
 fn parse_jsonl(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnostic>> {
@@ -461,6 +462,7 @@ fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) ->
         context,
         line,
         path: ctx.path.clone(),
+        dataset: ctx.dataset.clone(),
     })
 }
 
@@ -541,6 +543,7 @@ fn finish_cases(raw: Vec<(RawCase, String)>, problems: &mut Vec<Diagnostic>) -> 
             expected: c.expected,
             direction: c.direction,
             context: c.context,
+            dataset: c.dataset,
             origin: Origin { path: c.path, line: c.line },
         });
     }

@@ -166,6 +166,8 @@ pub struct Case {
     pub direction: Direction,
     /// Free-form context passed to the target (the prompt behind a response, a tenant, a session).
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The dataset (manifest `name`, or file stem) the case belongs to.
+    pub dataset: Arc<str>,
     pub origin: Origin,
 }
 

@@ -219,6 +219,8 @@ pub struct GateOutcome {
     pub compared: Option<f64>,
     pub samples: u64,
     pub detail: String,
+    /// The waiver that turned a failure into `waived`.
+    pub waiver: Option<super::AppliedWaiver>,
 }
 
 /// Judges every gate of `lane` on `results`. `aborted` (the target gave up)
@@ -257,8 +259,16 @@ fn evaluate_gate(gate: &Gate, results: &[CaseResult], policy: &CountingPolicy, a
         (Bound::Upper, Some((_, high))) => Some(high),
         (Bound::Lower, Some((low, _))) => Some(low),
     };
-    let outcome =
-        |status, detail: String| GateOutcome { gate: gate.clone(), status, value, interval, compared, samples, detail };
+    let outcome = |status, detail: String| GateOutcome {
+        gate: gate.clone(),
+        status,
+        value,
+        interval,
+        compared,
+        samples,
+        detail,
+        waiver: None,
+    };
     if let Some(reason) = aborted {
         return outcome(GateStatus::Error, format!("run incomplete, no honest value: {reason}"));
     }

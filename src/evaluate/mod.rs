@@ -4,8 +4,19 @@
 //! enough honest samples: too few samples is `inconclusive`, an aborted run
 //! is `error`, and both fail a blocking gate.
 
+mod fixtures;
 mod gates;
+pub mod golden;
+mod waivers;
 
+pub use fixtures::{
+    fixture_gates, judge_fixtures, FixtureCase, FixtureCaseOutcome, FixtureInput, FixtureSuite, FixtureSuiteOutcome,
+};
 pub use gates::{
     evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode,
+};
+pub use waivers::{
+    apply as apply_waivers, audit_only as audit_waivers_only, check_rules as check_waiver_rules, lifecycle_outcome,
+    locate_key, status_name, AppliedWaiver, Scope, Waiver, WaiverJudgement, WaiverPolicy, WaiverReport, WaiverStatus,
+    WaiverTarget, LIFECYCLE_GATE, MAX_WAIVER_DAYS,
 };

@@ -1,7 +1,12 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{DatasetInfo, Decision, Label};
-use crate::evaluate::{Bound, Comparator, Filter, GateOutcome, GateStatus, Lane, Metric, Mode};
+use crate::evaluate::{
+    AppliedWaiver, Bound, Comparator, Filter, FixtureSuiteOutcome, GateOutcome, GateStatus, Lane, Metric, Mode,
+    WaiverReport, WaiverStatus,
+};
 use crate::metrics::{CountingPolicy, Metrics};
 use crate::replay::CaseResult;
 use crate::target::{CaseError, TargetFingerprint};
@@ -27,6 +32,60 @@ pub struct Verdict {
     pub metrics: Metrics,
     pub corpora: CorporaInfo,
     pub failing_cases: FailingCases,
+    /// Expectation suites (`fixtures/*.toml`), case by case.
+    pub fixtures: Vec<FixtureSuiteOutcome>,
+    /// Decision snapshots (`fixtures/golden/`), one per dataset.
+    pub golden: Vec<GoldenReport>,
+    pub waivers: WaiverAudit,
+}
+
+pub const WAIVER_AUDIT_SCHEMA: &str = "gauntlet.waiver-audit.v1";
+
+/// `waiver-audit.json`, and the verdict's `waivers` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WaiverAudit {
+    /// Always `gauntlet.waiver-audit.v1`.
+    pub schema: String,
+    pub today: String,
+    pub lane: Option<Lane>,
+    pub counts: BTreeMap<WaiverStatus, u64>,
+    pub waivers: Vec<WaiverReport>,
+}
+
+impl WaiverAudit {
+    pub fn new(today: String, lane: Option<Lane>, waivers: Vec<WaiverReport>) -> Self {
+        let mut counts = BTreeMap::new();
+        for w in &waivers {
+            *counts.entry(w.status).or_insert(0) += 1;
+        }
+        WaiverAudit { schema: WAIVER_AUDIT_SCHEMA.into(), today, lane, counts, waivers }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GoldenStatus {
+    Match,
+    Changed,
+    Missing,
+    Blessed,
+}
+
+/// One dataset's decision snapshot check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GoldenReport {
+    pub dataset: String,
+    pub path: String,
+    pub status: GoldenStatus,
+    pub cases: u64,
+    pub flips: u64,
+    pub changes: u64,
+    /// Readable diff, flipped decisions first (hostile text: escape it).
+    pub diff: String,
+    /// Where the new state was written for review (`.snap.new`), if anywhere.
+    pub pending: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -112,6 +171,8 @@ pub struct GateReport {
     /// A command line that reproduces this gate's run.
     pub reproduce: String,
     pub defined_at: String,
+    /// The waiver applied to this gate, with its days left.
+    pub waiver: Option<AppliedWaiver>,
 }
 
 impl GateReport {
@@ -134,6 +195,7 @@ impl GateReport {
             detail: o.detail.clone(),
             reproduce,
             defined_at: o.gate.defined_at.clone(),
+            waiver: o.waiver.clone(),
         }
     }
 }
@@ -226,6 +288,11 @@ pub fn overall(gates: &[GateReport], complete: bool) -> (Overall, i32) {
     } else {
         (Overall::Pass, crate::exit_code::PASS)
     }
+}
+
+/// The JSON Schema of `waiver-audit.json`.
+pub fn waiver_audit_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WaiverAudit)).expect("schema serialises")
 }
 
 /// The JSON Schema of `verdict.json`, generated from these types.

@@ -25,10 +25,22 @@ fn threshold_cell(g: &GateReport) -> String {
     format!("{op} {}", format_value(g.metric, g.threshold))
 }
 
+fn note_cell(g: &GateReport) -> String {
+    use crate::evaluate::GateStatus;
+    let note = match (&g.waiver, g.status) {
+        (Some(w), _) => format!("waived until {} ({}), {} days left", w.expires, w.tracking, w.days_left),
+        (None, GateStatus::Pass) if g.id == crate::evaluate::LIFECYCLE_GATE => g.detail.clone(),
+        (None, GateStatus::Pass) => String::new(),
+        (None, _) => g.detail.lines().next().unwrap_or("").to_string(),
+    };
+    let (short, cut) = super::text::truncate_chars(&note, 100);
+    terminal_safe(&if cut { format!("{short}…") } else { short })
+}
+
 /// Renders the gate table and the verdict line. Every cell is made terminal-safe.
 pub fn render(v: &Verdict) -> String {
-    let header = ["STATUS", "GATE", "VALUE", "INTERVAL", "THRESHOLD", "SAMPLES", "MODE"];
-    let rows: Vec<[String; 7]> = v
+    let header = ["STATUS", "GATE", "VALUE", "INTERVAL", "THRESHOLD", "SAMPLES", "MODE", "NOTE"];
+    let rows: Vec<[String; 8]> = v
         .gates
         .iter()
         .map(|g| {
@@ -40,6 +52,7 @@ pub fn render(v: &Verdict) -> String {
                 threshold_cell(g),
                 g.samples.to_string(),
                 format!("{:?}", g.mode).to_lowercase(),
+                note_cell(g),
             ]
         })
         .collect();

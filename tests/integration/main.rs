@@ -4,6 +4,8 @@
 mod helpers;
 
 mod corpus_errors;
+mod fixtures;
 mod run_bundled;
 mod schema;
 mod shared_corpora;
+mod waivers;

@@ -249,7 +249,10 @@ fn decode_segment(segment: &str) -> Option<String> {
 /// Hex, optionally as `\xNN` escapes.
 fn decode_hex(segment: &str) -> Option<Vec<u8>> {
     let digits: String = if segment.contains("\\x") { segment.split("\\x").collect() } else { segment.to_string() };
-    if digits.len() < MIN_ENCODED_RUN || !digits.len().is_multiple_of(2) || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if digits.len() < MIN_ENCODED_RUN
+        || !digits.len().is_multiple_of(2)
+        || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok()).collect()

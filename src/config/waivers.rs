@@ -1,0 +1,165 @@
+//! `waivers/*.toml`: `[[waiver]]` entries parsed field by field, so that a
+//! broken waiver becomes an `invalid` waiver with a located diagnostic per
+//! rule, never a silently skipped one. Only a file that is not TOML at all
+//! stops the run (exit 2).
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use crate::errors::{line_column, toml_diagnostic, Diagnostic};
+use crate::evaluate::{locate_key, Scope, Waiver, WaiverTarget};
+
+const REQUIRED: &[&str] = &["id", "owner", "created", "expires", "tracking", "reason", "scope", "remove-when"];
+const OPTIONAL: &[&str] = &["gate", "case", "approver"];
+
+pub fn load_waivers(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Waiver> {
+    let mut waivers = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return waivers };
+    let mut paths: Vec<_> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    paths.sort();
+    for path in paths {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Diagnostic::new(&path, "unreadable-file", e.to_string()));
+                continue;
+            }
+        };
+        match parse_waivers(&path, &text) {
+            Ok(mut w) => waivers.append(&mut w),
+            Err(d) => problems.push(d),
+        }
+    }
+    waivers
+}
+
+/// The top level must be `[[waiver]]` tables; anything else is a syntax-level error.
+pub fn parse_waivers(path: &Path, text: &str) -> Result<Vec<Waiver>, Diagnostic> {
+    let doc: toml::Spanned<toml::Table> = toml::from_str(text).map_err(|e| toml_diagnostic(path, text, &e))?;
+    // Re-parse with spans for each waiver table.
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        waiver: Vec<toml::Spanned<toml::Table>>,
+    }
+    if let Some(key) = doc.get_ref().keys().find(|k| *k != "waiver") {
+        return Err(Diagnostic::new(
+            path,
+            "unknown-field",
+            format!("unknown top-level key `{key}`; waivers are [[waiver]] tables"),
+        )
+        .near(text, key));
+    }
+    let file: File = toml::from_str(text).map_err(|e| toml_diagnostic(path, text, &e))?;
+    Ok(file.waiver.into_iter().map(|t| parse_one(path, text, t)).collect())
+}
+
+fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Waiver {
+    let span = spanned.span();
+    let table = spanned.into_inner();
+    let (line, _) = line_column(text, span.start);
+    // The span may cover only the `[[waiver]]` header: the table's text runs
+    // to the next table header.
+    let table_end = text[span.start + 1..].find("\n[").map(|i| span.start + 1 + i).unwrap_or(text.len());
+    let table_text = &text[span.start..table_end.max(span.end)];
+    let at_key = |key: &str| -> Diagnostic {
+        let d = Diagnostic::new(path, "waiver", String::new());
+        let offset =
+            table_text.find(&format!("\n{key} =")).or_else(|| table_text.find(&format!("\n{key}="))).map(|i| i + 1);
+        d.at_offset(text, span.start + offset.unwrap_or(0))
+    };
+    let mut locations: Vec<(String, Diagnostic)> = vec![(String::new(), at_key("\u{0}"))];
+    for key in REQUIRED.iter().chain(OPTIONAL) {
+        locations.push((key.to_string(), at_key(key)));
+    }
+    let diag = |key: &str, code: &'static str, message: String| locate_key(&locations, key, code, message);
+    let mut problems = Vec::new();
+    for key in table.keys() {
+        if !REQUIRED.contains(&key.as_str()) && !OPTIONAL.contains(&key.as_str()) {
+            problems.push(diag("", "unknown-field", format!("unknown waiver field `{key}`")));
+        }
+    }
+    let string_field = |key: &str, required: bool, problems: &mut Vec<Diagnostic>| -> Option<String> {
+        match table.get(key) {
+            None if required => {
+                problems.push(diag("", "missing-field", format!("waiver is missing `{key}`")));
+                None
+            }
+            None => None,
+            Some(toml::Value::String(s)) if s.trim().is_empty() => {
+                problems.push(diag(key, "empty-field", format!("`{key}` must not be empty")));
+                None
+            }
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(toml::Value::Datetime(_)) => {
+                problems.push(diag(key, "unquoted-date", format!("`{key}` must be a quoted \"YYYY-MM-DD\" string")));
+                None
+            }
+            Some(other) => {
+                problems.push(diag(key, "wrong-type", format!("`{key}` must be a string, not {}", other.type_str())));
+                None
+            }
+        }
+    };
+    let id = string_field("id", true, &mut problems).unwrap_or_else(|| format!("<unnamed at line {line}>"));
+    let owner = string_field("owner", true, &mut problems).unwrap_or_default();
+    let tracking = string_field("tracking", true, &mut problems).unwrap_or_default();
+    let reason = string_field("reason", true, &mut problems).unwrap_or_default();
+    let remove_when = string_field("remove-when", true, &mut problems).unwrap_or_default();
+    let approver = string_field("approver", false, &mut problems);
+    let created = string_field("created", true, &mut problems);
+    let expires = string_field("expires", true, &mut problems);
+    let scope = string_field("scope", true, &mut problems);
+    let gate = string_field("gate", false, &mut problems);
+    let case = string_field("case", false, &mut problems);
+    let date = |key: &str, value: Option<String>, problems: &mut Vec<Diagnostic>| {
+        value.and_then(|s| match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+            Ok(d) if s.len() == 10 => Some(d),
+            _ => {
+                problems.push(diag(key, "invalid-date", format!("`{key}` = \"{s}\" is not a YYYY-MM-DD date")));
+                None
+            }
+        })
+    };
+    let created = date("created", created, &mut problems);
+    let expires = date("expires", expires, &mut problems);
+    let scope = scope.and_then(|s| match s.as_str() {
+        "full" => Some(Scope::Full),
+        "preflight" => Some(Scope::Preflight),
+        "both" => Some(Scope::Both),
+        _ => {
+            problems.push(diag("scope", "invalid-scope", format!("`scope` = \"{s}\" is not full, preflight or both")));
+            None
+        }
+    });
+    let target = match (gate, case) {
+        (Some(g), None) => Some(WaiverTarget::Gate(g)),
+        (None, Some(c)) => Some(WaiverTarget::Case(c)),
+        (Some(_), Some(_)) => {
+            problems.push(diag("case", "gate-and-case", "a waiver names a `gate` or a `case`, not both".into()));
+            None
+        }
+        (None, None) => {
+            problems.push(diag("", "missing-target", "a waiver needs `gate` (or `case` for one fixture case)".into()));
+            None
+        }
+    };
+    Waiver {
+        id,
+        target,
+        owner,
+        tracking,
+        reason,
+        remove_when,
+        approver,
+        created,
+        expires,
+        scope,
+        defined_at: format!("{}:{line}", path.display()),
+        raw: serde_json::to_value(&table).unwrap_or_default(),
+        key_locations: locations,
+        problems,
+    }
+}
