@@ -7,7 +7,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use gauntlet::evaluate::Lane;
 use gauntlet::pipeline::{run, RunOptions};
 
 fn root() -> PathBuf {
@@ -78,9 +77,7 @@ fn bench_end_to_end(n: usize) {
     let out_dir = config.parent().unwrap().join("reports");
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
-    let output =
-        run(&RunOptions { config, out_dir: Some(out_dir), lane: Lane::Full, quiet: true, today: None, bless: false })
-            .expect("bench run succeeds");
+    let output = run(&RunOptions { out_dir: Some(out_dir), ..RunOptions::new(config) }).expect("bench run succeeds");
     let secs = start.elapsed().as_secs_f64();
     println!(
         "end-to-end builtin: {n} cases in {secs:.2} s = {:.0} cases/s; peak RSS {:.0} MiB (before run {:.0} MiB); verdict {}",

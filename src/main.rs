@@ -57,6 +57,12 @@ enum Command {
         /// Judge waivers as of this date (YYYY-MM-DD); also GAUNTLET_TODAY.
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
+        /// Replay each case N times (non-deterministic targets); rates use the majority.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+        /// Replay twice, on different thread counts, and fail on any difference.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Print a JSON Schema: verdict (default) or waiver-audit.
     Schema {
@@ -137,9 +143,16 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { config, out, lane, quiet, today } => {
-            let output =
-                pipeline::run(&RunOptions { config, out_dir: out, lane: lane.into(), quiet, today, bless: false })?;
+        Command::Run { config, out, lane, quiet, today, repeat, check_determinism } => {
+            let output = pipeline::run(&RunOptions {
+                out_dir: out,
+                lane: lane.into(),
+                quiet,
+                today,
+                repeat,
+                check_determinism,
+                ..RunOptions::new(config)
+            })?;
             if !quiet {
                 print!("{}", terminal::render(&output.verdict));
                 println!("reports: {}", output.reports_dir.display());
@@ -161,14 +174,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                     Error::Usage("refusing to bless snapshots with CI set: review and bless locally".into()).into()
                 );
             }
-            let output = pipeline::run(&RunOptions {
-                config,
-                out_dir: None,
-                lane: Lane::Full,
-                quiet: true,
-                today: None,
-                bless: true,
-            })?;
+            let output = pipeline::run(&RunOptions { bless: true, ..RunOptions::new(config) })?;
             for g in &output.verdict.golden {
                 println!("{}: {:?}", terminal_safe(&g.path), g.status);
             }

@@ -20,7 +20,7 @@ use crate::evaluate::{
 use crate::golden_file;
 use crate::hashing::{hash_dir, sha256_hex};
 use crate::metrics::compute_all;
-use crate::replay::{replay, CaseResult, Counter};
+use crate::replay::{replay_repeated, CaseResult, Counter};
 use crate::report::{
     atomic::write_bytes, overall, results_file::write_results, CorporaInfo, FailingCases, GateReport, GoldenReport,
     GoldenStatus, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
@@ -40,6 +40,26 @@ pub struct RunOptions {
     pub today: Option<NaiveDate>,
     /// Accept the current decisions as the golden snapshots (never in CI).
     pub bless: bool,
+    /// Replay each case this many times; rates use the per-case majority.
+    pub repeat: u32,
+    /// Replay twice (the second time on another thread count) and fail on any difference.
+    pub check_determinism: bool,
+}
+
+impl RunOptions {
+    /// Defaults for a plain `gauntlet run` with this config.
+    pub fn new(config: PathBuf) -> Self {
+        RunOptions {
+            config,
+            out_dir: None,
+            lane: Lane::Full,
+            quiet: true,
+            today: None,
+            bless: false,
+            repeat: 1,
+            check_determinism: false,
+        }
+    }
 }
 
 /// A finished run.
@@ -292,6 +312,58 @@ fn first_lines(s: &str, n: usize) -> String {
     s.lines().take(n).collect::<Vec<_>>().join("\n")
 }
 
+/// Replays again on a different number of threads and compares every
+/// decision, score, reason list and error kind with the first replay.
+fn determinism_gate(
+    target: &dyn Target,
+    cases: Vec<Case>,
+    first: &[CaseResult],
+    repeat: u32,
+) -> Result<GateOutcome, Error> {
+    let threads = if rayon::current_num_threads() > 1 { 1 } else { 2 };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Target(format!("cannot start the determinism replay: {e}")))?;
+    let second = pool.install(|| replay_repeated(target, cases, repeat, &Counter::default()))?;
+    let key =
+        |r: &CaseResult| (r.decision, r.score.map(f64::to_bits), r.reasons.clone(), r.error.as_ref().map(|e| e.kind));
+    let differing: Vec<&str> =
+        first.iter().zip(&second.results).filter(|(a, b)| key(a) != key(b)).map(|(a, _)| a.id.as_str()).collect();
+    let detail = if differing.is_empty() {
+        format!(
+            "{} cases identical across two replays ({} and {threads} threads)",
+            first.len(),
+            rayon::current_num_threads()
+        )
+    } else {
+        let shown: Vec<&str> = differing.iter().take(20).copied().collect();
+        format!("{} case(s) differ between replays: {}", differing.len(), shown.join(", "))
+    };
+    Ok(GateOutcome {
+        gate: Gate {
+            id: "determinism".into(),
+            description: "Two replays (on different thread counts) give identical answers.".into(),
+            metric: Metric::Count,
+            comparator: Comparator::Max,
+            threshold: 0.0,
+            bound: Bound::Point,
+            min_samples: 0,
+            filter: Filter::default(),
+            mode: Mode::Enforce,
+            lanes: vec![Lane::Preflight, Lane::Full],
+            defined_at: "--check-determinism".into(),
+        },
+        status: if differing.is_empty() { GateStatus::Pass } else { GateStatus::Fail },
+        value: Some(differing.len() as f64),
+        interval: None,
+        compared: Some(differing.len() as f64),
+        samples: first.len() as u64,
+        detail,
+        waiver: None,
+    })
+}
+
 /// The gate template for gauntlet's own waiver gate.
 pub fn lifecycle_gate(config: &Config) -> Gate {
     Gate {
@@ -321,6 +393,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let datasets: Vec<Arc<str>> = corpus.cases.iter().map(|c| c.dataset.clone()).collect();
     let mut cases = corpus.cases;
     cases.extend(fixture_cases(&fixtures));
+    let second_pass = opts.check_determinism.then(|| cases.clone());
 
     let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
     let replayed = if show_bar {
@@ -330,11 +403,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
                 .expect("valid template"),
         );
         let bar = Bar(bar);
-        let out = replay(target.as_ref(), cases, &bar);
+        let out = replay_repeated(target.as_ref(), cases, opts.repeat, &bar);
         bar.0.finish_and_clear();
         out?
     } else {
-        replay(target.as_ref(), cases, &Counter::default())?
+        replay_repeated(target.as_ref(), cases, opts.repeat, &Counter::default())?
+    };
+    let determinism = match second_pass {
+        Some(cases) => Some(determinism_gate(target.as_ref(), cases, &replayed.results, opts.repeat)?),
+        None => None,
     };
     let aborted = replayed.aborted.clone();
     let mut results = replayed.results;
@@ -342,6 +419,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
 
     let metrics = compute_all(&results, &config.counting);
     let mut outcomes = evaluate_gates(&gates, &results, &config.counting, opts.lane, aborted.as_deref());
+    outcomes.extend(determinism);
 
     // Fixtures: expectation suites, then decision snapshots.
     let by_id: HashMap<&str, &CaseResult> =

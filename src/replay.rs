@@ -38,6 +38,27 @@ pub struct CaseResult {
     #[serde(default = "one")]
     pub attempts: u32,
     pub error: Option<CaseError>,
+    /// With `--repeat N`: how the N answers split (the decision above is the majority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<RepeatSummary>,
+}
+
+/// The answers of a case replayed several times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RepeatSummary {
+    pub n: u32,
+    pub allow: u32,
+    pub block: u32,
+    pub require_approval: u32,
+    pub error: u32,
+}
+
+impl RepeatSummary {
+    /// The answers disagreed (the case "flipped" between replays).
+    pub fn flipped(&self) -> bool {
+        [self.allow, self.block, self.require_approval, self.error].iter().filter(|&&c| c > 0).count() > 1
+    }
 }
 
 fn one() -> u32 {
@@ -66,6 +87,7 @@ impl CaseResult {
             target_latency_us: outcome.target_latency_us,
             attempts: outcome.attempts,
             error,
+            repeats: None,
         }
     }
 
@@ -80,6 +102,67 @@ pub struct ReplayOutput {
     pub results: Vec<CaseResult>,
     /// Set when the target gave up before every case got an honest attempt.
     pub aborted: Option<String>,
+}
+
+/// Replays `cases` `n` times and keeps, per case, the majority answer; ties
+/// go the pessimistic way (for a benign case the not-allowed answer, for an
+/// adversarial one the allowed or failed answer), so disagreement can never
+/// flatter the target. The summary of the answers is kept for `flip-rate`.
+pub fn replay_repeated(
+    target: &dyn Target,
+    cases: Vec<Case>,
+    n: u32,
+    progress: &dyn Progress,
+) -> Result<ReplayOutput, Error> {
+    let mut runs: Vec<Vec<Outcome>> = Vec::with_capacity(n as usize);
+    let mut aborted = None;
+    for _ in 0..n.max(1) {
+        let replayed = target.replay(&cases, progress)?;
+        if replayed.outcomes.len() != cases.len() {
+            return Err(Error::Target(format!(
+                "target returned {} outcomes for {} cases",
+                replayed.outcomes.len(),
+                cases.len()
+            )));
+        }
+        aborted = aborted.or(replayed.aborted);
+        runs.push(replayed.outcomes);
+    }
+    let mut columns: Vec<std::vec::IntoIter<Outcome>> = runs.into_iter().map(|r| r.into_iter()).collect();
+    let mut results = Vec::with_capacity(cases.len());
+    for case in cases {
+        let answers: Vec<Outcome> = columns.iter_mut().map(|c| c.next().expect("same length")).collect();
+        let mut summary = RepeatSummary { n: answers.len() as u32, allow: 0, block: 0, require_approval: 0, error: 0 };
+        for a in &answers {
+            match a.decision {
+                Ok(Decision::Allow) => summary.allow += 1,
+                Ok(Decision::Block) => summary.block += 1,
+                Ok(Decision::RequireApproval) => summary.require_approval += 1,
+                Err(_) => summary.error += 1,
+            }
+        }
+        // Candidates from worst to best for this label; the first with the top count wins.
+        let order: [Option<Decision>; 4] = match case.label {
+            Label::Benign => [None, Some(Decision::Block), Some(Decision::RequireApproval), Some(Decision::Allow)],
+            Label::Adversarial => [None, Some(Decision::Allow), Some(Decision::RequireApproval), Some(Decision::Block)],
+        };
+        let count = |d: Option<Decision>| match d {
+            None => summary.error,
+            Some(Decision::Allow) => summary.allow,
+            Some(Decision::Block) => summary.block,
+            Some(Decision::RequireApproval) => summary.require_approval,
+        };
+        let top = order.iter().map(|&d| count(d)).max().unwrap_or(0);
+        let winner = order.into_iter().find(|&d| count(d) == top).expect("some answer");
+        let chosen = answers
+            .into_iter()
+            .find(|a| a.decision.as_ref().ok().copied() == winner || (winner.is_none() && a.decision.is_err()))
+            .expect("the winner was answered");
+        let mut result = CaseResult::new(case, chosen);
+        result.repeats = Some(summary);
+        results.push(result);
+    }
+    Ok(ReplayOutput { results, aborted })
 }
 
 /// Replays `cases` through `target`. Every case gets exactly one result.
@@ -103,5 +186,89 @@ pub struct Counter(pub AtomicU64);
 impl Progress for Counter {
     fn advance(&self, cases: u64) {
         self.0.fetch_add(cases, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::corpus::Origin;
+    use crate::target::{ErrorKind, Replayed, TargetFingerprint};
+
+    /// Answers from a script: call k gives `script[k]` for every case.
+    struct Scripted {
+        script: Vec<Result<Decision, ErrorKind>>,
+        calls: AtomicU32,
+    }
+
+    impl Target for Scripted {
+        fn fingerprint(&self) -> TargetFingerprint {
+            TargetFingerprint { kind: "test".into(), description: String::new(), version: None, hash: String::new() }
+        }
+
+        fn replay(&self, cases: &[Case], _: &dyn Progress) -> Result<Replayed, Error> {
+            let k = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
+            let outcomes = cases
+                .iter()
+                .map(|_| match self.script[k] {
+                    Ok(d) => Outcome {
+                        decision: Ok(d),
+                        score: None,
+                        reasons: vec![],
+                        latency_us: 1,
+                        target_latency_us: None,
+                        attempts: 1,
+                    },
+                    Err(kind) => Outcome::error(kind, "scripted", 1),
+                })
+                .collect();
+            Ok(Replayed { outcomes, aborted: None })
+        }
+    }
+
+    fn case(label: Label) -> Case {
+        Case {
+            id: "c".into(),
+            payload: Payload::Text("x".into()),
+            label,
+            category: Arc::from("c"),
+            source: Arc::from("s"),
+            tags: vec![],
+            expected: None,
+            direction: Direction::Ingress,
+            context: None,
+            dataset: Arc::from("d"),
+            origin: Origin { path: Arc::new("f".into()), line: 1 },
+        }
+    }
+
+    fn majority(label: Label, script: Vec<Result<Decision, ErrorKind>>) -> CaseResult {
+        let n = script.len() as u32;
+        let target = Scripted { script, calls: AtomicU32::new(0) };
+        replay_repeated(&target, vec![case(label)], n, &()).unwrap().results.remove(0)
+    }
+
+    #[test]
+    fn majority_wins_and_disagreement_is_recorded() {
+        use Decision::*;
+        let r = majority(Label::Benign, vec![Ok(Allow), Ok(Block), Ok(Allow)]);
+        assert_eq!(r.decision, Some(Allow));
+        let rep = r.repeats.unwrap();
+        assert_eq!((rep.n, rep.allow, rep.block), (3, 2, 1));
+        assert!(rep.flipped());
+        let r = majority(Label::Benign, vec![Ok(Allow), Ok(Allow)]);
+        assert!(!r.repeats.unwrap().flipped());
+    }
+
+    #[test]
+    fn ties_go_the_pessimistic_way() {
+        use Decision::*;
+        assert_eq!(majority(Label::Benign, vec![Ok(Allow), Ok(Block)]).decision, Some(Block));
+        assert_eq!(majority(Label::Adversarial, vec![Ok(Block), Ok(Allow)]).decision, Some(Allow));
+        let r = majority(Label::Adversarial, vec![Ok(Block), Err(ErrorKind::Timeout)]);
+        assert_eq!(r.decision, None, "an error ties pessimistically too");
+        assert_eq!(r.error.unwrap().kind, ErrorKind::Timeout);
     }
 }

@@ -37,6 +37,8 @@ pub enum Metric {
     LatencyP95,
     LatencyP99,
     Count,
+    /// Share of cases whose repeated answers disagreed (`--repeat N`).
+    FlipRate,
 }
 
 impl Metric {
@@ -51,11 +53,20 @@ impl Metric {
             Metric::LatencyP95 => "latency-p95",
             Metric::LatencyP99 => "latency-p99",
             Metric::Count => "count",
+            Metric::FlipRate => "flip-rate",
         }
     }
 
     pub fn is_rate(self) -> bool {
-        matches!(self, Metric::Fpr | Metric::Asr | Metric::DetectionRate | Metric::ErrorRate | Metric::Precision)
+        matches!(
+            self,
+            Metric::Fpr
+                | Metric::Asr
+                | Metric::DetectionRate
+                | Metric::ErrorRate
+                | Metric::Precision
+                | Metric::FlipRate
+        )
     }
 
     fn rate(self, m: &MetricSet) -> Option<&Rate> {
@@ -65,6 +76,7 @@ impl Metric {
             Metric::DetectionRate => Some(&m.detection_rate),
             Metric::ErrorRate => Some(&m.error_rate),
             Metric::Precision => Some(&m.precision),
+            Metric::FlipRate => Some(&m.flip_rate),
             _ => None,
         }
     }
@@ -340,6 +352,7 @@ mod tests {
             target_latency_us: None,
             attempts: 1,
             error: None,
+            repeats: None,
         };
         out.extend((0..benign_allowed).map(|_| mk(Some(Decision::Allow))));
         out.extend((0..benign_blocked).map(|_| mk(Some(Decision::Block))));

@@ -173,6 +173,9 @@ pub struct MetricSet {
     pub precision: Rate,
     /// Target errors / all cases (always counted, whatever the policy).
     pub error_rate: Rate,
+    /// Cases whose repeated answers disagreed / cases replayed more than
+    /// once (`--repeat N`); no data without repeats.
+    pub flip_rate: Rate,
     /// Harness-measured latency of cases that got a decision, microseconds.
     pub latency: LatencySummary,
 }
@@ -183,7 +186,12 @@ pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &C
     let mut adversarial = DecisionCounts::default();
     let mut confusion = Confusion::default();
     let mut latencies = Vec::new();
+    let (mut repeated, mut flipped) = (0u64, 0u64);
     for r in results {
+        if let Some(rep) = &r.repeats {
+            repeated += 1;
+            flipped += rep.flipped() as u64;
+        }
         match r.label {
             Label::Benign => benign.add(r.decision),
             Label::Adversarial => adversarial.add(r.decision),
@@ -216,6 +224,7 @@ pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &C
         detection_rate: Rate::new(confusion.detected, adversarial_n, policy),
         precision: Rate::new(caught, caught + confusion.false_positives, policy),
         error_rate: Rate::new(benign.error + adversarial.error, total, policy),
+        flip_rate: Rate::new(flipped, repeated, policy),
         latency: LatencySummary::from_unsorted(latencies),
     }
 }
@@ -280,6 +289,7 @@ mod tests {
             target_latency_us: None,
             attempts: 1,
             error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
+            repeats: None,
         }
     }
 

@@ -127,3 +127,16 @@ fn bundled_project_runs_clean() {
     assert!(v["gates"].as_array().unwrap().iter().any(|g| g["id"] == "golden:gauntlet-bundled"));
     assert_eq!(v["waivers"]["waivers"].as_array().unwrap().len(), 0, "the repo ships no live waiver");
 }
+
+#[test]
+fn check_determinism_and_repeat_on_the_builtin_target() {
+    let dir = project_with_fixture("determinism-repeat");
+    let out = gauntlet(&["run", "--quiet", "--check-determinism", "--repeat", "3"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = read_json(&dir.join("reports/verdict.json"));
+    let g = v["gates"].as_array().unwrap().iter().find(|g| g["id"] == "determinism").unwrap();
+    assert_eq!(g["status"], "pass");
+    let flip = &v["metrics"]["overall"]["flip-rate"];
+    assert_eq!(flip["denominator"], 5);
+    assert_eq!(flip["numerator"], 0);
+}
