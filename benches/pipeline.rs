@@ -88,6 +88,108 @@ fn bench_end_to_end(n: usize) {
     );
 }
 
+fn load_cases(config: &Path) -> Vec<gauntlet::corpus::Case> {
+    let dir = config.parent().unwrap();
+    gauntlet::corpus::load_corpora(&[dir.join("corpora")], dir).expect("bench corpus loads").cases
+}
+
+/// exec throughput against a trivial always-allow target, compared with the
+/// same target fed the same requests from a file.
+fn bench_exec(n: usize) {
+    use gauntlet::target::exec::{ExecConfig, ExecTarget};
+    use gauntlet::target::Target;
+    let config = generate_project(n);
+    let cases = load_cases(&config);
+    let requests = config.parent().unwrap().join("requests.jsonl");
+    let mut buf = Vec::new();
+    for c in &cases {
+        gauntlet::target::protocol::Request::write_line(c, &mut buf);
+    }
+    std::fs::write(&requests, &buf).unwrap();
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    let start = Instant::now();
+    let status = std::process::Command::new(bin)
+        .args(["target", "serve", "--stdio", "--always", "allow"])
+        .stdin(std::fs::File::open(&requests).unwrap())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let piped = start.elapsed().as_secs_f64();
+    println!(
+        "exec baseline: target < requests.jsonl > /dev/null: {n} requests in {piped:.2} s = {:.0} /s",
+        n as f64 / piped
+    );
+    for (workers, window) in [(1, 64), (1, 1024), (2, 64), (2, 1024)] {
+        let target = ExecTarget::new(ExecConfig {
+            command: vec![
+                bin.into(),
+                "target".into(),
+                "serve".into(),
+                "--stdio".into(),
+                "--always".into(),
+                "allow".into(),
+            ],
+            workers,
+            window,
+            timeout: std::time::Duration::from_secs(10),
+            max_restarts: 0,
+            hello: false,
+            dir: root(),
+        });
+        let start = Instant::now();
+        let replayed = target.replay(&cases, &()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert!(replayed.outcomes.iter().all(|o| o.decision.is_ok()));
+        println!(
+            "exec replay: workers {workers}, window {window}: {n} cases in {secs:.2} s = {:.0} cases/s, {:.2}x the piped time",
+            n as f64 / secs,
+            secs / piped
+        );
+    }
+}
+
+/// http requests per second on loopback with keep-alive.
+fn bench_http(n: usize) {
+    use gauntlet::target::http::{HttpConfig, HttpTarget};
+    use gauntlet::target::Target;
+    use std::io::BufRead;
+    let config = generate_project(n);
+    let cases = load_cases(&config);
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["target", "serve", "--http", "127.0.0.1:0", "--always", "allow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = format!("{}/v1/gate", line.trim().strip_prefix("listening on ").unwrap());
+    for concurrency in [8, 16] {
+        let target = HttpTarget::new(HttpConfig {
+            url: url.clone(),
+            body: None,
+            headers: vec![],
+            decision: "/decision".into(),
+            decision_map: Default::default(),
+            score: "/score".into(),
+            reasons: "/reasons".into(),
+            concurrency,
+            timeout: std::time::Duration::from_secs(10),
+            retries: 0,
+        });
+        let start = Instant::now();
+        let replayed = target.replay(&cases, &()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let errors = replayed.outcomes.iter().filter(|o| o.decision.is_err()).count();
+        println!(
+            "http replay: concurrency {concurrency}: {n} requests in {secs:.2} s = {:.0} requests/s ({errors} errors)",
+            n as f64 / secs
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
@@ -95,5 +197,10 @@ fn main() {
     if wanted("end_to_end") {
         bench_end_to_end(n);
     }
-    let _ = Path::new(".");
+    if wanted("exec") {
+        bench_exec(n);
+    }
+    if wanted("http") {
+        bench_http(n.min(100_000));
+    }
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod replay;
 pub mod report;
+pub mod serve;
 pub mod target;
 
 pub use errors::{Diagnostic, Error};

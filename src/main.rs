@@ -6,11 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use gauntlet::corpus::Decision;
 use gauntlet::evaluate::Lane;
 use gauntlet::evaluate::{status_name, WaiverStatus};
 use gauntlet::pipeline::{self, RunOptions};
 use gauntlet::report::terminal;
 use gauntlet::report::text::terminal_safe;
+use gauntlet::serve::Judge;
+use gauntlet::target::builtin::{Firewall, Overrides, DEFAULT_RULES};
 use gauntlet::{exit_code, Error};
 
 #[derive(Parser)]
@@ -69,6 +72,11 @@ enum Command {
         #[arg(default_value = "verdict")]
         which: String,
     },
+    /// The built-in firewall as a target process or server.
+    Target {
+        #[command(subcommand)]
+        command: TargetCommand,
+    },
     /// Golden fixtures.
     Fixtures {
         #[command(subcommand)]
@@ -78,6 +86,28 @@ enum Command {
     Waivers {
         #[command(subcommand)]
         command: WaiversCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TargetCommand {
+    /// Serve the built-in firewall over the target protocol (docs/protocol.md).
+    Serve {
+        /// JSON lines on stdin/stdout.
+        #[arg(long, conflicts_with = "http")]
+        stdio: bool,
+        /// HTTP on ADDR (e.g. 127.0.0.1:8080; port 0 picks one and prints it).
+        #[arg(long)]
+        http: Option<String>,
+        /// Answer every request with this decision without judging (a trivial
+        /// target for benchmarking the harness): allow, block or require_approval.
+        #[arg(long)]
+        always: Option<String>,
+        /// Rules file instead of the embedded rules.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long)]
+        threshold: Option<f64>,
     },
 }
 
@@ -166,6 +196,26 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 other => return Err(Error::Usage(format!("unknown schema `{other}` (verdict, waiver-audit)")).into()),
             };
             println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(exit_code::PASS)
+        }
+        Command::Target { command: TargetCommand::Serve { stdio, http, always, rules, threshold } } => {
+            let overrides = Overrides { block_threshold: threshold, approval_threshold: None };
+            let judge = match (always, rules) {
+                (Some(d), _) => Judge::Always(
+                    Decision::parse(&d).ok_or_else(|| Error::Usage(format!("--always `{d}` is not a decision")))?,
+                ),
+                (None, Some(path)) => Judge::Firewall(Box::new(Firewall::from_file(&path, overrides)?)),
+                (None, None) => Judge::Firewall(Box::new(Firewall::from_toml(
+                    std::path::Path::new("<embedded rules.toml>"),
+                    DEFAULT_RULES,
+                    overrides,
+                )?)),
+            };
+            match (stdio, http) {
+                (true, _) => gauntlet::serve::serve_stdio(&judge)?,
+                (false, Some(addr)) => gauntlet::serve::serve_http(std::sync::Arc::new(judge), &addr)?,
+                (false, None) => return Err(Error::Usage("choose --stdio or --http ADDR".into()).into()),
+            }
             Ok(exit_code::PASS)
         }
         Command::Fixtures { command: FixturesCommand::Bless { config } } => {

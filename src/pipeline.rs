@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
@@ -26,6 +27,8 @@ use crate::report::{
     GoldenStatus, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
 };
 use crate::target::builtin::{Firewall, Overrides};
+use crate::target::exec::{ExecConfig, ExecTarget};
+use crate::target::http::{check_template, expand_env, HttpConfig, HttpTarget};
 use crate::target::{Progress, Target};
 
 /// What `gauntlet run` was asked to do.
@@ -146,6 +149,78 @@ pub fn build_target(config: &Config) -> Result<Box<dyn Target>, Error> {
                 )?,
             };
             Ok(Box::new(firewall))
+        }
+        "exec" => {
+            let command = t.command.clone().unwrap_or_default();
+            Ok(Box::new(ExecTarget::new(ExecConfig {
+                command,
+                workers: t.workers.unwrap_or(1),
+                window: t.window.unwrap_or(64),
+                timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
+                max_restarts: t.max_restarts.unwrap_or(3),
+                hello: t.hello.unwrap_or(false),
+                dir: config.base.clone(),
+            })))
+        }
+        "http" => {
+            let mut problems = Vec::new();
+            let here = |key: &str, code: &'static str, msg: String| {
+                Diagnostic::new(&config.path, code, msg).near(&config.text, key)
+            };
+            if let Some(body) = &t.body {
+                if let Err(e) = check_template(body) {
+                    problems.push(here("body", "invalid-template", e));
+                }
+            }
+            let mut headers = Vec::new();
+            for (k, v) in t.headers.iter().flatten() {
+                match expand_env(v) {
+                    Ok(value) => headers.push((k.clone(), value)),
+                    Err(e) => problems.push(here("headers", "missing-env", format!("header `{k}`: {e}"))),
+                }
+            }
+            let mut decision_map = BTreeMap::new();
+            for (k, v) in t.decision_map.iter().flatten() {
+                match Decision::parse(v) {
+                    Some(d) => {
+                        decision_map.insert(k.clone(), d);
+                    }
+                    None => problems.push(here(
+                        "decision-map",
+                        "invalid-decision",
+                        format!("decision-map `{k}` = `{v}` is not allow, block or require_approval"),
+                    )),
+                }
+            }
+            let pointer = |key: &str, value: &Option<String>, default: &str, problems: &mut Vec<Diagnostic>| {
+                let p = value.clone().unwrap_or_else(|| default.to_string());
+                if !p.is_empty() && !p.starts_with('/') {
+                    problems.push(here(
+                        key,
+                        "invalid-pointer",
+                        format!("`{key}` = `{p}` is not a JSON pointer (it starts with /)"),
+                    ));
+                }
+                p
+            };
+            let decision = pointer("decision", &t.decision, "/decision", &mut problems);
+            let score = pointer("score", &t.score, "/score", &mut problems);
+            let reasons = pointer("reasons", &t.reasons, "/reasons", &mut problems);
+            if !problems.is_empty() {
+                return Err(Error::Input(problems));
+            }
+            Ok(Box::new(HttpTarget::new(HttpConfig {
+                url: t.url.clone().unwrap_or_default(),
+                body: t.body.clone(),
+                headers,
+                decision,
+                decision_map,
+                score,
+                reasons,
+                concurrency: t.concurrency.unwrap_or(16),
+                timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
+                retries: t.retries.unwrap_or(3),
+            })))
         }
         other => {
             Err(Diagnostic::new(&config.path, "unsupported-target", format!("target kind `{other}` is not available"))
@@ -497,6 +572,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         waivers: WaiverAudit::new(today_text, Some(opts.lane), judgement.reports),
     };
     write_results(&reports_dir.join("results.jsonl"), &results)?;
+    if let Some(log) = target.stderr_log() {
+        write_bytes(&reports_dir.join("target-stderr.log"), log.as_bytes())?;
+    }
     write_json(&reports_dir.join("waiver-audit.json"), &verdict.waivers)?;
     write_json(&reports_dir.join("verdict.json"), &verdict)?;
     Ok(RunOutput { verdict, results, reports_dir })

@@ -159,7 +159,7 @@ pub fn replay_repeated(
             .find(|a| a.decision.as_ref().ok().copied() == winner || (winner.is_none() && a.decision.is_err()))
             .expect("the winner was answered");
         let mut result = CaseResult::new(case, chosen);
-        result.repeats = Some(summary);
+        result.repeats = (n > 1).then_some(summary);
         results.push(result);
     }
     Ok(ReplayOutput { results, aborted })

@@ -5,6 +5,9 @@
 //! are data, not exceptions, so the metrics can count them honestly.
 
 pub mod builtin;
+pub mod exec;
+pub mod http;
+pub mod protocol;
 
 use std::sync::Arc;
 
@@ -95,6 +98,11 @@ pub trait Target: Sync {
     /// `Err` only when the run cannot continue at all (an infrastructure
     /// failure); per-case failures are outcomes.
     fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error>;
+
+    /// What the target wrote to stderr (bounded), for `target-stderr.log`.
+    fn stderr_log(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The outcomes of a replay, and whether every case got a real attempt.

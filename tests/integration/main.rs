@@ -8,4 +8,5 @@ mod fixtures;
 mod run_bundled;
 mod schema;
 mod shared_corpora;
+mod targets;
 mod waivers;

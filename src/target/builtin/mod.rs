@@ -192,11 +192,16 @@ impl Firewall {
 
     /// Judges every text of a case together.
     pub fn judge_case(&self, case: &Case) -> Judgement {
+        self.judge_payload(&case.payload)
+    }
+
+    /// Judges every text of a payload together.
+    pub fn judge_payload(&self, payload: &crate::corpus::Payload) -> Judgement {
         BUFFERS.with(|buffers| {
             let b = &mut *buffers.borrow_mut();
             b.scan.clear();
             let mut signals = Signals::default();
-            case.payload.for_each_text(&mut |text| {
+            payload.for_each_text(&mut |text| {
                 if !b.scan.is_empty() {
                     b.scan.push('\n');
                 }

@@ -1,0 +1,316 @@
+//! The `http` target: one POST per case over a keep-alive connection pool.
+//!
+//! Defaults speak the target protocol (the request object as the body, the
+//! answer's `decision`, `score`, `reasons` read back), so `url` alone works
+//! for a server that speaks it. Other APIs are adapted with a body template
+//! and JSON pointers. Connection errors, 429 and 5xx are retried with
+//! backoff (honouring Retry-After); what still fails is an error outcome.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::protocol::{excerpt, Request};
+use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
+use crate::corpus::{Case, Decision};
+use crate::errors::Error;
+use crate::hashing::Fingerprint;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub url: String,
+    /// A body template: `{{ input }}`, `{{ id }}`, `{{ context }}`,
+    /// `{{ messages }}` are replaced by the field as JSON (quoted, escaped).
+    pub body: Option<String>,
+    /// Header values with `${ENV}` already expanded: never logged or reported.
+    pub headers: Vec<(String, String)>,
+    pub decision: String,
+    pub decision_map: BTreeMap<String, Decision>,
+    pub score: String,
+    pub reasons: String,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub retries: u32,
+}
+
+/// Placeholders a body template may use.
+pub const TEMPLATE_FIELDS: &[&str] = &["input", "id", "context", "messages"];
+
+pub struct HttpTarget {
+    config: HttpConfig,
+    agent: ureq::Agent,
+    version: Mutex<Option<String>>,
+}
+
+/// `${NAME}` → the environment variable; an unset one is an error naming it.
+pub fn expand_env(value: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or_else(|| format!("unclosed `${{` in `{value}`"))? + start;
+        let name = &rest[start + 2..end];
+        out.push_str(&std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Checks a body template's placeholders.
+pub fn check_template(template: &str) -> Result<(), String> {
+    for name in placeholders(template) {
+        if !TEMPLATE_FIELDS.contains(&name) {
+            return Err(format!("unknown placeholder `{{{{ {name} }}}}` (use {})", TEMPLATE_FIELDS.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    template.split("{{").skip(1).filter_map(|part| part.split_once("}}").map(|(name, _)| name.trim()))
+}
+
+fn render(template: &str, case: &Case) -> String {
+    let request = Request::for_case(case);
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("}}") else { break };
+        let name = rest[start + 2..start + len].trim();
+        let value = match name {
+            "input" => serde_json::to_string(&request.input),
+            "id" => serde_json::to_string(&request.id),
+            "context" => serde_json::to_string(&request.context),
+            _ => serde_json::to_string(&request.messages),
+        };
+        out.push_str(&value.expect("json"));
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+enum Attempt {
+    Done(Outcome),
+    Retry { kind: ErrorKind, message: String, after: Option<Duration> },
+}
+
+impl HttpTarget {
+    pub fn new(config: HttpConfig) -> HttpTarget {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .max_idle_connections(config.concurrency.max(1) * 2)
+            .max_idle_connections_per_host(config.concurrency.max(1) * 2)
+            .build()
+            .into();
+        HttpTarget { config, agent, version: Mutex::new(None) }
+    }
+
+    fn version_url(&self) -> Option<String> {
+        let scheme_end = self.config.url.find("://")? + 3;
+        let path_start =
+            self.config.url[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(self.config.url.len());
+        Some(format!("{}/version", &self.config.url[..path_start]))
+    }
+
+    fn fetch_version(&self) {
+        let Some(url) = self.version_url() else { return };
+        let version = self
+            .agent
+            .get(&url)
+            .call()
+            .ok()
+            .filter(|r| r.status().is_success())
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .map(|body| match serde_json::from_str::<Value>(&body) {
+                Ok(v) => [v.get("name"), v.get("version")]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Err(_) => excerpt(&body),
+            });
+        *self.version.lock().expect("version lock") = version;
+    }
+
+    fn call(&self, case: &Case) -> Outcome {
+        let body = match &self.config.body {
+            Some(t) => render(t, case),
+            None => serde_json::to_string(&Request::for_case(case)).expect("json"),
+        };
+        let start = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.attempt(&body, start) {
+                Attempt::Done(mut o) => {
+                    o.attempts = attempts;
+                    return o;
+                }
+                Attempt::Retry { kind, message, after } => {
+                    if attempts > self.config.retries {
+                        let mut o = Outcome::error(
+                            kind,
+                            format!("{message} after {attempts} attempt(s)"),
+                            start.elapsed().as_micros() as u64,
+                        );
+                        o.attempts = attempts;
+                        return o;
+                    }
+                    let backoff = Duration::from_millis(50u64 << (attempts - 1).min(6));
+                    std::thread::sleep(after.unwrap_or(backoff).min(Duration::from_secs(5)));
+                }
+            }
+        }
+    }
+
+    fn attempt(&self, body: &str, start: Instant) -> Attempt {
+        let mut request = self.agent.post(&self.config.url).header("content-type", "application/json");
+        for (k, v) in &self.config.headers {
+            request = request.header(k, v);
+        }
+        let elapsed = || start.elapsed().as_micros() as u64;
+        let mut response = match request.send(body) {
+            Ok(r) => r,
+            Err(ureq::Error::Timeout(_)) => {
+                return Attempt::Done(Outcome::error(
+                    ErrorKind::Timeout,
+                    format!("no answer within {} ms", self.config.timeout.as_millis()),
+                    elapsed(),
+                ))
+            }
+            Err(e @ (ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)) => {
+                return Attempt::Retry { kind: ErrorKind::Connect, message: format!("connect: {e}"), after: None }
+            }
+            Err(e) => return Attempt::Done(Outcome::error(ErrorKind::Http, format!("http: {e}"), elapsed())),
+        };
+        let status = response.status().as_u16();
+        if status == 429 || status >= 500 {
+            let after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let _ = response.body_mut().read_to_string();
+            return Attempt::Retry { kind: ErrorKind::Http, message: format!("http {status}"), after };
+        }
+        let text = match response.body_mut().read_to_string() {
+            Ok(t) => t,
+            Err(e) => return Attempt::Done(Outcome::error(ErrorKind::Http, format!("reading body: {e}"), elapsed())),
+        };
+        if !(200..300).contains(&status) {
+            return Attempt::Done(Outcome::error(
+                ErrorKind::Http,
+                format!("http {status}: {}", excerpt(&text)),
+                elapsed(),
+            ));
+        }
+        Attempt::Done(self.parse(&text, elapsed()))
+    }
+
+    fn parse(&self, text: &str, latency_us: u64) -> Outcome {
+        let protocol = |m: String| Outcome::error(ErrorKind::Protocol, m, latency_us);
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            return protocol(format!("answer is not JSON: {}", excerpt(text)));
+        };
+        let decision_key = match v.pointer(&self.config.decision) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => return protocol(format!("no decision at `{}`: {}", self.config.decision, excerpt(text))),
+        };
+        let decision =
+            match self.config.decision_map.get(&decision_key).copied().or_else(|| Decision::parse(&decision_key)) {
+                Some(d) => d,
+                None => {
+                    return protocol(format!(
+                        "decision `{}` is not mapped (add it to decision-map)",
+                        excerpt(&decision_key)
+                    ))
+                }
+            };
+        let score = match v.pointer(&self.config.score) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_f64().filter(|s| (0.0..=1.0).contains(s)) {
+                Some(s) => Some(s),
+                None => return protocol(format!("score outside [0, 1]: {n}")),
+            },
+            Some(Value::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
+            Some(other) => return protocol(format!("score is not a number: {}", excerpt(&other.to_string()))),
+        };
+        let reasons = match v.pointer(&self.config.reasons) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|r| Arc::from(r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()).as_str()))
+                .collect(),
+            Some(Value::String(s)) => vec![Arc::from(s.as_str())],
+            _ => Vec::new(),
+        };
+        Outcome {
+            decision: Ok(decision),
+            score,
+            reasons,
+            latency_us,
+            target_latency_us: v.get("latency-us").and_then(Value::as_u64),
+            attempts: 1,
+        }
+    }
+}
+
+impl Target for HttpTarget {
+    fn fingerprint(&self) -> TargetFingerprint {
+        let mut f = Fingerprint::new();
+        f.part(self.config.url.as_bytes()).part(self.config.body.as_deref().unwrap_or("").as_bytes());
+        TargetFingerprint {
+            kind: "http".into(),
+            description: self.config.url.clone(),
+            version: self.version.lock().expect("version lock").clone(),
+            hash: f.finish(),
+        }
+    }
+
+    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
+        self.fetch_version();
+        let slots: Vec<OnceLock<Outcome>> = (0..cases.len()).map(|_| OnceLock::new()).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..self.config.concurrency.max(1).min(cases.len().max(1)) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= cases.len() {
+                        break;
+                    }
+                    let _ = slots[i].set(self.call(&cases[i]));
+                    progress.advance(1);
+                });
+            }
+        });
+        let outcomes = slots.into_iter().map(|s| s.into_inner().expect("every case was called")).collect();
+        Ok(Replayed { outcomes, aborted: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_expansion_and_missing_variables() {
+        std::env::set_var("GAUNTLET_TEST_TOKEN", "s3cret");
+        assert_eq!(expand_env("Bearer ${GAUNTLET_TEST_TOKEN}").unwrap(), "Bearer s3cret");
+        assert!(expand_env("${GAUNTLET_TEST_UNSET_VAR}").unwrap_err().contains("GAUNTLET_TEST_UNSET_VAR"));
+    }
+
+    #[test]
+    fn template_placeholders_are_checked() {
+        assert!(check_template(r#"{"prompt": {{ input }}, "meta": {{ context }}}"#).is_ok());
+        assert!(check_template(r#"{"x": {{ label }}}"#).unwrap_err().contains("label"));
+    }
+}

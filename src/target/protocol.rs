@@ -1,0 +1,114 @@
+//! The target wire protocol, version 1 (documented in docs/protocol.md).
+//!
+//! One JSON object per line each way. Requests carry the case id, its input
+//! and context — never its label or expected decision. Answers are matched
+//! by id, so a target may answer out of order.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::corpus::{Case, Decision, Message, Payload};
+
+pub const PROTOCOL_VERSION: &str = "gauntlet.target.v1";
+
+/// A request line. Conversations use `messages` instead of `input`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<Message>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
+}
+
+impl Request {
+    pub fn for_case(case: &Case) -> Request {
+        let (input, messages) = match &case.payload {
+            Payload::Text(s) => (Some(Value::String(s.clone())), None),
+            Payload::Structured(m) => (Some(Value::Object(m.clone())), None),
+            Payload::Conversation(m) => (None, Some(m.clone())),
+        };
+        Request { id: case.id.clone(), input, messages, context: case.context.clone() }
+    }
+
+    /// Serialises the request for `case` as one line (with newline) into `out`,
+    /// without building an intermediate value.
+    pub fn write_line(case: &Case, out: &mut Vec<u8>) {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            input: Option<InputRef<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            messages: Option<&'a [Message]>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            context: Option<&'a Map<String, Value>>,
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum InputRef<'a> {
+            Text(&'a str),
+            Object(&'a Map<String, Value>),
+        }
+        let (input, messages) = match &case.payload {
+            Payload::Text(s) => (Some(InputRef::Text(s)), None),
+            Payload::Structured(m) => (Some(InputRef::Object(m)), None),
+            Payload::Conversation(m) => (None, Some(m.as_slice())),
+        };
+        let line = Borrowed { id: &case.id, input, messages, context: case.context.as_ref() };
+        serde_json::to_writer(&mut *out, &line).expect("requests serialise");
+        out.push(b'\n');
+    }
+
+    /// The payload a served firewall judges.
+    pub fn payload(&self) -> Option<Payload> {
+        match (&self.input, &self.messages) {
+            (Some(Value::String(s)), None) => Some(Payload::Text(s.clone())),
+            (Some(Value::Object(m)), None) => Some(Payload::Structured(m.clone())),
+            (None, Some(m)) => Some(Payload::Conversation(m.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// An answer line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub id: String,
+    pub decision: Decision,
+    #[serde(default)]
+    pub score: Option<f64>,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default, rename = "latency-us", skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+}
+
+/// The optional first exchange, sent only when the config sets `hello = true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub hello: HelloBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HelloBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Cuts an offending line for an error message.
+pub fn excerpt(line: &str) -> String {
+    let (s, cut) = crate::report::text::truncate_chars(line.trim_end(), 200);
+    if cut {
+        format!("{s}…")
+    } else {
+        s
+    }
+}

@@ -1,0 +1,71 @@
+"""A test HTTP gate with scripted misbehaviour, for gauntlet's http target tests.
+
+Usage: http_gate.py MODE  (prints "listening on http://127.0.0.1:PORT")
+Modes:
+  ok            answers {"verdict": ALLOW|DENY, "risk": s, "why": [...]} (block when "ignore" in input)
+  flaky500      every case fails with 500 on its first attempt, then succeeds
+  throttle429   429 with Retry-After: 0 on the first attempt of each case, then succeeds
+  always503     always 503
+  slow          sleeps 3 s before answering
+  boolean       answers {"flagged": true|false}
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
+SEEN = set()
+LOCK = threading.Lock()
+
+
+def judge(payload):
+    text = json.dumps(payload.get("prompt", payload.get("input", "")))
+    return "ignore" in text.lower()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.reply(404, {"error": "no version here"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        payload = json.loads(self.rfile.read(length) or b"{}")
+        key = json.dumps(payload, sort_keys=True)
+        with LOCK:
+            first = key not in SEEN
+            SEEN.add(key)
+        if MODE == "flaky500" and first:
+            return self.reply(500, {"error": "transient"})
+        if MODE == "throttle429" and first:
+            return self.reply(429, {"error": "slow down"}, [("Retry-After", "0")])
+        if MODE == "always503":
+            return self.reply(503, {"error": "down"})
+        if MODE == "slow":
+            time.sleep(3)
+        blocked = judge(payload)
+        if MODE == "boolean":
+            return self.reply(200, {"flagged": blocked})
+        self.reply(200, {"verdict": "DENY" if blocked else "ALLOW", "risk": 0.9 if blocked else 0.1, "why": ["test"]})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+server.serve_forever()

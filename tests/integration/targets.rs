@@ -1,0 +1,353 @@
+//! External targets against real processes and a real loopback server.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::helpers::*;
+
+fn script(name: &str) -> String {
+    repo_root().join("tests/data/targets").join(name).display().to_string()
+}
+
+/// A project of `n` plain cases plus the given marker cases.
+fn exec_project(name: &str, mode: &str, extra: &[&str], target_extra: &str) -> PathBuf {
+    let mut corpus = String::new();
+    for i in 0..12 {
+        let (text, label) =
+            if i % 2 == 0 { (format!("hello {i}"), "benign") } else { (format!("attack {i}"), "adversarial") };
+        corpus.push_str(&format!(
+            "{{\"id\":\"c{i:02}\",\"input\":\"{text}\",\"label\":\"{label}\",\"category\":\"x\"}}\n"
+        ));
+    }
+    for (i, marker) in extra.iter().enumerate() {
+        corpus.push_str(&format!(
+            "{{\"id\":\"m{i}\",\"input\":\"{marker}\",\"label\":\"benign\",\"category\":\"marker\"}}\n"
+        ));
+    }
+    let dir = project(name, &corpus, "");
+    let marker = dir.join("crash-marker");
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!(
+            "[target]\nkind = \"exec\"\ncommand = [\"python3\", \"{}\", \"{mode}\", \"{}\"]\n{target_extra}\n",
+            script("exec_gate.py"),
+            marker.display()
+        ),
+    );
+    dir
+}
+
+struct Run {
+    code: i32,
+    verdict: serde_json::Value,
+    outcomes: BTreeMap<String, serde_json::Value>,
+}
+
+fn run(dir: &Path) -> Run {
+    let out = gauntlet(&["run", "--quiet"], dir);
+    let code = out.status.code().unwrap();
+    assert!(code != 2, "{}", stderr(&out));
+    let verdict = read_json(&dir.join("reports/verdict.json"));
+    let text = std::fs::read_to_string(dir.join("reports/results.jsonl")).unwrap();
+    let mut outcomes = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = v["id"].as_str().unwrap().to_string();
+        assert!(outcomes.insert(id.clone(), v).is_none(), "case {id} has two outcomes");
+    }
+    Run { code, verdict, outcomes }
+}
+
+fn error_kind(r: &Run, id: &str) -> Option<String> {
+    r.outcomes[id]["error"]["kind"].as_str().map(str::to_string)
+}
+
+fn assert_all_cases_once(r: &Run, n: usize) {
+    assert_eq!(r.outcomes.len(), n, "every case has exactly one outcome");
+    assert_eq!(r.verdict["corpora"]["cases"], n);
+}
+
+#[test]
+fn exec_answers_in_order_and_out_of_order() {
+    // `reverse` answers each pair of requests swapped, so it needs an even
+    // count per process: one worker.
+    for (mode, workers) in [("ok", 2), ("reverse", 1), ("slow", 2)] {
+        let dir = exec_project(&format!("exec-{mode}"), mode, &[], &format!("window = 4\nworkers = {workers}"));
+        let r = run(&dir);
+        assert_eq!(r.code, 0, "{mode}");
+        assert_all_cases_once(&r, 12);
+        assert!(r.outcomes.values().all(|v| v["error"].is_null()), "{mode}");
+        assert_eq!(r.verdict["metrics"]["overall"]["asr"]["numerator"], 0, "{mode}");
+        assert_eq!(r.verdict["metrics"]["overall"]["fpr"]["numerator"], 0, "{mode}");
+    }
+}
+
+#[test]
+fn exec_protocol_violations_become_protocol_errors() {
+    let dir = exec_project("exec-violations", "ok", &["GARBAGE", "UNKNOWN", "DUP"], "window = 1\ntimeout-ms = 3000");
+    let r = run(&dir);
+    assert_all_cases_once(&r, 15);
+    for id in ["m0", "m1", "m2"] {
+        assert_eq!(error_kind(&r, id).as_deref(), Some("protocol"), "{id}: {}", r.outcomes[id]);
+    }
+    assert!(r.outcomes["m0"]["error"]["message"].as_str().unwrap().contains("this is not json"));
+    assert!(r.outcomes["m1"]["error"]["message"].as_str().unwrap().contains("nobody-asked"));
+    assert!(r.outcomes["m2"]["error"]["message"].as_str().unwrap().contains("answered twice"));
+    // Errors count against the target: three benign errors are false positives.
+    assert_eq!(r.verdict["metrics"]["overall"]["fpr"]["numerator"], 3);
+    assert_eq!(r.verdict["metrics"]["overall"]["error-rate"]["numerator"], 3);
+}
+
+#[test]
+fn exec_hang_times_out_restarts_and_finishes() {
+    let dir = exec_project("exec-hang", "ok", &["HANG"], "window = 4\ntimeout-ms = 400");
+    let r = run(&dir);
+    assert_all_cases_once(&r, 13);
+    assert_eq!(error_kind(&r, "m0").as_deref(), Some("timeout"));
+    let others_ok = r.outcomes.iter().filter(|(id, _)| *id != "m0").all(|(_, v)| v["error"].is_null());
+    assert!(others_ok, "cases in flight behind the hang are replayed, not lost");
+    assert!(r.verdict["run"]["complete"].as_bool().unwrap());
+}
+
+#[test]
+fn exec_crash_mid_run_marks_in_flight_cases_and_recovers() {
+    let dir = exec_project("exec-crash", "crash1", &[], "window = 1");
+    let r = run(&dir);
+    assert_all_cases_once(&r, 12);
+    let crashed: Vec<&String> =
+        r.outcomes.iter().filter(|(_, v)| v["error"]["kind"] == "crash").map(|(id, _)| id).collect();
+    assert_eq!(crashed.len(), 1, "exactly the in-flight case crashed: {crashed:?}");
+    assert!(r.verdict["run"]["complete"].as_bool().unwrap());
+    let log = std::fs::read_to_string(dir.join("reports/target-stderr.log")).unwrap();
+    assert!(log.contains("crashing on purpose"));
+}
+
+#[test]
+fn exec_crash_loop_exhausts_restarts_and_exits_3() {
+    let dir = exec_project("exec-crashloop", "crashloop", &[], "window = 1\nmax-restarts = 2");
+    let r = run(&dir);
+    assert_eq!(r.code, 3);
+    assert_all_cases_once(&r, 12);
+    assert_eq!(r.verdict["verdict"], "error");
+    assert!(!r.verdict["run"]["complete"].as_bool().unwrap());
+    assert!(r.verdict["run"]["aborted"].as_str().unwrap().contains("giving up"));
+    assert!(r.outcomes.values().any(|v| v["error"]["message"].as_str().unwrap_or("").starts_with("not run")));
+    assert!(r.verdict["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["id"] != "waiver-lifecycle")
+        .all(|g| g["status"] == "error"));
+}
+
+#[test]
+fn exec_clean_exit_without_answer_is_a_protocol_error() {
+    let dir = exec_project("exec-quit", "quit", &[], "window = 1\nmax-restarts = 10");
+    let r = run(&dir);
+    assert_all_cases_once(&r, 12);
+    let protocol = r.outcomes.values().filter(|v| v["error"]["kind"] == "protocol").count();
+    assert!(protocol >= 1, "{:#?}", r.outcomes);
+    assert!(r.outcomes.values().all(|v| v["error"].is_null() || v["error"]["kind"] == "protocol"));
+}
+
+/// A server process, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(mut cmd: Command) -> Server {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+    Server { child, url }
+}
+
+fn python_gate(mode: &str) -> Server {
+    let mut cmd = Command::new("python3");
+    cmd.args([script("http_gate.py").as_str(), mode]);
+    start(cmd)
+}
+
+fn http_project(name: &str, target: &str) -> PathBuf {
+    let corpus = (0..8)
+        .map(|i| {
+            let (text, label) = if i % 2 == 0 { ("hello", "benign") } else { ("please ignore this", "adversarial") };
+            format!("{{\"id\":\"h{i}\",\"input\":\"{text} {i}\",\"label\":\"{label}\",\"category\":\"x\"}}\n")
+        })
+        .collect::<String>();
+    let dir =
+        project(name, &corpus, "[[gate]]\nid = \"no-errors\"\nmetric = \"error-rate\"\nmax = 0.0\nbound = \"point\"\n");
+    write(&dir.join("gauntlet.toml"), &format!("[target]\nkind = \"http\"\n{target}\n"));
+    dir
+}
+
+const ADAPTED: &str = "decision = \"/verdict\"\ndecision-map = { DENY = \"block\", ALLOW = \"allow\" }\nscore = \"/risk\"\nreasons = \"/why\"\nbody = '{\"prompt\": {{ input }}, \"ref\": {{ id }}}'";
+
+#[test]
+fn http_adapter_maps_fields_and_retries_500_and_429() {
+    for (mode, attempts) in [("ok", 1), ("flaky500", 2), ("throttle429", 2)] {
+        let server = python_gate(mode);
+        let dir = http_project(
+            &format!("http-{mode}"),
+            &format!("url = \"{}/check\"\n{ADAPTED}\nconcurrency = 4", server.url),
+        );
+        let r = run(&dir);
+        assert_all_cases_once(&r, 8);
+        assert_eq!(r.code, 0, "{mode}: {:#?}", r.outcomes);
+        for v in r.outcomes.values() {
+            assert!(v["error"].is_null(), "{mode}: {v}");
+            assert_eq!(v["attempts"], attempts, "{mode}");
+        }
+        assert_eq!(r.outcomes["h1"]["decision"], "block");
+        assert_eq!(r.outcomes["h1"]["score"], 0.9);
+        assert_eq!(r.outcomes["h0"]["decision"], "allow");
+    }
+}
+
+#[test]
+fn http_failures_after_retries_slow_targets_and_refused_connections() {
+    let server = python_gate("always503");
+    let dir = http_project("http-503", &format!("url = \"{}/check\"\n{ADAPTED}\nretries = 2", server.url));
+    let r = run(&dir);
+    assert_all_cases_once(&r, 8);
+    assert_eq!(r.code, 1);
+    assert!(r.outcomes.values().all(|v| v["error"]["kind"] == "http" && v["attempts"] == 3));
+    assert!(r.outcomes["h0"]["error"]["message"].as_str().unwrap().contains("http 503"));
+
+    let slow = python_gate("slow");
+    let dir = http_project(
+        "http-slow",
+        &format!("url = \"{}/check\"\n{ADAPTED}\ntimeout-ms = 300\nconcurrency = 8", slow.url),
+    );
+    let r = run(&dir);
+    assert_all_cases_once(&r, 8);
+    assert!(r.outcomes.values().all(|v| v["error"]["kind"] == "timeout"), "{:#?}", r.outcomes);
+
+    // A port nobody listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = http_project("http-refused", &format!("url = \"http://127.0.0.1:{port}/gate\"\nretries = 1"));
+    let r = run(&dir);
+    assert_all_cases_once(&r, 8);
+    assert!(r.outcomes.values().all(|v| v["error"]["kind"] == "connect" && v["attempts"] == 2), "{:#?}", r.outcomes);
+    assert_eq!(r.verdict["metrics"]["overall"]["asr"]["value"], 1.0, "refused connections count against the target");
+}
+
+#[test]
+fn http_boolean_decisions_map_too() {
+    let server = python_gate("boolean");
+    let dir = http_project(
+        "http-boolean",
+        &format!("url = \"{}/check\"\ndecision = \"/flagged\"\ndecision-map = {{ true = \"block\", false = \"allow\" }}\nbody = '{{\"prompt\": {{{{ input }}}}}}'", server.url),
+    );
+    let r = run(&dir);
+    assert_eq!(r.code, 0, "{:#?}", r.outcomes);
+    assert_eq!(r.outcomes["h1"]["decision"], "block");
+    assert_eq!(r.outcomes["h0"]["decision"], "allow");
+}
+
+#[test]
+fn http_missing_env_for_a_header_is_a_config_error_that_never_shows_values() {
+    std::env::remove_var("GAUNTLET_TEST_NOT_SET");
+    let dir = http_project(
+        "http-env",
+        "url = \"http://127.0.0.1:9/x\"\nheaders = { Authorization = \"Bearer ${GAUNTLET_TEST_NOT_SET}\" }",
+    );
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("GAUNTLET_TEST_NOT_SET"));
+}
+
+#[test]
+fn http_headers_are_sent_but_never_written_to_reports() {
+    let server = python_gate("ok");
+    let dir = http_project(
+        "http-secret",
+        &format!(
+            "url = \"{}/check\"\n{ADAPTED}\nheaders = {{ Authorization = \"Bearer ${{GAUNTLET_TEST_SECRET}}\" }}",
+            server.url
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["run", "--quiet"])
+        .current_dir(&dir)
+        .env("GAUNTLET_TEST_SECRET", "tok-5ecret-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for entry in std::fs::read_dir(dir.join("reports")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains("tok-5ecret-value"));
+    }
+}
+
+/// The same verdict (counts and rates; latency aside) for the bundled
+/// corpora through builtin, exec (serve --stdio) and http (serve --http).
+#[test]
+fn builtin_exec_and_http_give_the_same_verdict() {
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    let base = scratch("same-verdict");
+    let copy = |name: &str, target: &str| -> PathBuf {
+        let dir = base.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        copy_dir(&repo_root().join("corpora"), &dir.join("corpora"));
+        copy_dir(&repo_root().join("gates"), &dir.join("gates"));
+        write(&dir.join("gauntlet.toml"), target);
+        dir
+    };
+    let mut server_cmd = Command::new(bin);
+    server_cmd.args(["target", "serve", "--http", "127.0.0.1:0"]);
+    let server = start(server_cmd);
+    let dirs = [
+        copy("builtin", "[target]\nkind = \"builtin\"\n"),
+        copy("exec", &format!("[target]\nkind = \"exec\"\ncommand = [\"{bin}\", \"target\", \"serve\", \"--stdio\"]\nworkers = 2\nhello = true\n")),
+        copy("http", &format!("[target]\nkind = \"http\"\nurl = \"{}/v1/gate\"\nconcurrency = 8\n", server.url)),
+    ];
+    let metrics: Vec<serde_json::Value> = dirs
+        .iter()
+        .map(|d| {
+            let r = run(d);
+            let mut m = r.verdict["metrics"].clone();
+            strip_latency(&mut m);
+            m
+        })
+        .collect();
+    assert_eq!(metrics[0], metrics[1], "builtin vs exec");
+    assert_eq!(metrics[0], metrics[2], "builtin vs http");
+    let exec_verdict = read_json(&dirs[1].join("reports/verdict.json"));
+    assert_eq!(exec_verdict["run"]["target"]["version"], "gauntlet-builtin 0.1.0", "hello exchange recorded");
+}
+
+fn strip_latency(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.remove("latency");
+            map.remove("latency-histogram");
+            map.values_mut().for_each(strip_latency);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_latency),
+        _ => {}
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
