@@ -86,6 +86,33 @@ fn bench_end_to_end(n: usize) {
         rss_before,
         output.verdict.verdict.as_str()
     );
+    let dashboard = output.reports_dir.join("dashboard.html");
+    let size = std::fs::metadata(&dashboard).map(|m| m.len()).unwrap_or(0);
+    match which("chromium") {
+        Some(browser) => {
+            let profile = output.reports_dir.join("bench-chromium-profile");
+            let start = Instant::now();
+            let status = std::process::Command::new(browser)
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+                .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", "--dump-dom"])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                .arg(format!("file://{}", dashboard.display()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            println!(
+                "dashboard for {n} cases: {:.1} KiB; chromium load+render+DOM dump {:.2} s (process start included; {status})",
+                size as f64 / 1024.0,
+                start.elapsed().as_secs_f64()
+            );
+        }
+        None => println!("dashboard for {n} cases: {:.1} KiB; chromium not installed, render time not measured", size as f64 / 1024.0),
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
 
 fn load_cases(config: &Path) -> Vec<gauntlet::corpus::Case> {

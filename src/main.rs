@@ -77,6 +77,16 @@ enum Command {
         #[command(subcommand)]
         command: TargetCommand,
     },
+    /// Re-render dashboard.html, junit.xml, summary.md (and results.csv) from saved files.
+    Report {
+        #[arg(long, default_value = "reports/verdict.json")]
+        from: PathBuf,
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Where to write (default: beside the verdict).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Golden fixtures.
     Fixtures {
         #[command(subcommand)]
@@ -216,6 +226,11 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 (false, Some(addr)) => gauntlet::serve::serve_http(std::sync::Arc::new(judge), &addr)?,
                 (false, None) => return Err(Error::Usage("choose --stdio or --http ADDR".into()).into()),
             }
+            Ok(exit_code::PASS)
+        }
+        Command::Report { from, results, out } => {
+            let verdict = pipeline::report_from(&from, results.as_deref(), out.as_deref())?;
+            println!("re-rendered reports for a {} verdict", verdict.verdict.as_str());
             Ok(exit_code::PASS)
         }
         Command::Fixtures { command: FixturesCommand::Bless { config } } => {

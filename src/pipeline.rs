@@ -22,9 +22,10 @@ use crate::golden_file;
 use crate::hashing::{hash_dir, sha256_hex};
 use crate::metrics::compute_all;
 use crate::replay::{replay_repeated, CaseResult, Counter};
+use crate::report::history::{self, HistoryEntry};
 use crate::report::{
-    atomic::write_bytes, overall, results_file::write_results, CorporaInfo, FailingCases, GateReport, GoldenReport,
-    GoldenStatus, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
+    atomic::write_bytes, overall, render_all, results_file::write_results, CorporaInfo, FailingCases, GateReport,
+    GoldenReport, GoldenStatus, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
 };
 use crate::target::builtin::{Firewall, Overrides};
 use crate::target::exec::{ExecConfig, ExecTarget};
@@ -577,6 +578,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     }
     write_json(&reports_dir.join("waiver-audit.json"), &verdict.waivers)?;
     write_json(&reports_dir.join("verdict.json"), &verdict)?;
+    if opts.lane == Lane::Full && verdict.run.complete {
+        history::append(&reports_dir.join("history").join("history.jsonl"), &HistoryEntry::from_verdict(&verdict))?;
+    }
+    render_all(&verdict, Some(&results), &reports_dir)?;
     Ok(RunOutput { verdict, results, reports_dir })
 }
 
@@ -676,4 +681,28 @@ pub fn new_waiver(config_path: &Path, today: Option<NaiveDate>, w: &NewWaiver) -
     }
     write_bytes(&file, text.as_bytes())?;
     Ok(file)
+}
+
+/// `gauntlet report --from`: re-renders every report from saved files.
+pub fn report_from(verdict_path: &Path, results_path: Option<&Path>, out_dir: Option<&Path>) -> Result<Verdict, Error> {
+    let text = std::fs::read_to_string(verdict_path)
+        .map_err(|e| Diagnostic::new(verdict_path, "unreadable-file", e.to_string()))?;
+    let verdict: Verdict = serde_json::from_str(&text)
+        .map_err(|e| Diagnostic::new(verdict_path, "invalid-verdict", e.to_string()).at(e.line(), e.column()))?;
+    if verdict.schema != VERDICT_SCHEMA {
+        return Err(Diagnostic::new(
+            verdict_path,
+            "unknown-schema",
+            format!("schema `{}` is not {VERDICT_SCHEMA}", verdict.schema),
+        )
+        .into());
+    }
+    let results = match results_path {
+        Some(p) => Some(crate::report::results_file::read_results(p)?),
+        None => None,
+    };
+    let dir =
+        out_dir.map(Path::to_path_buf).unwrap_or_else(|| verdict_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    render_all(&verdict, results.as_deref(), &dir)?;
+    Ok(verdict)
 }

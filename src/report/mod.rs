@@ -5,9 +5,39 @@
 //! verdict re-renders identically later.
 
 pub mod atomic;
+pub mod csv_out;
+pub mod history;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 mod model;
 pub mod results_file;
 pub mod terminal;
 pub mod text;
 
+use std::path::Path;
+
 pub use model::*;
+
+use crate::errors::Error;
+use crate::replay::CaseResult;
+
+/// Writes dashboard.html, junit.xml and summary.md from a verdict, and
+/// results.csv when results are given. Deterministic: the same verdict,
+/// results and history give the same bytes, so `gauntlet report --from`
+/// reproduces a run's reports.
+pub fn render_all(verdict: &Verdict, results: Option<&[CaseResult]>, out_dir: &Path) -> Result<(), Error> {
+    let history_path = out_dir.join("history").join("history.jsonl");
+    let history = history::read_until(&history_path, &verdict.run.finished_at);
+    // The previous entry is the last one before this run's own.
+    let previous = history.iter().rev().find(|h| h.finished_at != verdict.run.finished_at);
+    let html = html::render_dashboard(verdict, &history)
+        .map_err(|e| Error::Target(format!("rendering the dashboard: {e}")))?;
+    atomic::write_bytes(&out_dir.join("dashboard.html"), html.as_bytes())?;
+    atomic::write_bytes(&out_dir.join("junit.xml"), junit::render_junit(verdict).as_bytes())?;
+    atomic::write_bytes(&out_dir.join("summary.md"), markdown::render_summary(verdict, previous).as_bytes())?;
+    if let Some(results) = results {
+        csv_out::write_csv(&out_dir.join("results.csv"), results)?;
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@ mod helpers;
 
 mod corpus_errors;
 mod fixtures;
+mod reports;
 mod run_bundled;
 mod schema;
 mod shared_corpora;

@@ -1,0 +1,180 @@
+//! `summary.md`: GitHub-flavoured Markdown for `$GITHUB_STEP_SUMMARY` and PR
+//! comments. Case text is hostile: HTML-escaped, Markdown punctuation
+//! backslash-escaped, newlines folded, bidi/zero-width made visible, and
+//! cut short, so it renders as plain text. Bounded to 64 KB whatever the run.
+
+use std::fmt::Write;
+
+use super::history::HistoryEntry;
+use super::html::visible;
+use super::model::Verdict;
+use crate::evaluate::{format_value, GateStatus, Metric};
+
+/// The summary never exceeds this many bytes.
+pub const SUMMARY_CAP: usize = 64 * 1024;
+const CASES_SHOWN: usize = 5;
+const TEXT_CUT: usize = 160;
+
+/// Escapes text for a Markdown table cell or paragraph.
+pub fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in visible(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '~'
+            | '=' | ':' | '@' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn cut(s: &str) -> String {
+    let (short, truncated) = super::text::truncate_chars(s, TEXT_CUT);
+    if truncated {
+        format!("{short}…")
+    } else {
+        short
+    }
+}
+
+pub fn render_summary(v: &Verdict, previous: Option<&HistoryEntry>) -> String {
+    let mut out = String::new();
+    let icon = match v.verdict {
+        super::Overall::Pass => "✅",
+        super::Overall::Fail => "❌",
+        super::Overall::Error => "⚠️",
+    };
+    let o = &v.metrics.overall;
+    let _ = writeln!(
+        out,
+        "## {icon} gauntlet: {} ({} lane)\n\n{} cases ({} benign, {} adversarial), {} target errors · target {} · commit {}\n",
+        v.verdict.as_str().to_uppercase(),
+        v.run.lane.as_str(),
+        o.cases,
+        o.benign.total,
+        o.adversarial.total,
+        o.benign.error + o.adversarial.error,
+        md_escape(&cut(&v.run.target.description)),
+        md_escape(v.run.git_commit.as_deref().unwrap_or("unknown")),
+    );
+    out.push_str(
+        "| Status | Gate | Value | 95% interval | Threshold | Samples | Note |\n|---|---|---|---|---|---|---|\n",
+    );
+    for g in &v.gates {
+        let value = g.value.map(|x| format_value(g.metric, x)).unwrap_or_else(|| "no data".into());
+        let interval = match g.interval {
+            Some([l, h]) if g.metric != Metric::Count => format!("[{:.2}%, {:.2}%]", l * 100.0, h * 100.0),
+            _ => "–".into(),
+        };
+        let op = match g.comparator {
+            crate::evaluate::Comparator::Max => "≤",
+            crate::evaluate::Comparator::Min => "≥",
+        };
+        let note = match (&g.waiver, g.status) {
+            (Some(w), _) => format!("waived until {} ({})", w.expires, w.tracking),
+            (None, GateStatus::Pass) => String::new(),
+            (None, _) => g.detail.lines().next().unwrap_or("").to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {} {} | {} | {} |",
+            g.status.as_str(),
+            if g.blocking { "" } else { " (non-blocking)" },
+            md_escape(&g.id),
+            value,
+            interval,
+            op,
+            format_value(g.metric, g.threshold),
+            g.samples,
+            md_escape(&cut(&note)),
+        );
+    }
+    if let Some(p) = previous {
+        let mut worse = Vec::new();
+        let mut compare =
+            |name: &str, before: Option<f64>, now: Option<f64>, higher_is_worse: bool, fmt: &dyn Fn(f64) -> String| {
+                if let (Some(b), Some(n)) = (before, now) {
+                    if (higher_is_worse && n > b) || (!higher_is_worse && n < b) {
+                        worse.push(format!("- {name}: {} → {}", fmt(b), fmt(n)));
+                    }
+                }
+            };
+        let pct = |x: f64| format!("{:.2}%", x * 100.0);
+        compare("FPR", p.fpr, o.fpr.value, true, &pct);
+        compare("ASR", p.asr, o.asr.value, true, &pct);
+        compare("error rate", p.error_rate, o.error_rate.value, true, &pct);
+        compare("p99 latency", p.p99_us.map(|x| x as f64), o.latency.p99.map(|x| x as f64), true, &|x| {
+            format!("{x:.0} µs")
+        });
+        let _ = writeln!(out, "\n### Since the previous full run ({})\n", md_escape(&p.finished_at));
+        if worse.is_empty() {
+            out.push_str("Nothing got worse.\n");
+        } else {
+            out.push_str(&worse.join("\n"));
+            out.push('\n');
+        }
+    }
+    for (title, samples) in [
+        ("False positives", &v.failing_cases.false_positives),
+        ("Successful attacks", &v.failing_cases.attack_successes),
+        ("Target errors", &v.failing_cases.errors),
+    ] {
+        if samples.total == 0 {
+            continue;
+        }
+        let _ =
+            writeln!(out, "\n### {title} ({})\n\n| Id | Category | Text | Reasons |\n|---|---|---|---|", samples.total);
+        for c in samples.shown.iter().take(CASES_SHOWN) {
+            let reasons = match &c.error {
+                Some(e) => format!("error: {}", e.message),
+                None => c.reasons.join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                md_escape(&cut(&c.id)),
+                md_escape(&cut(&c.category)),
+                md_escape(&cut(&c.text)),
+                md_escape(&cut(&reasons))
+            );
+        }
+        if samples.total as usize > CASES_SHOWN {
+            let _ = writeln!(
+                out,
+                "\n…and {} more (see the dashboard and results.jsonl).",
+                samples.total as usize - CASES_SHOWN.min(samples.shown.len())
+            );
+        }
+    }
+    if out.len() > SUMMARY_CAP {
+        let mut end = SUMMARY_CAP - 200;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str("\n\n…summary cut at 64 KB; see the dashboard.\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_and_html_injection_is_inert() {
+        let s = md_escape("<img src=x onerror=alert(1)> [click](javascript:alert(1)) | **bold** `code`\nnext");
+        assert!(!s.contains('<') && !s.contains('\n'));
+        assert!(s.contains("\\[click\\]\\(javascript\\:alert\\(1\\)\\)"), "{s}");
+        assert!(s.contains("\\|"));
+        assert!(s.contains("\\*\\*bold\\*\\*"));
+    }
+}
