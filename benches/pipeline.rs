@@ -107,7 +107,10 @@ fn bench_end_to_end(n: usize) {
                 start.elapsed().as_secs_f64()
             );
         }
-        None => println!("dashboard for {n} cases: {:.1} KiB; chromium not installed, render time not measured", size as f64 / 1024.0),
+        None => println!(
+            "dashboard for {n} cases: {:.1} KiB; chromium not installed, render time not measured",
+            size as f64 / 1024.0
+        ),
     }
 }
 

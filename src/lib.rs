@@ -18,6 +18,7 @@ pub mod exit_code;
 pub mod golden_file;
 pub mod hashing;
 pub mod metrics;
+pub mod partition;
 pub mod pipeline;
 pub mod replay;
 pub mod report;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use gauntlet::corpus::Decision;
 use gauntlet::evaluate::Lane;
 use gauntlet::evaluate::{status_name, WaiverStatus};
+use gauntlet::partition::Partition;
 use gauntlet::pipeline::{self, RunOptions};
 use gauntlet::report::terminal;
 use gauntlet::report::text::terminal_safe;
@@ -66,6 +67,23 @@ enum Command {
         /// Replay twice, on different thread counts, and fail on any difference.
         #[arg(long)]
         check_determinism: bool,
+        /// Run only shard M of N (1-based): hash:M/N. Writes a shard result for `gauntlet merge`.
+        #[arg(long)]
+        partition: Option<Partition>,
+    },
+    /// Combine shard results (folders written by `run --partition`) into one verdict and reports.
+    Merge {
+        /// Shard folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Print a JSON Schema: verdict (default) or waiver-audit.
     Schema {
@@ -183,7 +201,15 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { config, out, lane, quiet, today, repeat, check_determinism } => {
+        Command::Merge { shards, config, out, today, quiet } => {
+            let output = pipeline::merge(&shards, &config, out.as_deref(), today)?;
+            if !quiet {
+                print!("{}", terminal::render(&output.verdict));
+                println!("reports: {}", output.reports_dir.display());
+            }
+            Ok(output.verdict.exit_code)
+        }
+        Command::Run { config, out, lane, quiet, today, repeat, check_determinism, partition } => {
             let output = pipeline::run(&RunOptions {
                 out_dir: out,
                 lane: lane.into(),
@@ -191,6 +217,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 today,
                 repeat,
                 check_determinism,
+                partition,
                 ..RunOptions::new(config)
             })?;
             if !quiet {

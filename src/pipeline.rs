@@ -21,16 +21,17 @@ use crate::evaluate::{
 use crate::golden_file;
 use crate::hashing::{hash_dir, sha256_hex};
 use crate::metrics::compute_all;
+use crate::partition::Partition;
 use crate::replay::{replay_repeated, CaseResult, Counter};
 use crate::report::history::{self, HistoryEntry};
 use crate::report::{
     atomic::write_bytes, overall, render_all, results_file::write_results, CorporaInfo, FailingCases, GateReport,
-    GoldenReport, GoldenStatus, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
+    GoldenReport, GoldenStatus, Hashes, Overall, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
 };
 use crate::target::builtin::{Firewall, Overrides};
 use crate::target::exec::{ExecConfig, ExecTarget};
 use crate::target::http::{check_template, expand_env, HttpConfig, HttpTarget};
-use crate::target::{Progress, Target};
+use crate::target::{Progress, Target, TargetFingerprint};
 
 /// What `gauntlet run` was asked to do.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct RunOptions {
     pub repeat: u32,
     /// Replay twice (the second time on another thread count) and fail on any difference.
     pub check_determinism: bool,
+    /// Only this shard of the cases (`--partition hash:M/N`).
+    pub partition: Option<Partition>,
 }
 
 impl RunOptions {
@@ -62,6 +65,7 @@ impl RunOptions {
             bless: false,
             repeat: 1,
             check_determinism: false,
+            partition: None,
         }
     }
 }
@@ -457,18 +461,173 @@ pub fn lifecycle_gate(config: &Config) -> Gate {
     }
 }
 
-/// Runs the whole pipeline and writes `verdict.json`, `results.jsonl` and
-/// `waiver-audit.json`.
+/// What judging a replay needs besides the results: the validated inputs.
+pub struct Judging<'a> {
+    pub config: &'a Config,
+    pub gates: &'a [Gate],
+    pub fixtures: &'a [FixtureSuite],
+    pub waivers: &'a [Waiver],
+    pub lane: Lane,
+    pub today: NaiveDate,
+    pub bless: bool,
+}
+
+/// Facts about the replay, recorded in the verdict.
+pub struct ReplayFacts {
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub fingerprint: TargetFingerprint,
+    pub corpus: CorporaInfo,
+    pub corpora_hash: String,
+    pub git_commit: Option<String>,
+    pub aborted: Option<String>,
+    pub partition: Option<Partition>,
+    /// Gates computed during the replay (determinism).
+    pub extra_gates: Vec<GateOutcome>,
+}
+
+/// Metrics, gates, fixtures, golden snapshots and waivers → the verdict.
+/// Shared by `run` and `merge`, so a merged run is judged exactly as an
+/// unsharded one.
+pub fn judge(
+    j: &Judging,
+    results: &[CaseResult],
+    fixture_results: &[CaseResult],
+    facts: ReplayFacts,
+) -> Result<Verdict, Error> {
+    let config = j.config;
+    let aborted = facts.aborted.as_deref();
+    let metrics = compute_all(results, &config.counting);
+    let mut outcomes = evaluate_gates(j.gates, results, &config.counting, j.lane, aborted);
+    outcomes.extend(facts.extra_gates);
+    let by_id: HashMap<&str, &CaseResult> =
+        results.iter().chain(fixture_results.iter()).map(|r| (r.id.as_str(), r)).collect();
+    let mut fixture_outcomes = judge_fixtures(j.fixtures, &by_id);
+    // A shard sees part of the corpus: snapshots are checked at the merge.
+    let golden_dir = config.fixtures.join("golden");
+    let golden = if facts.partition.is_none() && (golden_dir.is_dir() || j.bless) {
+        let datasets: Vec<Arc<str>> = results.iter().map(|r| r.dataset.clone()).collect();
+        check_golden(&golden_dir, results, &datasets, j.bless)?
+    } else {
+        Vec::new()
+    };
+    outcomes.extend(golden_gates(&golden, aborted));
+
+    // Waivers last: they apply to gate and fixture failures of this lane.
+    let mut gate_ids: Vec<String> = j.gates.iter().map(|g| g.id.clone()).collect();
+    gate_ids.extend(fixture_outcomes.iter().map(|s| s.gate_id()));
+    gate_ids.extend(golden.iter().map(|g| format!("golden:{}", g.dataset)));
+    let gate_id_refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
+    let case_ids: Vec<String> =
+        fixture_outcomes.iter().flat_map(|s| s.cases.iter().map(|c| c.qualified_name.clone())).collect();
+    let rule_problems = check_waiver_rules(j.waivers, j.today, &config.waiver_policy, &gate_id_refs, &case_ids);
+    let judgement = apply_waivers(
+        j.waivers,
+        &rule_problems,
+        j.today,
+        &config.waiver_policy,
+        j.lane,
+        &mut outcomes,
+        &mut fixture_outcomes,
+        aborted,
+        lifecycle_gate(config),
+    );
+    outcomes.push(judgement.lifecycle);
+
+    let reproduce = match facts.partition {
+        Some(p) => {
+            format!("gauntlet run --config {} --lane {} --partition {p}", config.path.display(), j.lane.as_str())
+        }
+        None => format!("gauntlet run --config {} --lane {}", config.path.display(), j.lane.as_str()),
+    };
+    let gate_reports: Vec<GateReport> =
+        outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone())).collect();
+    let (mut verdict_status, mut exit_code) = overall(&gate_reports, aborted.is_none());
+    if facts.partition.is_some() && aborted.is_none() {
+        // A shard's gates see part of the data; only the merge may fail the build.
+        (verdict_status, exit_code) = (Overall::Pass, crate::exit_code::PASS);
+    }
+    let today_text = j.today.format("%Y-%m-%d").to_string();
+    Ok(Verdict {
+        schema: VERDICT_SCHEMA.into(),
+        verdict: verdict_status,
+        exit_code,
+        run: RunInfo {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: facts.git_commit,
+            config: config.path.display().to_string(),
+            lane: j.lane,
+            started_at: facts.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            today: today_text.clone(),
+            hashes: Hashes {
+                config: sha256_hex(config.text.as_bytes()),
+                corpora: facts.corpora_hash,
+                target: facts.fingerprint.hash.clone(),
+                gates: hash_dir(&config.gates, "toml"),
+            },
+            target: facts.fingerprint,
+            counting: config.counting,
+            complete: aborted.is_none(),
+            aborted: facts.aborted.clone(),
+            partition: facts.partition,
+        },
+        gates: gate_reports,
+        metrics,
+        corpora: CorporaInfo { cases: results.len() as u64, ..facts.corpus },
+        failing_cases: FailingCases::collect(results, &config.counting),
+        fixtures: fixture_outcomes,
+        golden,
+        waivers: WaiverAudit::new(today_text, Some(j.lane), judgement.reports),
+    })
+}
+
+/// Writes everything a run produces into `dir`.
+fn write_outputs(
+    dir: &Path,
+    verdict: &Verdict,
+    results: &[CaseResult],
+    fixture_results: &[CaseResult],
+    stderr: Option<String>,
+) -> Result<(), Error> {
+    write_results(&dir.join("results.jsonl"), results)?;
+    if verdict.run.partition.is_some() {
+        write_results(&dir.join("fixture-results.jsonl"), fixture_results)?;
+    }
+    if let Some(log) = stderr {
+        write_bytes(&dir.join("target-stderr.log"), log.as_bytes())?;
+    }
+    write_json(&dir.join("waiver-audit.json"), &verdict.waivers)?;
+    write_json(&dir.join("verdict.json"), verdict)?;
+    if verdict.run.lane == Lane::Full && verdict.run.complete && verdict.run.partition.is_none() {
+        history::append(&dir.join("history").join("history.jsonl"), &HistoryEntry::from_verdict(verdict))?;
+    }
+    if verdict.run.partition.is_none() {
+        render_all(verdict, Some(results), dir)?;
+    }
+    Ok(())
+}
+
+/// Runs the whole pipeline and writes `verdict.json`, `results.jsonl`,
+/// `waiver-audit.json` and the human reports (a shard writes its results
+/// for `gauntlet merge` instead of reports).
 pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let today = resolve_today(opts.today)?;
     let started = chrono::Utc::now();
     let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     let corpus_summary = corpus.summary.clone();
-    let corpus_len = corpus.cases.len();
-    let datasets: Vec<Arc<str>> = corpus.cases.iter().map(|c| c.dataset.clone()).collect();
     let mut cases = corpus.cases;
-    cases.extend(fixture_cases(&fixtures));
+    let mut seqs = None;
+    if let Some(p) = opts.partition {
+        let (kept, seq) = p.select(cases);
+        cases = kept;
+        seqs = Some(seq);
+    }
+    let corpus_len = cases.len();
+    // Fixture inputs run once: unsharded, or in shard 1.
+    if opts.partition.is_none_or(|p| p.index == 1) {
+        cases.extend(fixture_cases(&fixtures));
+    }
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
     let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
@@ -492,96 +651,192 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let aborted = replayed.aborted.clone();
     let mut results = replayed.results;
     let fixture_results = results.split_off(corpus_len);
-
-    let metrics = compute_all(&results, &config.counting);
-    let mut outcomes = evaluate_gates(&gates, &results, &config.counting, opts.lane, aborted.as_deref());
-    outcomes.extend(determinism);
-
-    // Fixtures: expectation suites, then decision snapshots.
-    let by_id: HashMap<&str, &CaseResult> =
-        results.iter().chain(fixture_results.iter()).map(|r| (r.id.as_str(), r)).collect();
-    let mut fixture_outcomes = judge_fixtures(&fixtures, &by_id);
-    let golden_dir = config.fixtures.join("golden");
-    let golden = if golden_dir.is_dir() || opts.bless {
-        check_golden(&golden_dir, &results, &datasets, opts.bless)?
-    } else {
-        Vec::new()
-    };
-    outcomes.extend(golden_gates(&golden, aborted.as_deref()));
-
-    // Waivers last: they apply to gate and fixture failures of this lane.
-    let mut gate_ids: Vec<String> = gates.iter().map(|g| g.id.clone()).collect();
-    gate_ids.extend(fixture_outcomes.iter().map(|s| s.gate_id()));
-    gate_ids.extend(golden.iter().map(|g| format!("golden:{}", g.dataset)));
-    let gate_id_refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
-    let case_ids: Vec<String> =
-        fixture_outcomes.iter().flat_map(|s| s.cases.iter().map(|c| c.qualified_name.clone())).collect();
-    let rule_problems = check_waiver_rules(&waivers, today, &config.waiver_policy, &gate_id_refs, &case_ids);
-    let judgement = apply_waivers(
-        &waivers,
-        &rule_problems,
-        today,
-        &config.waiver_policy,
-        opts.lane,
-        &mut outcomes,
-        &mut fixture_outcomes,
-        aborted.as_deref(),
-        lifecycle_gate(&config),
-    );
-    outcomes.push(judgement.lifecycle);
-
-    let reproduce = format!("gauntlet run --config {} --lane {}", config.path.display(), opts.lane.as_str());
-    let gate_reports: Vec<GateReport> =
-        outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone())).collect();
-    let (verdict_status, exit_code) = overall(&gate_reports, aborted.is_none());
-    let fingerprint = target.fingerprint();
-    let today_text = today.format("%Y-%m-%d").to_string();
-    let verdict = Verdict {
-        schema: VERDICT_SCHEMA.into(),
-        verdict: verdict_status,
-        exit_code,
-        run: RunInfo {
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: git_commit(&config.base),
-            config: config.path.display().to_string(),
-            lane: opts.lane,
-            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            today: today_text.clone(),
-            hashes: Hashes {
-                config: sha256_hex(config.text.as_bytes()),
-                corpora: corpus_summary.hash.clone(),
-                target: fingerprint.hash.clone(),
-                gates: hash_dir(&config.gates, "toml"),
-            },
-            target: fingerprint,
-            counting: config.counting,
-            complete: aborted.is_none(),
-            aborted: aborted.clone(),
-        },
-        gates: gate_reports,
-        metrics,
-        corpora: CorporaInfo {
-            cases: results.len() as u64,
+    if let Some(seqs) = seqs {
+        for (r, s) in results.iter_mut().zip(seqs) {
+            r.seq = Some(s);
+        }
+    }
+    let facts = ReplayFacts {
+        started,
+        fingerprint: target.fingerprint(),
+        corpus: CorporaInfo {
+            cases: 0,
             files: corpus_summary.files.iter().map(|f| f.display().to_string()).collect(),
             datasets: corpus_summary.datasets.clone(),
             repeated_inputs: corpus_summary.repeated_inputs as u64,
         },
-        failing_cases: FailingCases::collect(&results, &config.counting),
-        fixtures: fixture_outcomes,
-        golden,
-        waivers: WaiverAudit::new(today_text, Some(opts.lane), judgement.reports),
+        corpora_hash: corpus_summary.hash.clone(),
+        git_commit: git_commit(&config.base),
+        aborted,
+        partition: opts.partition,
+        extra_gates: determinism.into_iter().collect(),
     };
-    write_results(&reports_dir.join("results.jsonl"), &results)?;
-    if let Some(log) = target.stderr_log() {
-        write_bytes(&reports_dir.join("target-stderr.log"), log.as_bytes())?;
+    let judging = Judging {
+        config: &config,
+        gates: &gates,
+        fixtures: &fixtures,
+        waivers: &waivers,
+        lane: opts.lane,
+        today,
+        bless: opts.bless,
+    };
+    let verdict = judge(&judging, &results, &fixture_results, facts)?;
+    write_outputs(&reports_dir, &verdict, &results, &fixture_results, target.stderr_log())?;
+    Ok(RunOutput { verdict, results, reports_dir })
+}
+
+/// One shard's saved output, read back by `merge`.
+struct Shard {
+    dir: PathBuf,
+    verdict: Verdict,
+    results: Vec<CaseResult>,
+    fixture_results: Vec<CaseResult>,
+}
+
+fn read_shard(dir: &Path) -> Result<Shard, Error> {
+    let verdict_path = dir.join("verdict.json");
+    let text = std::fs::read_to_string(&verdict_path)
+        .map_err(|e| Diagnostic::new(&verdict_path, "missing-shard-file", e.to_string()))?;
+    let verdict: Verdict = serde_json::from_str(&text)
+        .map_err(|e| Diagnostic::new(&verdict_path, "invalid-verdict", e.to_string()).at(e.line(), e.column()))?;
+    let results = crate::report::results_file::read_results(&dir.join("results.jsonl"))?;
+    let fixture_path = dir.join("fixture-results.jsonl");
+    let fixture_results =
+        if fixture_path.exists() { crate::report::results_file::read_results(&fixture_path)? } else { Vec::new() };
+    Ok(Shard { dir: dir.to_path_buf(), verdict, results, fixture_results })
+}
+
+/// `gauntlet merge`: shard results → the single verdict and reports, judged
+/// as if the run had not been split. Refuses a missing or duplicate shard,
+/// shards of different configs, corpora, gates or targets, and a case seen
+/// twice.
+pub fn merge(
+    dirs: &[PathBuf],
+    config_path: &Path,
+    out_dir: Option<&Path>,
+    today: Option<NaiveDate>,
+) -> Result<RunOutput, Error> {
+    let today = resolve_today(today)?;
+    let config = Config::load(config_path)?;
+    let mut problems = Vec::new();
+    let gates = load_gates(&config.gates, &mut problems);
+    let fixtures = load_fixtures(&config.fixtures, &mut problems);
+    let waivers = load_waivers(&config.waivers, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
     }
-    write_json(&reports_dir.join("waiver-audit.json"), &verdict.waivers)?;
-    write_json(&reports_dir.join("verdict.json"), &verdict)?;
-    if opts.lane == Lane::Full && verdict.run.complete {
-        history::append(&reports_dir.join("history").join("history.jsonl"), &HistoryEntry::from_verdict(&verdict))?;
+    let shards: Vec<Shard> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?;
+    let Some(first) = shards.first() else { return Err(Error::Usage("merge needs at least one shard folder".into())) };
+    let count = match first.verdict.run.partition {
+        Some(p) => p.count,
+        None => {
+            return Err(
+                Diagnostic::new(&first.dir, "not-a-shard", "this verdict comes from an unpartitioned run").into()
+            )
+        }
+    };
+    let mut seen_index = vec![None::<&Path>; count as usize];
+    for s in &shards {
+        let here = |code, msg: String| Diagnostic::new(&s.dir.join("verdict.json"), code, msg);
+        let Some(p) = s.verdict.run.partition else {
+            problems.push(here("not-a-shard", "this verdict comes from an unpartitioned run".into()));
+            continue;
+        };
+        if p.count != count {
+            problems
+                .push(here("shard-count-mismatch", format!("shard of {} parts, the first shard has {count}", p.count)));
+            continue;
+        }
+        if let Some(other) = seen_index[p.index as usize - 1] {
+            problems.push(here("duplicate-shard", format!("shard {p} is also in {}", other.display())));
+        }
+        seen_index[p.index as usize - 1] = Some(&s.dir);
+        let (a, b) = (&s.verdict.run.hashes, &first.verdict.run.hashes);
+        for (what, x, y) in [
+            ("config", &a.config, &b.config),
+            ("corpora", &a.corpora, &b.corpora),
+            ("target", &a.target, &b.target),
+            ("gates", &a.gates, &b.gates),
+        ] {
+            if x != y {
+                problems.push(here(
+                    "shard-mismatch",
+                    format!("{what} hash differs from {}'s: shards of different runs", first.dir.display()),
+                ));
+            }
+        }
+        if s.verdict.run.lane != first.verdict.run.lane {
+            problems.push(here("shard-mismatch", "lane differs between shards".into()));
+        }
     }
-    render_all(&verdict, Some(&results), &reports_dir)?;
+    for (i, s) in seen_index.iter().enumerate() {
+        if s.is_none() {
+            problems.push(Diagnostic::new(
+                Path::new(&format!("shard {}/{count}", i + 1)),
+                "missing-shard",
+                "no folder holds this shard",
+            ));
+        }
+    }
+    if sha256_hex(config.text.as_bytes()) != first.verdict.run.hashes.config {
+        problems.push(Diagnostic::new(
+            config_path,
+            "shard-mismatch",
+            "the shards were run with a different version of this config",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let lane = first.verdict.run.lane;
+    let started = shards.iter().map(|s| s.verdict.run.started_at.clone()).min().unwrap_or_default();
+    let started = chrono::DateTime::parse_from_rfc3339(&started)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let aborted = shards.iter().find_map(|s| s.verdict.run.aborted.clone());
+    let fingerprint = first.verdict.run.target.clone();
+    let corpus = first.verdict.corpora.clone();
+    let corpora_hash = first.verdict.run.hashes.corpora.clone();
+    let git_commit = first.verdict.run.git_commit.clone();
+    let mut results: Vec<CaseResult> = Vec::with_capacity(shards.iter().map(|s| s.results.len()).sum());
+    let mut fixture_results = Vec::new();
+    for s in shards {
+        results.extend(s.results);
+        fixture_results.extend(s.fixture_results);
+    }
+    results.sort_by_key(|r| r.seq);
+    let mut ids: HashMap<&str, ()> = HashMap::with_capacity(results.len());
+    for r in &results {
+        if ids.insert(r.id.as_str(), ()).is_some() {
+            problems.push(Diagnostic::new(
+                Path::new(&r.id),
+                "duplicate-case",
+                "this case id is in more than one shard",
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    drop(ids);
+    for r in results.iter_mut() {
+        r.seq = None;
+    }
+    let judging =
+        Judging { config: &config, gates: &gates, fixtures: &fixtures, waivers: &waivers, lane, today, bless: false };
+    let facts = ReplayFacts {
+        started,
+        fingerprint,
+        corpus,
+        corpora_hash,
+        git_commit,
+        aborted,
+        partition: None,
+        extra_gates: Vec::new(),
+    };
+    let verdict = judge(&judging, &results, &fixture_results, facts)?;
+    let reports_dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
+    write_outputs(&reports_dir, &verdict, &results, &fixture_results, None)?;
     Ok(RunOutput { verdict, results, reports_dir })
 }
 

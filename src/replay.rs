@@ -21,6 +21,8 @@ pub struct CaseResult {
     pub label: Label,
     pub category: Arc<str>,
     pub source: Arc<str>,
+    /// The dataset (corpus.toml `name`, or file stem) the case came from.
+    pub dataset: Arc<str>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Arc<str>>,
     #[serde(default)]
@@ -41,6 +43,10 @@ pub struct CaseResult {
     /// With `--repeat N`: how the N answers split (the decision above is the majority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<RepeatSummary>,
+    /// Position in the whole corpus; only in shard results, so a merge can
+    /// restore corpus order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 /// The answers of a case replayed several times.
@@ -76,6 +82,7 @@ impl CaseResult {
             label: case.label,
             category: case.category,
             source: case.source,
+            dataset: case.dataset,
             tags: case.tags,
             direction: case.direction,
             expected: case.expected,
@@ -88,6 +95,7 @@ impl CaseResult {
             attempts: outcome.attempts,
             error,
             repeats: None,
+            seq: None,
         }
     }
 

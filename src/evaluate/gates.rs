@@ -341,6 +341,7 @@ mod tests {
             label: Label::Benign,
             category: Arc::from("c"),
             source: Arc::from("s"),
+            dataset: Arc::from("d"),
             tags: vec![],
             direction: Direction::Ingress,
             expected: None,
@@ -353,6 +354,7 @@ mod tests {
             attempts: 1,
             error: None,
             repeats: None,
+            seq: None,
         };
         out.extend((0..benign_allowed).map(|_| mk(Some(Decision::Allow))));
         out.extend((0..benign_blocked).map(|_| mk(Some(Decision::Block))));

@@ -278,6 +278,7 @@ mod tests {
             label,
             category: Arc::from("c"),
             source: Arc::from("s"),
+            dataset: Arc::from("d"),
             tags: vec![],
             direction: Direction::Ingress,
             expected: None,
@@ -290,6 +291,7 @@ mod tests {
             attempts: 1,
             error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
             repeats: None,
+            seq: None,
         }
     }
 

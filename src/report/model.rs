@@ -124,6 +124,9 @@ pub struct RunInfo {
     /// False when the target gave up part way; then `aborted` says why.
     pub complete: bool,
     pub aborted: Option<String>,
+    /// Set on a shard's verdict (`--partition hash:M/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<crate::partition::Partition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

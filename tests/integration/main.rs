@@ -8,6 +8,7 @@ mod fixtures;
 mod reports;
 mod run_bundled;
 mod schema;
+mod sharding;
 mod shared_corpora;
 mod targets;
 mod waivers;

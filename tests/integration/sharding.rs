@@ -1,0 +1,134 @@
+//! `run --partition hash:M/N` + `merge` equals the unsharded run.
+
+use std::path::PathBuf;
+
+use crate::helpers::*;
+
+fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for key in ["started-at", "finished-at", "latency", "latency-histogram", "latency-us"] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    for g in
+        v["gates"].as_array_mut().unwrap().iter_mut().filter(|g| g["metric"].as_str().unwrap().starts_with("latency"))
+    {
+        for key in ["value", "detail", "status", "compared"] {
+            g.as_object_mut().unwrap().remove(key);
+        }
+    }
+    v
+}
+
+fn results_without_latency(path: PathBuf) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("latency-us");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn merged_verdict_equals_the_unsharded_one() {
+    let base = scratch("sharding");
+    let whole = base.join("whole");
+    let out = gauntlet(&["run", "--quiet", "--today", "2026-11-22", "--out", whole.to_str().unwrap()], &repo_root());
+    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    let expected = comparable(read_json(&whole.join("verdict.json")));
+    for n in [1, 2, 3, 7] {
+        let mut dirs = Vec::new();
+        for m in 1..=n {
+            let dir = base.join(format!("n{n}-m{m}"));
+            let out = gauntlet(
+                &[
+                    "run",
+                    "--quiet",
+                    "--today",
+                    "2026-11-22",
+                    "--partition",
+                    &format!("hash:{m}/{n}"),
+                    "--out",
+                    dir.to_str().unwrap(),
+                ],
+                &repo_root(),
+            );
+            assert_eq!(out.status.code(), Some(0), "shard {m}/{n}: {}", stderr(&out));
+            dirs.push(dir.to_str().unwrap().to_string());
+        }
+        let merged = base.join(format!("merged-{n}"));
+        let mut args = vec!["merge", "--quiet", "--today", "2026-11-22", "--out", merged.to_str().unwrap()];
+        args.extend(dirs.iter().map(String::as_str));
+        let out = gauntlet(&args, &repo_root());
+        assert!(out.status.code().unwrap() < 2, "merge {n}: {}", stderr(&out));
+        assert_eq!(comparable(read_json(&merged.join("verdict.json"))), expected, "N = {n}");
+        assert_eq!(
+            results_without_latency(merged.join("results.jsonl")),
+            results_without_latency(whole.join("results.jsonl")),
+            "N = {n}"
+        );
+    }
+}
+
+#[test]
+fn merge_refuses_missing_duplicate_and_foreign_shards() {
+    let base = scratch("sharding-errors");
+    let shard = |m: u32, n: u32, name: &str, config: &str| {
+        let dir = base.join(name);
+        let out = gauntlet(
+            &[
+                "run",
+                "--quiet",
+                "--config",
+                config,
+                "--partition",
+                &format!("hash:{m}/{n}"),
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &repo_root(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        dir.to_str().unwrap().to_string()
+    };
+    let a = shard(1, 2, "a", "gauntlet.toml");
+    let b = shard(2, 2, "b", "gauntlet.toml");
+    let a_again = shard(1, 2, "a-again", "gauntlet.toml");
+    let foreign = shard(2, 2, "foreign", "tests/data/hostile/gauntlet.toml");
+    let merge = |dirs: &[&str]| {
+        let mut args: Vec<String> = ["merge", "--quiet", "--out"].iter().map(|s| s.to_string()).collect();
+        args.push(base.join("out").to_str().unwrap().to_string());
+        args.extend(dirs.iter().map(|d| d.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        gauntlet(&args, &repo_root())
+    };
+    let out = merge(&[&a]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing-shard"), "{}", stderr(&out));
+    let out = merge(&[&a, &a_again, &b]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("duplicate-shard"), "{}", stderr(&out));
+    let out = merge(&[&a, &foreign]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("shard-mismatch"), "{}", stderr(&out));
+    assert_eq!(merge(&[&a, &b]).status.code(), Some(0));
+}
+
+#[test]
+fn partition_is_validated() {
+    for bad in ["hash:0/2", "hash:3/2", "2/2", "hash:1/0"] {
+        let out = gauntlet(&["run", "--quiet", "--partition", bad], &repo_root());
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}
