@@ -11,12 +11,14 @@
 //! usable on its own, so other tools can embed a stage without the rest.
 
 pub mod config;
+pub mod conformance;
 pub mod corpus;
 pub mod errors;
 pub mod evaluate;
 pub mod exit_code;
 pub mod golden_file;
 pub mod hashing;
+pub mod init;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;

@@ -85,6 +85,11 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Scaffold a working project (config, example corpus, gates, fixtures, waiver template, CI workflow).
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Print a JSON Schema: verdict (default) or waiver-audit.
     Schema {
         #[arg(default_value = "verdict")]
@@ -201,6 +206,14 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Init { dir } => {
+            let written = gauntlet::init::init(&dir)?;
+            for f in &written {
+                println!("wrote {}", f.display());
+            }
+            println!("next: cd {} && gauntlet run", dir.display());
+            Ok(exit_code::PASS)
+        }
         Command::Merge { shards, config, out, today, quiet } => {
             let output = pipeline::merge(&shards, &config, out.as_deref(), today)?;
             if !quiet {

@@ -122,3 +122,32 @@ fn runbook_smoke_cases_behave() {
     }
     assert_eq!(seen, 5);
 }
+
+#[test]
+fn init_scaffolds_a_project_that_runs_at_once() {
+    let dir = scratch("init");
+    let out = gauntlet(&["init", dir.to_str().unwrap()], &repo_root());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Preflight: the full lane adds a latency gate, a timing of this busy machine.
+    let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = read_json(&dir.join("reports/verdict.json"));
+    assert_eq!(v["corpora"]["cases"], 640);
+    assert!(v["gates"].as_array().unwrap().iter().any(|g| g["id"] == "fixtures:smoke"));
+    assert!(dir.join(".github/workflows/gauntlet.yml").exists());
+    let again = gauntlet(&["init", dir.to_str().unwrap()], &repo_root());
+    assert_eq!(again.status.code(), Some(2), "init never overwrites");
+}
+
+#[test]
+fn conformance_config_errors_map_to_exit_2() {
+    let dir = scratch("conformance-bad");
+    write(&dir.join("gauntlet.toml"), "[target]\nkind = \"nope\"\n");
+    let err = gauntlet::conformance::cached_verdict(
+        &dir.join("gauntlet.toml"),
+        gauntlet::evaluate::Lane::Preflight,
+        &dir.join("cache"),
+    )
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+}
