@@ -220,6 +220,95 @@ fn bench_http(n: usize) {
     let _ = server.wait();
 }
 
+/// `gauntlet merge` of 8 shards of an n-case run.
+fn bench_merge(n: usize) {
+    use gauntlet::partition::Partition;
+    let config = generate_project(n);
+    let base = config.parent().unwrap().join("shards");
+    let mut dirs = Vec::new();
+    for m in 1..=8 {
+        let dir = base.join(format!("shard-{m}"));
+        if !dir.join("verdict.json").exists() {
+            run(&RunOptions {
+                out_dir: Some(dir.clone()),
+                partition: Some(Partition { index: m, count: 8 }),
+                ..RunOptions::new(config.clone())
+            })
+            .expect("shard runs");
+        }
+        dirs.push(dir);
+    }
+    let start = Instant::now();
+    let merged = gauntlet::pipeline::merge(&dirs, &config, Some(&base.join("merged")), None).expect("merge");
+    println!(
+        "merge: 8 shards of {n} cases in {:.2} s (verdict {}, {} cases)",
+        start.elapsed().as_secs_f64(),
+        merged.verdict.verdict.as_str(),
+        merged.verdict.corpora.cases
+    );
+}
+
+/// What one conformance trial costs once the verdict is cached (nextest
+/// starts a process per trial): the cache key over every input, then reading
+/// the cached verdict.
+fn bench_conformance() {
+    use gauntlet::evaluate::Lane;
+    let config = root().join("gauntlet.toml");
+    let cache = root().join("target/bench-data/conformance-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let start = Instant::now();
+    gauntlet::conformance::cached_verdict(&config, Lane::Preflight, &cache).unwrap();
+    let cold = start.elapsed().as_secs_f64();
+    let rounds = 20;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        gauntlet::conformance::cached_verdict(&config, Lane::Preflight, &cache).unwrap();
+    }
+    println!(
+        "conformance: first trial (replays) {:.0} ms; each later trial {:.1} ms (bundled project)",
+        cold * 1e3,
+        start.elapsed().as_secs_f64() * 1e3 / rounds as f64
+    );
+}
+
+/// The calibration sweep (ROC, DeLong AUC, target FPRs, categories) on the
+/// results of the n-case end-to-end run.
+fn bench_calibrate(n: usize) {
+    let config = generate_project(n);
+    let results_path = config.parent().unwrap().join("reports/results.jsonl");
+    if !results_path.exists() {
+        bench_end_to_end(n);
+    }
+    let mut results = gauntlet::report::results_file::read_results(&results_path).unwrap();
+    // Spread the built-in's few distinct scores so every case has its own:
+    // the worst case for a sweep over every distinct score.
+    let len = results.len() as f64;
+    for (i, r) in results.iter_mut().enumerate() {
+        r.score = r.score.map(|s| s * 0.9 + 0.1 * i as f64 / len);
+    }
+    let start = Instant::now();
+    let c = gauntlet::calibrate::calibrate(
+        &results,
+        &Default::default(),
+        Some(0.5),
+        &[0.01, 0.05, 0.10],
+        gauntlet::calibrate::FprBound::Upper,
+        "bench".into(),
+        String::new(),
+    );
+    let sweep = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let b = gauntlet::calibrate::compare(&results, &results, &Default::default(), 0.01, "bench".into());
+    println!(
+        "calibrate: sweep of {} cases ({} ROC points, AUC {:?}) in {sweep:.2} s; baseline comparison in {:.2} s ({} comparisons)",
+        results.len(),
+        c.roc.as_ref().map(|r| r.points.len()).unwrap_or(0),
+        c.roc.as_ref().and_then(|r| r.auc),
+        start.elapsed().as_secs_f64(),
+        b.comparisons.len()
+    );
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
@@ -232,5 +321,14 @@ fn main() {
     }
     if wanted("http") {
         bench_http(n.min(100_000));
+    }
+    if wanted("calibrate") {
+        bench_calibrate(n);
+    }
+    if wanted("merge") {
+        bench_merge(n);
+    }
+    if wanted("conformance") {
+        bench_conformance();
     }
 }

@@ -10,6 +10,7 @@
 //! `pipeline` wires the stages together for the CLI; everything it calls is
 //! usable on its own, so other tools can embed a stage without the rest.
 
+pub mod calibrate;
 pub mod config;
 pub mod conformance;
 pub mod corpus;

@@ -85,12 +85,33 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Monthly calibration review: threshold sweep, ROC/AUC, target-FPR operating points, baseline comparison.
+    Calibrate {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        /// Saved results (results.jsonl or its folder) instead of a replay.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Baseline results (folder or results.jsonl); default reports/baseline/ when present.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.10")]
+        target_fpr: Vec<f64>,
+        /// Which FPR must meet the target: upper (95% bound, default) or point.
+        #[arg(long, default_value = "upper")]
+        bound: String,
+        /// Smallest worsening (absolute, e.g. 0.01 = 1 point) that counts as a regression.
+        #[arg(long, default_value_t = 0.01)]
+        tolerance: f64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Scaffold a working project (config, example corpus, gates, fixtures, waiver template, CI workflow).
     Init {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Print a JSON Schema: verdict (default) or waiver-audit.
+    /// Print a JSON Schema: verdict (default), waiver-audit or calibration.
     Schema {
         #[arg(default_value = "verdict")]
         which: String,
@@ -206,6 +227,31 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Calibrate { config, from, baseline, target_fpr, bound, tolerance, out } => {
+            let bound = match bound.as_str() {
+                "upper" => gauntlet::calibrate::FprBound::Upper,
+                "point" => gauntlet::calibrate::FprBound::Point,
+                other => return Err(Error::Usage(format!("--bound `{other}`: upper or point")).into()),
+            };
+            if target_fpr.iter().any(|f| !(0.0..1.0).contains(f)) {
+                return Err(Error::Usage("--target-fpr values are fractions in [0, 1)".into()).into());
+            }
+            let c = pipeline::calibrate(&pipeline::CalibrateOptions {
+                config,
+                from,
+                baseline,
+                target_fprs: target_fpr,
+                bound,
+                tolerance,
+                out_dir: out,
+            })?;
+            println!("{}", terminal_safe(&c.recommendation).replace("\\u{a}", "\n"));
+            let regression = c.baseline.as_ref().is_some_and(|b| b.regression_detected);
+            if let Some(b) = &c.baseline {
+                println!("baseline: regression {}", if b.regression_detected { "DETECTED" } else { "not detected" });
+            }
+            Ok(if regression { exit_code::GATE_FAILED } else { exit_code::PASS })
+        }
         Command::Init { dir } => {
             let written = gauntlet::init::init(&dir)?;
             for f in &written {
@@ -243,7 +289,12 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             let schema = match which.as_str() {
                 "verdict" => gauntlet::report::verdict_schema(),
                 "waiver-audit" => gauntlet::report::waiver_audit_schema(),
-                other => return Err(Error::Usage(format!("unknown schema `{other}` (verdict, waiver-audit)")).into()),
+                "calibration" => serde_json::to_value(schemars::schema_for!(gauntlet::calibrate::Calibration))?,
+                other => {
+                    return Err(
+                        Error::Usage(format!("unknown schema `{other}` (verdict, waiver-audit, calibration)")).into()
+                    )
+                }
             };
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(exit_code::PASS)

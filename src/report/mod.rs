@@ -5,6 +5,7 @@
 //! verdict re-renders identically later.
 
 pub mod atomic;
+pub mod calibration;
 pub mod csv_out;
 pub mod history;
 pub mod html;

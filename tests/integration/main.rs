@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod calibration;
 mod corpus_errors;
 mod fixtures;
 mod reports;
