@@ -23,6 +23,7 @@ pub mod init;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;
+pub mod release;
 pub mod replay;
 pub mod report;
 pub mod serve;

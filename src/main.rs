@@ -106,6 +106,20 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Release readiness: one GO / NO-GO from verdict, waivers, fixtures, calibration and decision logs.
+    Release {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        version: Option<String>,
+        /// JSONL decision logs; prefix `canary:` or `baseline:`, or let `policy-version` = --version mark the canary.
+        #[arg(long)]
+        decision_log: Vec<String>,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Scaffold a working project (config, example corpus, gates, fixtures, waiver template, CI workflow).
     Init {
         #[arg(default_value = ".")]
@@ -252,6 +266,25 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if regression { exit_code::GATE_FAILED } else { exit_code::PASS })
         }
+        Command::Release { config, version, decision_log, today, out } => {
+            let r = pipeline::release(&pipeline::ReleaseOptions {
+                config,
+                version,
+                decision_logs: decision_log,
+                today,
+                out_dir: out,
+            })?;
+            println!("{}", r.decision);
+            for b in &r.blocking {
+                println!(
+                    "  {}: {} (evidence: {})",
+                    terminal_safe(&b.check),
+                    terminal_safe(&b.message),
+                    terminal_safe(&b.evidence)
+                );
+            }
+            Ok(if r.decision == "GO" { exit_code::PASS } else { exit_code::GATE_FAILED })
+        }
         Command::Init { dir } => {
             let written = gauntlet::init::init(&dir)?;
             for f in &written {
@@ -290,10 +323,12 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 "verdict" => gauntlet::report::verdict_schema(),
                 "waiver-audit" => gauntlet::report::waiver_audit_schema(),
                 "calibration" => serde_json::to_value(schemars::schema_for!(gauntlet::calibrate::Calibration))?,
+                "release" => serde_json::to_value(schemars::schema_for!(gauntlet::release::ReleaseReport))?,
                 other => {
-                    return Err(
-                        Error::Usage(format!("unknown schema `{other}` (verdict, waiver-audit, calibration)")).into()
-                    )
+                    return Err(Error::Usage(format!(
+                        "unknown schema `{other}` (verdict, waiver-audit, calibration, release)"
+                    ))
+                    .into())
                 }
             };
             println!("{}", serde_json::to_string_pretty(&schema)?);

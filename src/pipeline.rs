@@ -1050,3 +1050,243 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<crate::calibrate::Calibratio
     write_bytes(&dir.join("calibration.md"), crate::report::calibration::render_markdown(&calibration).as_bytes())?;
     Ok(calibration)
 }
+
+/// What `gauntlet release` was asked to do.
+pub struct ReleaseOptions {
+    pub config: PathBuf,
+    pub version: Option<String>,
+    /// Log paths, optionally prefixed `canary:` or `baseline:`; unprefixed
+    /// lines are canary when their `policy-version` equals `version`.
+    pub decision_logs: Vec<String>,
+    pub today: Option<NaiveDate>,
+    pub out_dir: Option<PathBuf>,
+}
+
+fn file_evidence(id: &str, path: &Path, summary: String, produced_at: Option<&str>) -> crate::release::Evidence {
+    let bytes = std::fs::read(path).ok();
+    let age_hours = produced_at
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_minutes() as f64 / 60.0)
+        .or_else(|| {
+            let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+            Some(modified.elapsed().ok()?.as_secs_f64() / 3600.0)
+        })
+        .map(|h| (h * 10.0).round() / 10.0);
+    crate::release::Evidence {
+        id: id.into(),
+        path: path.display().to_string(),
+        sha256: bytes.as_deref().map(sha256_hex),
+        age_hours,
+        summary,
+    }
+}
+
+/// `gauntlet release`: GO only when every check passes; every blocking
+/// reason names the evidence it rests on.
+pub fn release(opts: &ReleaseOptions) -> Result<crate::release::ReleaseReport, Error> {
+    use crate::release::{burn_alerts, canary_check, logs, BlockingReason, ReleaseReport, RELEASE_SCHEMA};
+    let today = resolve_today(opts.today)?;
+    let config = Config::load(&opts.config)?;
+    let policy = config.release.clone();
+    let mut evidence = Vec::new();
+    let mut blocking = Vec::new();
+    let mut block = |check: &str, message: String, evidence: &str| {
+        blocking.push(BlockingReason { check: check.into(), message, evidence: evidence.into() })
+    };
+
+    // The latest verdict: full lane, passing, fresh, and of what is released.
+    let verdict_path = config.reports.join("verdict.json");
+    let verdict: Option<Verdict> =
+        std::fs::read_to_string(&verdict_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    match &verdict {
+        None => {
+            evidence.push(file_evidence("verdict", &verdict_path, "missing or unreadable".into(), None));
+            block("verdict", "no readable verdict.json: run `gauntlet run --lane full` first".into(), "verdict");
+        }
+        Some(v) => {
+            let e = file_evidence(
+                "verdict",
+                &verdict_path,
+                format!("{} ({} lane, {} cases)", v.verdict.as_str(), v.run.lane.as_str(), v.corpora.cases),
+                Some(&v.run.finished_at),
+            );
+            if v.run.lane != Lane::Full {
+                block(
+                    "verdict",
+                    format!("the latest verdict is from the {} lane; release needs the full lane", v.run.lane.as_str()),
+                    "verdict",
+                );
+            }
+            if v.verdict != Overall::Pass {
+                let failing: Vec<&str> =
+                    v.gates.iter().filter(|g| g.blocking && g.status.is_failing()).map(|g| g.id.as_str()).collect();
+                block("verdict", format!("the verdict is {}: {}", v.verdict.as_str(), failing.join(", ")), "verdict");
+            }
+            if e.age_hours.is_some_and(|h| h > policy.max_verdict_age_days as f64 * 24.0) {
+                block(
+                    "verdict",
+                    format!(
+                        "the verdict is {:.0} hours old; at most {} days are accepted",
+                        e.age_hours.unwrap_or(0.0),
+                        policy.max_verdict_age_days
+                    ),
+                    "verdict",
+                );
+            }
+            if v.run.hashes.config != sha256_hex(config.text.as_bytes()) {
+                block(
+                    "verdict",
+                    "the verdict was computed from a different gauntlet.toml than the one being released".into(),
+                    "verdict",
+                );
+            }
+            match load_corpora(&config.corpora, &config.base) {
+                Ok(c) if c.summary.hash != v.run.hashes.corpora => block(
+                    "verdict",
+                    "the verdict was computed from different corpora than the ones being released".into(),
+                    "verdict",
+                ),
+                Err(_) => block(
+                    "verdict",
+                    "the corpora cannot be loaded to check the verdict's corpus hash".into(),
+                    "verdict",
+                ),
+                Ok(_) => {}
+            }
+            for g in v.gates.iter().filter(|g| g.id.starts_with("fixtures:") || g.id.starts_with("golden:")) {
+                if g.status != crate::evaluate::GateStatus::Pass {
+                    block(
+                        "fixtures",
+                        format!("{} is {}: {}", g.id, g.status.as_str(), g.detail.lines().next().unwrap_or("")),
+                        "verdict",
+                    );
+                }
+            }
+            evidence.push(e);
+        }
+    }
+
+    // Waivers as of today.
+    let out_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
+    let audit = audit_waivers(&opts.config, Some(today), Some(&out_dir))?;
+    evidence.push(file_evidence(
+        "waiver-audit",
+        &out_dir.join("waiver-audit.json"),
+        format!("{} waiver(s) as of {today}", audit.waivers.len()),
+        None,
+    ));
+    for w in audit
+        .waivers
+        .iter()
+        .filter(|w| matches!(w.status, crate::evaluate::WaiverStatus::Expired | crate::evaluate::WaiverStatus::Invalid))
+    {
+        block(
+            "waivers",
+            format!("waiver {} is {}: {}", w.id, crate::evaluate::status_name(w.status), w.detail.join("; ")),
+            "waiver-audit",
+        );
+    }
+
+    // Calibration drift.
+    let calibration_path = config.reports.join("calibration.json");
+    match std::fs::read_to_string(&calibration_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::calibrate::Calibration>(&t).ok())
+    {
+        None => {
+            evidence.push(file_evidence("calibration", &calibration_path, "missing".into(), None));
+            block(
+                "calibration",
+                "no calibration review (reports/calibration.json): run `gauntlet calibrate`".into(),
+                "calibration",
+            );
+        }
+        Some(c) => {
+            let regression = c.baseline.as_ref().is_some_and(|b| b.regression_detected);
+            let summary = match &c.baseline {
+                Some(b) => format!(
+                    "baseline {}: regression {}",
+                    b.source,
+                    if regression { "detected" } else { "not detected" }
+                ),
+                None => "no baseline compared".into(),
+            };
+            evidence.push(file_evidence("calibration", &calibration_path, summary, Some(&c.generated_at)));
+            if let Some(b) = c.baseline.as_ref().filter(|b| b.regression_detected) {
+                let which: Vec<String> = b
+                    .comparisons
+                    .iter()
+                    .filter(|x| x.regression)
+                    .map(|x| format!("{} {}", x.scope, x.metric))
+                    .collect();
+                block("calibration", format!("regression against the baseline: {}", which.join(", ")), "calibration");
+            }
+        }
+    }
+
+    // Production decision logs.
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    for (i, spec) in opts.decision_logs.iter().enumerate() {
+        let (population, path) = match spec.split_once(':') {
+            Some(("canary", p)) => (logs::Population::Canary, p),
+            Some(("baseline", p)) => (logs::Population::Baseline, p),
+            _ => (
+                opts.version.clone().map(logs::Population::ByVersion).unwrap_or(logs::Population::Canary),
+                spec.as_str(),
+            ),
+        };
+        let (mut e, mut bad) = logs::read_log(Path::new(path), &population).map_err(Error::from)?;
+        evidence.push(file_evidence(
+            &format!("decision-log-{}", i + 1),
+            Path::new(path),
+            format!("{} decisions", e.len()),
+            None,
+        ));
+        entries.append(&mut e);
+        problems.append(&mut bad);
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    entries.sort_by_key(|e| e.ts_ms);
+    let canary_entries: Vec<logs::Entry> = entries.iter().filter(|e| e.canary).copied().collect();
+    let alerts = burn_alerts(&canary_entries, &policy);
+    for a in &alerts {
+        if a.firing_now || a.firing_before {
+            block(
+                "burn-rate",
+                format!(
+                    "{}x burn-rate alert ({} min / {} min windows) {}",
+                    a.window.factor,
+                    a.window.long_minutes,
+                    a.window.short_minutes,
+                    if a.firing_now { "firing at the end of the log" } else { "cleared less than two windows ago" }
+                ),
+                "decision-log-1",
+            );
+        }
+    }
+    let canary = entries.iter().any(|e| !e.canary).then(|| canary_check(&entries, &policy, &config.counting));
+    if let Some(c) = canary.as_ref().filter(|c| c.status != "pass") {
+        for r in &c.reasons {
+            block("canary", r.clone(), "decision-log-1");
+        }
+    }
+    let report = ReleaseReport {
+        schema: RELEASE_SCHEMA.into(),
+        version: opts.version.clone(),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        today: today.format("%Y-%m-%d").to_string(),
+        decision: if blocking.is_empty() { "GO".into() } else { "NO-GO".into() },
+        blocking,
+        evidence,
+        burn_alerts: alerts,
+        canary,
+        policy,
+    };
+    write_json(&out_dir.join("release-readiness.json"), &report)?;
+    write_bytes(&out_dir.join("release-readiness.md"), crate::report::release::render_markdown(&report).as_bytes())?;
+    write_bytes(&out_dir.join("release-readiness.html"), crate::report::release::render_html(&report).as_bytes())?;
+    Ok(report)
+}

@@ -20,6 +20,7 @@ pub use waivers::{load_waivers, parse_waivers};
 use crate::errors::{toml_diagnostic, Diagnostic, Error};
 use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CountingPolicy, ErrorCounting, IntervalMethod};
+use crate::release::{BurnWindow, ReleasePolicy};
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
 
@@ -33,6 +34,30 @@ struct RawConfig {
     counting: RawCounting,
     #[serde(default)]
     waiver_policy: RawWaiverPolicy,
+    #[serde(default)]
+    release: RawRelease,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRelease {
+    slo_target: Option<f64>,
+    windows: Option<Vec<RawBurnWindow>>,
+    min_window_decisions: Option<u64>,
+    canary_min_decisions: Option<u64>,
+    max_canary_error_rate: Option<f64>,
+    max_canary_deny_rate: Option<f64>,
+    rate_tolerance: Option<f64>,
+    latency_tolerance: Option<f64>,
+    max_verdict_age_days: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBurnWindow {
+    long_minutes: i64,
+    short_minutes: i64,
+    factor: f64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +179,7 @@ pub struct Config {
     pub reports: PathBuf,
     pub counting: CountingPolicy,
     pub waiver_policy: WaiverPolicy,
+    pub release: ReleasePolicy,
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold"];
@@ -245,6 +271,46 @@ impl Config {
                     .near(&text, "expiring-soon-days"),
             );
         }
+        let d = ReleasePolicy::default();
+        let r = &raw.release;
+        let release = ReleasePolicy {
+            slo_target: r.slo_target.unwrap_or(d.slo_target),
+            windows: match &r.windows {
+                Some(ws) => ws
+                    .iter()
+                    .map(|w| BurnWindow {
+                        long_minutes: w.long_minutes,
+                        short_minutes: w.short_minutes,
+                        factor: w.factor,
+                    })
+                    .collect(),
+                None => d.windows.clone(),
+            },
+            min_window_decisions: r.min_window_decisions.unwrap_or(d.min_window_decisions),
+            canary_min_decisions: r.canary_min_decisions.unwrap_or(d.canary_min_decisions),
+            max_canary_error_rate: r.max_canary_error_rate.unwrap_or(d.max_canary_error_rate),
+            max_canary_deny_rate: r.max_canary_deny_rate.unwrap_or(d.max_canary_deny_rate),
+            rate_tolerance: r.rate_tolerance.unwrap_or(d.rate_tolerance),
+            latency_tolerance: r.latency_tolerance.unwrap_or(d.latency_tolerance),
+            max_verdict_age_days: r.max_verdict_age_days.unwrap_or(d.max_verdict_age_days),
+        };
+        if !(release.slo_target > 0.0 && release.slo_target < 1.0) {
+            problems.push(
+                Diagnostic::new(path, "out-of-range", "`slo-target` must be in (0, 1), e.g. 0.999")
+                    .near(&text, "slo-target"),
+            );
+        }
+        if release.windows.iter().any(|w| w.short_minutes <= 0 || w.long_minutes <= w.short_minutes || w.factor <= 0.0)
+        {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    "invalid-window",
+                    "each burn window needs 0 < short-minutes < long-minutes and factor > 0",
+                )
+                .near(&text, "windows"),
+            );
+        }
         if raw.run.corpora.is_empty() {
             problems.push(Diagnostic::new(path, "empty-corpus", "`corpora` lists no path").near(&text, "corpora"));
         }
@@ -277,6 +343,7 @@ impl Config {
             target: raw.target,
             counting,
             waiver_policy,
+            release,
         })
     }
 }

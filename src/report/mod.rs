@@ -12,6 +12,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 mod model;
+pub mod release;
 pub mod results_file;
 pub mod terminal;
 pub mod text;

@@ -6,6 +6,7 @@ mod helpers;
 mod calibration;
 mod corpus_errors;
 mod fixtures;
+mod release;
 mod reports;
 mod run_bundled;
 mod schema;

@@ -1,0 +1,134 @@
+//! Production decision logs: JSONL with `ts`, `decision`, `error` or
+//! `status`, `latency-us`, optional `tenant`, `policy-version`, `label`.
+//! Every bad line is reported as `path:line`; out-of-order timestamps are
+//! fine (entries are sorted); nothing is dropped silently.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::errors::Diagnostic;
+
+/// One decision, reduced to what the release checks need.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    /// Milliseconds since the Unix epoch.
+    pub ts_ms: i64,
+    pub error: bool,
+    pub deny: bool,
+    pub latency_us: Option<u64>,
+    pub canary: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Line<'a> {
+    ts: serde_json::Value,
+    #[serde(default, borrow)]
+    decision: Option<Cow<'a, str>>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+    #[serde(default)]
+    status: Option<serde_json::Value>,
+    #[serde(default)]
+    latency_us: Option<u64>,
+    #[serde(default, borrow)]
+    policy_version: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    tenant: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    label: Option<Cow<'a, str>>,
+}
+
+/// Which population a log's lines belong to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Population {
+    Canary,
+    Baseline,
+    /// Decided per line: `policy-version` equal to this is canary, others baseline.
+    ByVersion(String),
+}
+
+fn parse_ts(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => {
+            let x = n.as_f64()?;
+            // Seconds unless clearly milliseconds.
+            Some(if x > 1e11 { x as i64 } else { (x * 1000.0) as i64 })
+        }
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis()),
+        _ => None,
+    }
+}
+
+fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value>) -> bool {
+    let error_set = match error {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    let status_bad = match status {
+        Some(serde_json::Value::Number(n)) => n.as_u64().is_some_and(|c| c >= 500),
+        Some(serde_json::Value::String(s)) => {
+            matches!(s.as_str(), "error" | "timeout" | "failed") || s.parse::<u64>().is_ok_and(|c| c >= 500)
+        }
+        _ => false,
+    };
+    error_set || status_bad
+}
+
+/// Parses one log file in parallel. Returns entries and every bad line.
+pub fn read_log(path: &Path, population: &Population) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(path, "unreadable-file", e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, "invalid-utf8", e.to_string()))?;
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
+    let parsed: Vec<Result<Entry, Diagnostic>> = lines
+        .par_iter()
+        .map(|&(n, l)| {
+            let line: Line = serde_json::from_str(l)
+                .map_err(|e| Diagnostic::new(path, "invalid-log-line", e.to_string()).at(n, e.column()))?;
+            let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
+                Diagnostic::new(path, "invalid-timestamp", "`ts` must be RFC 3339 or epoch seconds").at_line(n)
+            })?;
+            let error = is_error(&line.error, &line.status);
+            let deny = match line.decision.as_deref() {
+                Some("block") | Some("deny") => true,
+                Some("allow") | Some("require_approval") | None => false,
+                Some(other) => {
+                    return Err(Diagnostic::new(
+                        path,
+                        "invalid-decision",
+                        format!("decision `{other}` is not allow, block or require_approval"),
+                    )
+                    .at_line(n))
+                }
+            };
+            if line.decision.is_none() && !error {
+                return Err(
+                    Diagnostic::new(path, "missing-decision", "a line without an error needs `decision`").at_line(n)
+                );
+            }
+            let canary = match population {
+                Population::Canary => true,
+                Population::Baseline => false,
+                Population::ByVersion(v) => line.policy_version.as_deref() == Some(v.as_str()),
+            };
+            Ok(Entry { ts_ms, error, deny: deny && !error, latency_us: line.latency_us, canary })
+        })
+        .collect();
+    let mut entries = Vec::with_capacity(parsed.len());
+    let mut problems = Vec::new();
+    for p in parsed {
+        match p {
+            Ok(e) => entries.push(e),
+            Err(d) => problems.push(d),
+        }
+    }
+    Ok((entries, problems))
+}

@@ -1,0 +1,157 @@
+//! `gauntlet release`: GO only with clean evidence; each break names itself.
+
+use std::path::{Path, PathBuf};
+
+use crate::helpers::*;
+
+/// The bundled project, copied; its latency gate removed because a busy
+/// debug-build test machine's timings are not what this test is about.
+fn bundled_copy(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    for sub in ["corpora", "gates", "fixtures", "waivers"] {
+        copy_tree(&repo_root().join(sub), &dir.join(sub));
+    }
+    std::fs::copy(repo_root().join("gauntlet.toml"), dir.join("gauntlet.toml")).unwrap();
+    let gates = std::fs::read_to_string(dir.join("gates/runbook.toml")).unwrap();
+    let without_latency: Vec<&str> = gates.split("\n[[gate]]").filter(|g| !g.contains("latency-p99")).collect();
+    std::fs::write(dir.join("gates/runbook.toml"), without_latency.join("\n[[gate]]")).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn prepare(dir: &Path) {
+    let run = gauntlet(&["run", "--quiet", "--today", "2026-11-22"], dir);
+    assert!(run.status.code().unwrap() < 2, "{}", stderr(&run));
+    let cal = gauntlet(&["calibrate", "--from", "reports/results.jsonl"], dir);
+    assert_eq!(cal.status.code(), Some(0), "{}", stderr(&cal));
+}
+
+fn release(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args = vec!["release", "--version", "2.0", "--today", "2026-11-22"];
+    args.extend_from_slice(extra);
+    let out = gauntlet(&args, dir);
+    let code = out.status.code().unwrap();
+    assert!(code < 2, "{}", stderr(&out));
+    (code, read_json(&dir.join("reports/release-readiness.json")), stdout(&out))
+}
+
+#[test]
+fn bundled_project_is_go_with_its_evidence_index() {
+    let dir = bundled_copy("release-go");
+    prepare(&dir);
+    let (code, r, _) = release(&dir, &[]);
+    assert_eq!(code, 0, "{:#}", r["blocking"]);
+    assert_eq!(r["decision"], "GO");
+    assert_eq!(r["schema"], "gauntlet.release.v1");
+    let ids: Vec<&str> = r["evidence"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["verdict", "waiver-audit", "calibration"]);
+    assert!(r["evidence"][0]["sha256"].as_str().unwrap().len() == 64);
+    assert!(dir.join("reports/release-readiness.html").exists() && dir.join("reports/release-readiness.md").exists());
+}
+
+#[test]
+fn an_expired_waiver_or_a_failing_fixture_is_no_go_naming_it() {
+    let dir = bundled_copy("release-broken");
+    prepare(&dir);
+    write(
+        &dir.join("waivers/old.toml"),
+        "[[waiver]]\nid = \"old-fpr\"\ngate = \"fpr\"\nowner = \"o\"\ncreated = \"2026-10-01\"\nexpires = \"2026-10-20\"\ntracking = \"T-1\"\nreason = \"r\"\nscope = \"both\"\nremove-when = \"x\"\n",
+    );
+    let (code, r, stdout) = release(&dir, &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("waiver old-fpr is expired"), "{stdout}");
+    assert!(r["blocking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["check"] == "waivers" && b["evidence"] == "waiver-audit"));
+    std::fs::remove_file(dir.join("waivers/old.toml")).unwrap();
+
+    let smoke = std::fs::read_to_string(dir.join("fixtures/smoke.toml")).unwrap();
+    std::fs::write(
+        dir.join("fixtures/smoke.toml"),
+        smoke.replace(
+            "expect = \"block\"\nnote = \"runbook: known threat\"\n\n[[case]]\nname = \"hack-computer\"",
+            "expect = \"allow\"\nnote = \"runbook: known threat\"\n\n[[case]]\nname = \"hack-computer\"",
+        ),
+    )
+    .unwrap();
+    gauntlet(&["run", "--quiet", "--today", "2026-11-22"], &dir);
+    let (code, _, stdout) = release(&dir, &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("fixtures:smoke is fail"), "{stdout}");
+}
+
+fn log_line(ts: i64, decision: &str, error: bool, latency: u64, version: &str) -> String {
+    format!(
+        "{{\"ts\":{ts},\"decision\":\"{decision}\",\"error\":{},\"latency-us\":{latency},\"policy-version\":\"{version}\"}}\n",
+        if error { "\"timeout\"" } else { "null" }
+    )
+}
+
+#[test]
+fn decision_logs_canary_and_burn_rate() {
+    let dir = bundled_copy("release-logs");
+    prepare(&dir);
+    // Two hours of traffic: baseline v1 denies 10%; a healthy canary v2 too.
+    let mut healthy = String::new();
+    let mut doubled = String::new();
+    for i in 0..6000i64 {
+        let ts = 1_790_000_000 + i; // one decision a second
+        let (version, deny_every) = if i % 2 == 0 { ("1.9", 10) } else { ("2.0", 10) };
+        healthy.push_str(&log_line(
+            ts,
+            if i % (deny_every * 2) < 2 { "block" } else { "allow" },
+            false,
+            100 + (i % 40) as u64,
+            version,
+        ));
+        let canary_deny = if version == "2.0" { i % 10 < 4 } else { i % 20 < 2 };
+        doubled.push_str(&log_line(
+            ts,
+            if canary_deny { "block" } else { "allow" },
+            false,
+            100 + (i % 40) as u64,
+            version,
+        ));
+    }
+    write(&dir.join("healthy.jsonl"), &healthy);
+    write(&dir.join("doubled.jsonl"), &doubled);
+    let (code, r, _) = release(&dir, &["--decision-log", "healthy.jsonl"]);
+    assert_eq!(code, 0, "{:#}", r["blocking"]);
+    assert_eq!(r["canary"]["status"], "pass");
+    let (code, r, stdout) = release(&dir, &["--decision-log", "doubled.jsonl"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("canary deny rate"), "{stdout}");
+    assert_eq!(r["canary"]["status"], "fail");
+
+    // A fast burn at the end of the log blocks promotion.
+    let mut burning = healthy.clone();
+    for i in 0..600i64 {
+        burning.push_str(&log_line(1_790_006_000 + i, "allow", i % 10 == 0, 100, "2.0"));
+    }
+    write(&dir.join("burning.jsonl"), &burning);
+    let (code, _, stdout) = release(&dir, &["--decision-log", "burning.jsonl"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("burn-rate alert"), "{stdout}");
+
+    // Bad lines are reported with path:line and stop the report.
+    write(
+        &dir.join("bad.jsonl"),
+        &format!("{}{{\"ts\": \"yesterday\", \"decision\": \"allow\"}}\n", log_line(1, "allow", false, 1, "2.0")),
+    );
+    let out = gauntlet(&["release", "--decision-log", "bad.jsonl"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.jsonl:2: error[invalid-timestamp]"), "{}", stderr(&out));
+}
