@@ -176,6 +176,9 @@ enum TargetCommand {
         rules: Option<PathBuf>,
         #[arg(long)]
         threshold: Option<f64>,
+        /// The system prompt whose leakage egress detection looks for.
+        #[arg(long)]
+        system_prompt: Option<String>,
     },
 }
 
@@ -334,8 +337,8 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(exit_code::PASS)
         }
-        Command::Target { command: TargetCommand::Serve { stdio, http, always, rules, threshold } } => {
-            let overrides = Overrides { block_threshold: threshold, approval_threshold: None };
+        Command::Target { command: TargetCommand::Serve { stdio, http, always, rules, threshold, system_prompt } } => {
+            let overrides = Overrides { block_threshold: threshold, system_prompt, ..Overrides::default() };
             let judge = match (always, rules) {
                 (Some(d), _) => Judge::Always(
                     Decision::parse(&d).ok_or_else(|| Error::Usage(format!("--always `{d}` is not a decision")))?,

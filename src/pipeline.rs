@@ -144,7 +144,11 @@ pub fn build_target(config: &Config) -> Result<Box<dyn Target>, Error> {
     let t = &config.target;
     match t.kind.as_str() {
         "builtin" => {
-            let overrides = Overrides { block_threshold: t.threshold, approval_threshold: t.approval_threshold };
+            let overrides = Overrides {
+                block_threshold: t.threshold,
+                approval_threshold: t.approval_threshold,
+                system_prompt: t.system_prompt.clone(),
+            };
             let firewall = match &t.rules {
                 Some(rules) => Firewall::from_file(&config.base.join(rules), overrides)?,
                 None => Firewall::from_toml(
@@ -995,6 +999,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<crate::calibrate::Calibratio
             let overrides = Overrides {
                 block_threshold: config.target.threshold,
                 approval_threshold: config.target.approval_threshold,
+                system_prompt: config.target.system_prompt.clone(),
             };
             let firewall = match &config.target.rules {
                 Some(rules) => Firewall::from_file(&config.base.join(rules), overrides)?,

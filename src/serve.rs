@@ -39,7 +39,10 @@ fn answer(judge: &Judge, request: &Request) -> Result<Response, String> {
         }
     };
     let start = Instant::now();
-    let j = firewall.judge_payload(&payload);
+    let j = match request.direction {
+        Some(crate::corpus::Direction::Egress) => firewall.judge_egress(&payload),
+        _ => firewall.judge_payload(&payload),
+    };
     Ok(Response {
         id: request.id.clone(),
         decision: j.decision,

@@ -77,6 +77,8 @@ pub struct RawTarget {
     pub rules: Option<String>,
     pub threshold: Option<f64>,
     pub approval_threshold: Option<f64>,
+    /// The system prompt (text) whose leakage egress detection looks for.
+    pub system_prompt: Option<String>,
     // exec
     pub command: Option<Vec<String>>,
     pub workers: Option<usize>,
@@ -182,7 +184,7 @@ pub struct Config {
     pub release: ReleasePolicy,
 }
 
-const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold"];
+const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
 const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "hello", "timeout-ms"];
 const HTTP_KEYS: &[&str] =
     &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
@@ -356,6 +358,7 @@ impl RawTarget {
         }
         check!(
             rules => "rules", threshold => "threshold", approval_threshold => "approval-threshold",
+            system_prompt => "system-prompt",
             command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
             hello => "hello", url => "url", body => "body", headers => "headers", decision => "decision",
             decision_map => "decision-map", score => "score", reasons => "reasons",

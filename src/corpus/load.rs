@@ -133,9 +133,12 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             problems.extend(m.unmatched_patterns(data_files));
         }
     }
-    for m in manifests.values().flatten() {
-        fingerprint.part(m.path.to_string_lossy().as_bytes());
-        fingerprint.part(std::fs::read(&m.path).unwrap_or_default().as_slice());
+    // Sorted: a HashMap's order would make the hash differ run to run.
+    let mut manifest_paths: Vec<&PathBuf> = manifests.values().flatten().map(|m| &m.path).collect();
+    manifest_paths.sort();
+    for path in manifest_paths {
+        fingerprint.part(path.to_string_lossy().as_bytes());
+        fingerprint.part(std::fs::read(path).unwrap_or_default().as_slice());
     }
     let (cases, repeated_inputs) = finish_cases(cases, &mut problems);
     if !problems.is_empty() {

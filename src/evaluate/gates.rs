@@ -128,6 +128,9 @@ pub enum Mode {
 pub struct Filter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
+    /// Ingress (prompts) or egress (model output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<crate::corpus::Direction>,
     /// Any of these categories.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category: Vec<String>,
@@ -142,6 +145,7 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, r: &CaseResult) -> bool {
         self.label.is_none_or(|l| l == r.label)
+            && self.direction.is_none_or(|d| d == r.direction)
             && (self.category.is_empty() || self.category.iter().any(|c| **c == *r.category))
             && (self.source.is_empty() || self.source.iter().any(|s| **s == *r.source))
             && self.tags.iter().all(|t| r.has_tag(t))
@@ -157,6 +161,9 @@ impl fmt::Display for Filter {
         let mut parts = Vec::new();
         if let Some(l) = self.label {
             parts.push(format!("label={}", l.as_str()));
+        }
+        if let Some(d) = self.direction {
+            parts.push(format!("direction={d:?}").to_lowercase());
         }
         if !self.category.is_empty() {
             parts.push(format!("category={}", self.category.join("|")));

@@ -237,7 +237,60 @@ pub struct Metrics {
     pub by_category: BTreeMap<String, MetricSet>,
     pub by_source: BTreeMap<String, MetricSet>,
     pub by_direction: BTreeMap<String, MetricSet>,
+    /// Per direction, per detector (reason): how often it stopped a benign
+    /// case (its share of false positives) and an adversarial one.
+    pub by_detector: BTreeMap<String, BTreeMap<String, DetectorStats>>,
     pub latency_histogram: LatencyHistogram,
+}
+
+/// One detector (a reason code) within one direction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct DetectorStats {
+    /// Benign cases it fired on that were not allowed / benign cases of the direction.
+    pub false_positive_rate: Rate,
+    /// Adversarial cases it fired on that were stopped / adversarial cases of the direction.
+    pub detection_rate: Rate,
+}
+
+fn detector_stats(
+    results: &[CaseResult],
+    policy: &CountingPolicy,
+) -> BTreeMap<String, BTreeMap<String, DetectorStats>> {
+    let mut totals: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    let mut fired: BTreeMap<(&'static str, &str), (u64, u64)> = BTreeMap::new();
+    for r in results {
+        let dir = match r.direction {
+            crate::corpus::Direction::Ingress => "ingress",
+            crate::corpus::Direction::Egress => "egress",
+        };
+        let t = totals.entry(dir).or_default();
+        match r.label {
+            Label::Benign => t.0 += 1,
+            Label::Adversarial => t.1 += 1,
+        }
+        let class = policy.classify(r);
+        for reason in &r.reasons {
+            let f = fired.entry((dir, reason)).or_default();
+            match class {
+                Class::FalsePositive => f.0 += 1,
+                Class::Detected => f.1 += 1,
+                _ => {}
+            }
+        }
+    }
+    let mut out: BTreeMap<String, BTreeMap<String, DetectorStats>> = BTreeMap::new();
+    for ((dir, reason), (fp, det)) in fired {
+        let (benign, adversarial) = totals[dir];
+        out.entry(dir.to_string()).or_default().insert(
+            reason.to_string(),
+            DetectorStats {
+                false_positive_rate: Rate::new(fp, benign, policy),
+                detection_rate: Rate::new(det, adversarial, policy),
+            },
+        );
+    }
+    out
 }
 
 pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
@@ -259,6 +312,7 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
             }
             .to_string()
         }),
+        by_detector: detector_stats(results, policy),
         latency_histogram: LatencyHistogram::from_latencies(
             results.iter().filter(|r| r.decision.is_some()).map(|r| r.latency_us),
         ),

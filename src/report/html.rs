@@ -163,6 +163,8 @@ pub struct DashboardView {
     confusion: Vec<SimpleRow>,
     latency: Latency,
     failing: Vec<CaseGroup>,
+    directions: Vec<SimpleRow>,
+    detectors: Vec<SimpleRow>,
     waivers: Vec<SimpleRow>,
     fixtures: Vec<SimpleRow>,
     golden: Vec<SimpleRow>,
@@ -402,6 +404,41 @@ impl DashboardView {
                 )
             })
             .collect();
+        let directions = v
+            .metrics
+            .by_direction
+            .iter()
+            .map(|(d, m)| {
+                row(
+                    vec![
+                        d.clone(),
+                        m.cases.to_string(),
+                        format!("{} {}", rate_text(&m.fpr), interval_text(&m.fpr)),
+                        format!("{} {}", rate_text(&m.detection_rate), interval_text(&m.detection_rate)),
+                    ],
+                    "",
+                )
+            })
+            .collect();
+        let detectors = v
+            .metrics
+            .by_detector
+            .get("egress")
+            .map(|ds| {
+                ds.iter()
+                    .map(|(name, d)| {
+                        row(
+                            vec![
+                                visible(name),
+                                format!("{} ({})", rate_text(&d.false_positive_rate), d.false_positive_rate.numerator),
+                                format!("{} ({})", rate_text(&d.detection_rate), d.detection_rate.numerator),
+                            ],
+                            "",
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let fpr: Vec<f64> = history.iter().filter_map(|h| h.fpr).collect();
         let asr: Vec<f64> = history.iter().filter_map(|h| h.asr).collect();
         let p99: Vec<f64> = history.iter().filter_map(|h| h.p99_us.map(|x| x as f64)).collect();
@@ -443,6 +480,8 @@ impl DashboardView {
                 case_group("Successful attacks", &v.failing_cases.attack_successes),
                 case_group("Target errors", &v.failing_cases.errors),
             ],
+            directions,
+            detectors,
             waivers,
             fixtures,
             golden,

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::corpus::{Case, Decision, Message, Payload};
+use crate::corpus::{Case, Decision, Direction, Message, Payload};
 
 pub const PROTOCOL_VERSION: &str = "gauntlet.target.v1";
 
@@ -22,6 +22,9 @@ pub struct Request {
     pub messages: Option<Vec<Message>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Map<String, Value>>,
+    /// `egress` for model output leaving the system; absent for prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
 }
 
 impl Request {
@@ -31,7 +34,8 @@ impl Request {
             Payload::Structured(m) => (Some(Value::Object(m.clone())), None),
             Payload::Conversation(m) => (None, Some(m.clone())),
         };
-        Request { id: case.id.clone(), input, messages, context: case.context.clone() }
+        let direction = (case.direction == Direction::Egress).then_some(Direction::Egress);
+        Request { id: case.id.clone(), input, messages, context: case.context.clone(), direction }
     }
 
     /// Serialises the request for `case` as one line (with newline) into `out`,
@@ -46,6 +50,8 @@ impl Request {
             messages: Option<&'a [Message]>,
             #[serde(skip_serializing_if = "Option::is_none")]
             context: Option<&'a Map<String, Value>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            direction: Option<Direction>,
         }
         #[derive(Serialize)]
         #[serde(untagged)]
@@ -58,7 +64,8 @@ impl Request {
             Payload::Structured(m) => (Some(InputRef::Object(m)), None),
             Payload::Conversation(m) => (None, Some(m.as_slice())),
         };
-        let line = Borrowed { id: &case.id, input, messages, context: case.context.as_ref() };
+        let direction = (case.direction == Direction::Egress).then_some(Direction::Egress);
+        let line = Borrowed { id: &case.id, input, messages, context: case.context.as_ref(), direction };
         serde_json::to_writer(&mut *out, &line).expect("requests serialise");
         out.push(b'\n');
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod calibration;
 mod corpus_errors;
+mod egress;
 mod fixtures;
 mod release;
 mod reports;

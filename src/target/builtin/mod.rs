@@ -8,8 +8,11 @@
 //! into a decision. All patterns of all rules run as one `RegexSet` over the
 //! normalised scan text, so a case costs one automaton pass.
 
+mod egress;
 mod matcher;
 mod normalize;
+
+pub use egress::{iban_valid, luhn_valid};
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -20,7 +23,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::{Outcome, Progress, Replayed, Target, TargetFingerprint};
-use crate::corpus::{Case, Decision};
+use crate::corpus::{Case, Decision, Direction};
 use crate::errors::{toml_diagnostic, Diagnostic, Error};
 use crate::hashing::sha256_hex;
 
@@ -38,6 +41,8 @@ struct RawRules {
     signals: RawSignals,
     #[serde(default)]
     rule: Vec<RawRule>,
+    #[serde(default)]
+    egress: egress::EgressWeights,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,17 +69,20 @@ struct Rule {
     weight: f64,
 }
 
-/// Thresholds that can be set from `gauntlet.toml` over the rules file's own.
-#[derive(Debug, Clone, Copy, Default)]
+/// Settings from `gauntlet.toml` over the rules file's own.
+#[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub block_threshold: Option<f64>,
     pub approval_threshold: Option<f64>,
+    /// The system prompt whose leakage the egress detector looks for.
+    pub system_prompt: Option<String>,
 }
 
 /// A compiled rule set.
 pub struct Firewall {
     rules: Vec<Rule>,
     matcher: matcher::Matcher,
+    egress: egress::Egress,
     signals: [(Arc<str>, f64); 3],
     block_threshold: f64,
     approval_threshold: Option<f64>,
@@ -174,6 +182,7 @@ impl Firewall {
         Ok(Firewall {
             rules,
             matcher,
+            egress: egress::Egress::new(raw.egress.clone(), overrides.system_prompt.as_deref()),
             signals: [
                 (Arc::from("signal:invisible-characters"), raw.signals.invisible),
                 (Arc::from("signal:mixed-script"), raw.signals.mixed_script),
@@ -182,7 +191,9 @@ impl Firewall {
             block_threshold,
             approval_threshold,
             description: path.display().to_string(),
-            hash: sha256_hex(format!("{text}\n{block_threshold}\n{approval_threshold:?}").as_bytes()),
+            hash: sha256_hex(
+                format!("{text}\n{block_threshold}\n{approval_threshold:?}\n{:?}", overrides.system_prompt).as_bytes(),
+            ),
         })
     }
 
@@ -190,9 +201,33 @@ impl Firewall {
         self.block_threshold
     }
 
-    /// Judges every text of a case together.
+    /// Judges every text of a case together: prompt rules for ingress,
+    /// output detectors for egress.
     pub fn judge_case(&self, case: &Case) -> Judgement {
-        self.judge_payload(&case.payload)
+        match case.direction {
+            Direction::Ingress => self.judge_payload(&case.payload),
+            Direction::Egress => self.judge_egress(&case.payload),
+        }
+    }
+
+    /// Judges model output leaving the system.
+    pub fn judge_egress(&self, payload: &crate::corpus::Payload) -> Judgement {
+        let mut found = Vec::new();
+        payload.for_each_text(&mut |text| self.egress.detect(text, &mut found));
+        let miss: f64 = found.iter().map(|(_, w)| 1.0 - w).product();
+        let score = ((1.0 - miss) * 1e6).round() / 1e6;
+        self.decide(score, found.into_iter().map(|(r, _)| r).collect())
+    }
+
+    fn decide(&self, score: f64, reasons: Vec<Arc<str>>) -> Judgement {
+        let decision = if score >= self.block_threshold {
+            Decision::Block
+        } else if self.approval_threshold.is_some_and(|a| score >= a) {
+            Decision::RequireApproval
+        } else {
+            Decision::Allow
+        };
+        Judgement { decision, score, reasons }
     }
 
     /// Judges every text of a payload together.
@@ -253,14 +288,7 @@ impl Firewall {
         }
         // Rounded so that scores are stable across platforms' float formatting.
         let score = (((1.0 - miss) * damp) * 1e6).round() / 1e6;
-        let decision = if score >= self.block_threshold {
-            Decision::Block
-        } else if self.approval_threshold.is_some_and(|a| score >= a) {
-            Decision::RequireApproval
-        } else {
-            Decision::Allow
-        };
-        Judgement { decision, score, reasons }
+        self.decide(score, reasons)
     }
 }
 
@@ -366,7 +394,7 @@ mod tests {
         let strict = Firewall::from_toml(
             Path::new("x"),
             DEFAULT_RULES,
-            Overrides { block_threshold: Some(0.01), approval_threshold: None },
+            Overrides { block_threshold: Some(0.01), ..Overrides::default() },
         )
         .unwrap();
         let default = Firewall::default_rules();
