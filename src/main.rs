@@ -17,6 +17,21 @@ use gauntlet::serve::Judge;
 use gauntlet::target::builtin::{Firewall, Overrides, DEFAULT_RULES};
 use gauntlet::{exit_code, Error};
 
+/// Like println!, but a closed pipe (`gauntlet run | head`) is not a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "gauntlet", version, about = "CI conformance and calibration harness for LLM security gates")]
 struct Cli {
@@ -262,10 +277,10 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 tolerance,
                 out_dir: out,
             })?;
-            println!("{}", terminal_safe(&c.recommendation).replace("\\u{a}", "\n"));
+            out!("{}", terminal_safe(&c.recommendation).replace("\\u{a}", "\n"));
             let regression = c.baseline.as_ref().is_some_and(|b| b.regression_detected);
             if let Some(b) = &c.baseline {
-                println!("baseline: regression {}", if b.regression_detected { "DETECTED" } else { "not detected" });
+                out!("baseline: regression {}", if b.regression_detected { "DETECTED" } else { "not detected" });
             }
             Ok(if regression { exit_code::GATE_FAILED } else { exit_code::PASS })
         }
@@ -277,9 +292,9 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 today,
                 out_dir: out,
             })?;
-            println!("{}", r.decision);
+            out!("{}", r.decision);
             for b in &r.blocking {
-                println!(
+                out!(
                     "  {}: {} (evidence: {})",
                     terminal_safe(&b.check),
                     terminal_safe(&b.message),
@@ -291,16 +306,16 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         Command::Init { dir } => {
             let written = gauntlet::init::init(&dir)?;
             for f in &written {
-                println!("wrote {}", f.display());
+                out!("wrote {}", f.display());
             }
-            println!("next: cd {} && gauntlet run", dir.display());
+            out!("next: cd {} && gauntlet run", dir.display());
             Ok(exit_code::PASS)
         }
         Command::Merge { shards, config, out, today, quiet } => {
             let output = pipeline::merge(&shards, &config, out.as_deref(), today)?;
             if !quiet {
-                print!("{}", terminal::render(&output.verdict));
-                println!("reports: {}", output.reports_dir.display());
+                out_raw!("{}", terminal::render(&output.verdict));
+                out!("reports: {}", output.reports_dir.display());
             }
             Ok(output.verdict.exit_code)
         }
@@ -316,8 +331,8 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 ..RunOptions::new(config)
             })?;
             if !quiet {
-                print!("{}", terminal::render(&output.verdict));
-                println!("reports: {}", output.reports_dir.display());
+                out_raw!("{}", terminal::render(&output.verdict));
+                out!("reports: {}", output.reports_dir.display());
             }
             Ok(output.verdict.exit_code)
         }
@@ -334,7 +349,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                     .into())
                 }
             };
-            println!("{}", serde_json::to_string_pretty(&schema)?);
+            out!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(exit_code::PASS)
         }
         Command::Target { command: TargetCommand::Serve { stdio, http, always, rules, threshold, system_prompt } } => {
@@ -359,7 +374,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Report { from, results, out } => {
             let verdict = pipeline::report_from(&from, results.as_deref(), out.as_deref())?;
-            println!("re-rendered reports for a {} verdict", verdict.verdict.as_str());
+            out!("re-rendered reports for a {} verdict", verdict.verdict.as_str());
             Ok(exit_code::PASS)
         }
         Command::Fixtures { command: FixturesCommand::Bless { config } } => {
@@ -370,23 +385,18 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             }
             let output = pipeline::run(&RunOptions { bless: true, ..RunOptions::new(config) })?;
             for g in &output.verdict.golden {
-                println!("{}: {:?}", terminal_safe(&g.path), g.status);
+                out!("{}: {:?}", terminal_safe(&g.path), g.status);
             }
             Ok(exit_code::PASS)
         }
         Command::Waivers { command: WaiversCommand::Audit { config, today, out } } => {
             let audit = pipeline::audit_waivers(&config, today, out.as_deref())?;
             for w in &audit.waivers {
-                println!(
-                    "{:<14} {}  {}",
-                    status_name(w.status),
-                    terminal_safe(&w.id),
-                    terminal_safe(&w.detail.join("; "))
-                );
+                out!("{:<14} {}  {}", status_name(w.status), terminal_safe(&w.id), terminal_safe(&w.detail.join("; ")));
             }
             let blocking =
                 audit.waivers.iter().any(|w| matches!(w.status, WaiverStatus::Expired | WaiverStatus::Invalid));
-            println!("{} waiver(s); {}", audit.waivers.len(), if blocking { "FAIL" } else { "ok" });
+            out!("{} waiver(s); {}", audit.waivers.len(), if blocking { "FAIL" } else { "ok" });
             Ok(if blocking { exit_code::GATE_FAILED } else { exit_code::PASS })
         }
         Command::Waivers {
@@ -397,7 +407,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                 today,
                 &pipeline::NewWaiver { gate, days, owner, tracking, reason, scope, remove_when, id },
             )?;
-            println!("appended to {}", file.display());
+            out!("appended to {}", file.display());
             Ok(exit_code::PASS)
         }
     }

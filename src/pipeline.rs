@@ -378,6 +378,7 @@ fn golden_gates(reports: &[GoldenReport], aborted: Option<&str>) -> Vec<GateOutc
                     filter: Filter::default(),
                     mode: Mode::Enforce,
                     lanes: vec![Lane::Preflight, Lane::Full],
+                    actual: None,
                     defined_at: g.path.clone(),
                 },
                 status,
@@ -436,6 +437,7 @@ fn determinism_gate(
             filter: Filter::default(),
             mode: Mode::Enforce,
             lanes: vec![Lane::Preflight, Lane::Full],
+            actual: None,
             defined_at: "--check-determinism".into(),
         },
         status: if differing.is_empty() { GateStatus::Pass } else { GateStatus::Fail },
@@ -461,6 +463,7 @@ pub fn lifecycle_gate(config: &Config) -> Gate {
         filter: Filter::default(),
         mode: Mode::Enforce,
         lanes: vec![Lane::Preflight, Lane::Full],
+        actual: None,
         defined_at: config.waivers.display().to_string(),
     }
 }
@@ -500,8 +503,9 @@ pub fn judge(
 ) -> Result<Verdict, Error> {
     let config = j.config;
     let aborted = facts.aborted.as_deref();
-    let metrics = compute_all(results, &config.counting);
-    let mut outcomes = evaluate_gates(j.gates, results, &config.counting, j.lane, aborted);
+    let mut metrics = compute_all(results, &config.counting);
+    metrics.weighted_cost = config.costs.weighted_cost(results);
+    let mut outcomes = evaluate_gates(j.gates, results, &config.counting, &config.costs, j.lane, aborted);
     outcomes.extend(facts.extra_gates);
     let by_id: HashMap<&str, &CaseResult> =
         results.iter().chain(fixture_results.iter()).map(|r| (r.id.as_str(), r)).collect();

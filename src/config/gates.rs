@@ -34,6 +34,8 @@ struct RawGate {
     mode: Mode,
     #[serde(default = "default_lanes")]
     lanes: Vec<Lane>,
+    /// For `decision-rate`: allow, block, require_approval or error.
+    actual: Option<String>,
 }
 
 fn default_mode() -> Mode {
@@ -140,6 +142,7 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
                 filter: raw.filter,
                 mode: raw.mode,
                 lanes: raw.lanes,
+                actual: raw.actual,
                 defined_at,
             });
         }

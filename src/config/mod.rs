@@ -17,9 +17,10 @@ pub use fixtures::load_fixtures;
 pub use gates::{load_gates, RESERVED_GATE_IDS};
 pub use waivers::{load_waivers, parse_waivers};
 
+use crate::corpus::Decision;
 use crate::errors::{toml_diagnostic, Diagnostic, Error};
 use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
-use crate::metrics::{CountingPolicy, ErrorCounting, IntervalMethod};
+use crate::metrics::{CostWeights, CountingPolicy, ErrorCounting, IntervalMethod};
 use crate::release::{BurnWindow, ReleasePolicy};
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
@@ -150,6 +151,8 @@ struct RawCounting {
     adversarial_require_approval: Option<AdversarialApproval>,
     interval: Option<IntervalMethod>,
     confidence: Option<f64>,
+    /// Cost per (expected -> actual) cell, e.g. `"block->allow" = 10.0`.
+    costs: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -182,6 +185,7 @@ pub struct Config {
     pub counting: CountingPolicy,
     pub waiver_policy: WaiverPolicy,
     pub release: ReleasePolicy,
+    pub costs: CostWeights,
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
@@ -313,6 +317,22 @@ impl Config {
                 .near(&text, "windows"),
             );
         }
+        let valid_cell = |k: &str| {
+            k.split_once("->")
+                .is_some_and(|(e, a)| Decision::parse(e).is_some() && (Decision::parse(a).is_some() || a == "error"))
+        };
+        for (cell, weight) in raw.counting.costs.iter().flatten() {
+            if !valid_cell(cell) || *weight < 0.0 {
+                problems.push(
+                    Diagnostic::new(
+                        path,
+                        "invalid-cost",
+                        format!("cost `{cell}` must be EXPECTED->ACTUAL (e.g. block->allow) with a weight ≥ 0"),
+                    )
+                    .near(&text, cell),
+                );
+            }
+        }
         if raw.run.corpora.is_empty() {
             problems.push(Diagnostic::new(path, "empty-corpus", "`corpora` lists no path").near(&text, "corpora"));
         }
@@ -346,6 +366,7 @@ impl Config {
             counting,
             waiver_policy,
             release,
+            costs: CostWeights(raw.counting.costs.clone().unwrap_or_default()),
         })
     }
 }

@@ -138,6 +138,7 @@ pub fn fixture_gates(suites: &[FixtureSuiteOutcome], aborted: Option<&str>) -> V
                 filter: Filter::default(),
                 mode: Mode::Enforce,
                 lanes: vec![Lane::Preflight, Lane::Full],
+                actual: None,
                 defined_at: suite.path.clone(),
             };
             let describe = |c: &FixtureCaseOutcome| {

@@ -39,6 +39,11 @@ pub enum Metric {
     Count,
     /// Share of cases whose repeated answers disagreed (`--repeat N`).
     FlipRate,
+    /// Share of cases (after `where`, usually `expected = ...`) whose actual
+    /// decision is the gate's `actual`: one cell of the three-way matrix.
+    DecisionRate,
+    /// Mean cost per case from `[counting.costs]`.
+    WeightedCost,
 }
 
 impl Metric {
@@ -54,6 +59,8 @@ impl Metric {
             Metric::LatencyP99 => "latency-p99",
             Metric::Count => "count",
             Metric::FlipRate => "flip-rate",
+            Metric::DecisionRate => "decision-rate",
+            Metric::WeightedCost => "weighted-cost",
         }
     }
 
@@ -66,6 +73,7 @@ impl Metric {
                 | Metric::ErrorRate
                 | Metric::Precision
                 | Metric::FlipRate
+                | Metric::DecisionRate
         )
     }
 
@@ -131,6 +139,9 @@ pub struct Filter {
     /// Ingress (prompts) or egress (model output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<crate::corpus::Direction>,
+    /// Cases whose expected decision is this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<crate::corpus::Decision>,
     /// Any of these categories.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category: Vec<String>,
@@ -146,6 +157,7 @@ impl Filter {
     pub fn matches(&self, r: &CaseResult) -> bool {
         self.label.is_none_or(|l| l == r.label)
             && self.direction.is_none_or(|d| d == r.direction)
+            && self.expected.is_none_or(|e| r.expected == Some(e))
             && (self.category.is_empty() || self.category.iter().any(|c| **c == *r.category))
             && (self.source.is_empty() || self.source.iter().any(|s| **s == *r.source))
             && self.tags.iter().all(|t| r.has_tag(t))
@@ -164,6 +176,9 @@ impl fmt::Display for Filter {
         }
         if let Some(d) = self.direction {
             parts.push(format!("direction={d:?}").to_lowercase());
+        }
+        if let Some(e) = self.expected {
+            parts.push(format!("expected={}", e.as_str()));
         }
         if !self.category.is_empty() {
             parts.push(format!("category={}", self.category.join("|")));
@@ -195,6 +210,9 @@ pub struct Gate {
     pub filter: Filter,
     pub mode: Mode,
     pub lanes: Vec<Lane>,
+    /// For `decision-rate`: the actual decision (`allow`, `block`,
+    /// `require_approval` or `error`) whose share is measured.
+    pub actual: Option<String>,
     /// `path:line` of its definition.
     pub defined_at: String,
 }
@@ -248,29 +266,54 @@ pub fn evaluate_gates(
     gates: &[Gate],
     results: &[CaseResult],
     policy: &CountingPolicy,
+    costs: &metrics::CostWeights,
     lane: Lane,
     aborted: Option<&str>,
 ) -> Vec<GateOutcome> {
-    gates.iter().filter(|g| g.lanes.contains(&lane)).map(|g| evaluate_gate(g, results, policy, aborted)).collect()
+    gates
+        .iter()
+        .filter(|g| g.lanes.contains(&lane))
+        .map(|g| evaluate_gate(g, results, policy, costs, aborted))
+        .collect()
 }
 
-fn evaluate_gate(gate: &Gate, results: &[CaseResult], policy: &CountingPolicy, aborted: Option<&str>) -> GateOutcome {
+fn evaluate_gate(
+    gate: &Gate,
+    results: &[CaseResult],
+    policy: &CountingPolicy,
+    costs: &metrics::CostWeights,
+    aborted: Option<&str>,
+) -> GateOutcome {
     let set = if gate.filter.is_empty() {
         metrics::compute(results, policy)
     } else {
         metrics::compute(results.iter().filter(|r| gate.filter.matches(r)), policy)
     };
-    let (value, interval, samples) = match gate.metric.rate(&set) {
+    let decision_rate = (gate.metric == Metric::DecisionRate).then(|| {
+        let actual = gate.actual.as_deref().unwrap_or("");
+        let matching: Vec<&CaseResult> = results.iter().filter(|r| gate.filter.matches(r)).collect();
+        let hits = matching.iter().filter(|r| metrics::actual_name(r) == actual).count() as u64;
+        Rate::new(hits, matching.len() as u64, policy)
+    });
+    let rate = match &decision_rate {
+        Some(r) => Some(r),
+        None => gate.metric.rate(&set),
+    };
+    let (value, interval, samples) = match rate {
         Some(rate) => (rate.value, rate.low.zip(rate.high), rate.denominator),
         None => {
-            let latency = match gate.metric {
-                Metric::LatencyP50 => set.latency.p50,
-                Metric::LatencyP95 => set.latency.p95,
-                Metric::LatencyP99 => set.latency.p99,
-                _ => Some(set.cases),
+            let value = match gate.metric {
+                Metric::LatencyP50 => set.latency.p50.map(|v| v as f64),
+                Metric::LatencyP95 => set.latency.p95.map(|v| v as f64),
+                Metric::LatencyP99 => set.latency.p99.map(|v| v as f64),
+                Metric::WeightedCost => costs.weighted_cost(results.iter().filter(|r| gate.filter.matches(r))),
+                _ => Some(set.cases as f64),
             };
-            let samples = if gate.metric == Metric::Count { set.cases } else { set.latency.count };
-            (latency.map(|v| v as f64), None, samples)
+            let samples = match gate.metric {
+                Metric::Count | Metric::WeightedCost => set.cases,
+                _ => set.latency.count,
+            };
+            (value, None, samples)
         }
     };
     let compared = match (gate.bound, interval) {
@@ -330,6 +373,8 @@ pub fn format_value(metric: Metric, value: f64) -> String {
         format!("{:.2}%", value * 100.0)
     } else if metric == Metric::Count {
         format!("{value:.0}")
+    } else if metric == Metric::WeightedCost {
+        format!("{value:.3}")
     } else {
         format!("{value:.0} µs")
     }
@@ -381,12 +426,21 @@ mod tests {
             filter: Filter::default(),
             mode: Mode::Enforce,
             lanes: vec![Lane::Preflight, Lane::Full],
+            actual: None,
             defined_at: String::new(),
         }
     }
 
     fn status(gate: &Gate, results: &[CaseResult]) -> GateStatus {
-        evaluate_gates(std::slice::from_ref(gate), results, &CountingPolicy::default(), Lane::Full, None)[0].status
+        evaluate_gates(
+            std::slice::from_ref(gate),
+            results,
+            &CountingPolicy::default(),
+            &Default::default(),
+            Lane::Full,
+            None,
+        )[0]
+        .status
     }
 
     #[test]
@@ -414,7 +468,14 @@ mod tests {
     #[test]
     fn aborted_run_gives_error_status() {
         let gate = fpr_gate(0.10, Bound::Upper, 1);
-        let out = evaluate_gates(&[gate], &results(200, 0, 0), &CountingPolicy::default(), Lane::Full, Some("crashed"));
+        let out = evaluate_gates(
+            &[gate],
+            &results(200, 0, 0),
+            &CountingPolicy::default(),
+            &Default::default(),
+            Lane::Full,
+            Some("crashed"),
+        );
         assert_eq!(out[0].status, GateStatus::Error);
     }
 
@@ -422,8 +483,14 @@ mod tests {
     fn gates_outside_the_lane_are_not_evaluated() {
         let mut gate = fpr_gate(0.10, Bound::Upper, 1);
         gate.lanes = vec![Lane::Full];
-        assert!(
-            evaluate_gates(&[gate], &results(10, 0, 0), &CountingPolicy::default(), Lane::Preflight, None).is_empty()
-        );
+        assert!(evaluate_gates(
+            &[gate],
+            &results(10, 0, 0),
+            &CountingPolicy::default(),
+            &Default::default(),
+            Lane::Preflight,
+            None
+        )
+        .is_empty());
     }
 }

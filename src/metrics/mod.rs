@@ -178,6 +178,40 @@ pub struct MetricSet {
     pub flip_rate: Rate,
     /// Harness-measured latency of cases that got a decision, microseconds.
     pub latency: LatencySummary,
+    /// Expected decision → actual decision (or `error`) → cases, over cases
+    /// with an `expected` decision: the three-way confusion matrix.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub decision_matrix: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// The actual side of a decision-matrix cell.
+pub fn actual_name(r: &CaseResult) -> &'static str {
+    r.decision.map(|d| d.as_str()).unwrap_or("error")
+}
+
+/// Cost weights per (expected, actual) cell, from `[counting.costs]`, keyed
+/// `"block->allow"`; cells without a weight cost nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CostWeights(pub BTreeMap<String, f64>);
+
+impl CostWeights {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Mean cost per case with an expected decision; `None` without costs or such cases.
+    pub fn weighted_cost<'a>(&self, results: impl IntoIterator<Item = &'a CaseResult>) -> Option<f64> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let (mut cases, mut total) = (0u64, 0.0);
+        for r in results {
+            let Some(expected) = r.expected else { continue };
+            cases += 1;
+            total += self.0.get(&format!("{}->{}", expected.as_str(), actual_name(r))).copied().unwrap_or(0.0);
+        }
+        (cases > 0).then(|| total / cases as f64)
+    }
 }
 
 /// Computes a [`MetricSet`] over any iterator of results.
@@ -187,7 +221,12 @@ pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &C
     let mut confusion = Confusion::default();
     let mut latencies = Vec::new();
     let (mut repeated, mut flipped) = (0u64, 0u64);
+    let mut decision_matrix: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for r in results {
+        if let Some(expected) = r.expected {
+            *decision_matrix.entry(expected.as_str().into()).or_default().entry(actual_name(r).into()).or_default() +=
+                1;
+        }
         if let Some(rep) = &r.repeats {
             repeated += 1;
             flipped += rep.flipped() as u64;
@@ -226,6 +265,7 @@ pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &C
         error_rate: Rate::new(benign.error + adversarial.error, total, policy),
         flip_rate: Rate::new(flipped, repeated, policy),
         latency: LatencySummary::from_unsorted(latencies),
+        decision_matrix,
     }
 }
 
@@ -240,6 +280,9 @@ pub struct Metrics {
     /// Per direction, per detector (reason): how often it stopped a benign
     /// case (its share of false positives) and an adversarial one.
     pub by_detector: BTreeMap<String, BTreeMap<String, DetectorStats>>,
+    /// Mean cost per case over the decision matrix (`[counting.costs]`), if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted_cost: Option<f64>,
     pub latency_histogram: LatencyHistogram,
 }
 
@@ -313,6 +356,7 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
             .to_string()
         }),
         by_detector: detector_stats(results, policy),
+        weighted_cost: None,
         latency_histogram: LatencyHistogram::from_latencies(
             results.iter().filter(|r| r.decision.is_some()).map(|r| r.latency_us),
         ),

@@ -165,6 +165,9 @@ pub struct DashboardView {
     failing: Vec<CaseGroup>,
     directions: Vec<SimpleRow>,
     detectors: Vec<SimpleRow>,
+    matrix_columns: Vec<String>,
+    matrix: Vec<SimpleRow>,
+    weighted_cost: String,
     waivers: Vec<SimpleRow>,
     fixtures: Vec<SimpleRow>,
     golden: Vec<SimpleRow>,
@@ -439,6 +442,18 @@ impl DashboardView {
                     .collect()
             })
             .unwrap_or_default();
+        let matrix_columns: Vec<String> =
+            ["allow", "block", "require_approval", "error"].iter().map(|s| s.to_string()).collect();
+        let matrix = o
+            .decision_matrix
+            .iter()
+            .map(|(expected, actual)| {
+                let mut cells = vec![expected.clone()];
+                cells.extend(matrix_columns.iter().map(|c| actual.get(c).copied().unwrap_or(0).to_string()));
+                row(cells, "")
+            })
+            .collect();
+        let weighted_cost = v.metrics.weighted_cost.map(|c| format!("{c:.3}")).unwrap_or_default();
         let fpr: Vec<f64> = history.iter().filter_map(|h| h.fpr).collect();
         let asr: Vec<f64> = history.iter().filter_map(|h| h.asr).collect();
         let p99: Vec<f64> = history.iter().filter_map(|h| h.p99_us.map(|x| x as f64)).collect();
@@ -482,6 +497,9 @@ impl DashboardView {
             ],
             directions,
             detectors,
+            matrix_columns,
+            matrix,
+            weighted_cost,
             waivers,
             fixtures,
             golden,

@@ -7,6 +7,7 @@ mod calibration;
 mod corpus_errors;
 mod egress;
 mod fixtures;
+mod policy;
 mod release;
 mod reports;
 mod run_bundled;
