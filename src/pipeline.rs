@@ -288,6 +288,7 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
                     direction: Default::default(),
                     context: None,
                     dataset: dataset.clone(),
+                    expected_first_block: None,
                     origin: Origin { path: Arc::new(PathBuf::from(path)), line: line.parse().unwrap_or(0) },
                 });
             }

@@ -43,6 +43,12 @@ pub struct CaseResult {
     /// With `--repeat N`: how the N answers split (the decision above is the majority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<RepeatSummary>,
+    /// For a conversation: the message index at which the target blocked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_at_turn: Option<u32>,
+    /// For an attack conversation: the first message that had to be blocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_first_block: Option<u32>,
     /// Position in the whole corpus; only in shard results, so a merge can
     /// restore corpus order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +101,8 @@ impl CaseResult {
             attempts: outcome.attempts,
             error,
             repeats: None,
+            blocked_at_turn: outcome.blocked_at_turn,
+            expected_first_block: case.expected_first_block,
             seq: None,
         }
     }
@@ -228,6 +236,7 @@ mod tests {
                         latency_us: 1,
                         target_latency_us: None,
                         attempts: 1,
+                        blocked_at_turn: None,
                     },
                     Err(kind) => Outcome::error(kind, "scripted", 1),
                 })
@@ -248,6 +257,7 @@ mod tests {
             direction: Direction::Ingress,
             context: None,
             dataset: Arc::from("d"),
+            expected_first_block: None,
             origin: Origin { path: Arc::new("f".into()), line: 1 },
         }
     }

@@ -35,6 +35,7 @@ fn answer(judge: &Judge, request: &Request) -> Result<Response, String> {
                 score: None,
                 reasons: Vec::new(),
                 latency_us: None,
+                blocked_at_turn: None,
             })
         }
     };
@@ -49,6 +50,7 @@ fn answer(judge: &Judge, request: &Request) -> Result<Response, String> {
         score: Some(j.score),
         reasons: j.reasons.iter().map(|r| r.to_string()).collect(),
         latency_us: Some(start.elapsed().as_micros() as u64),
+        blocked_at_turn: j.turn,
     })
 }
 

@@ -621,6 +621,8 @@ mod tests {
             attempts: 1,
             error: None,
             repeats: None,
+            blocked_at_turn: None,
+            expected_first_block: None,
             seq: None,
         }
     }

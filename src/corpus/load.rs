@@ -22,8 +22,19 @@ const MANIFEST_NAME: &str = "corpus.toml";
 
 /// Keys a case line may carry when no manifest maps its fields. Anything
 /// else is rejected, so a typo such as `lable` cannot silently drop a field.
-const KNOWN_KEYS: &[&str] =
-    &["id", "input", "messages", "label", "category", "source", "tags", "expected", "direction", "context"];
+const KNOWN_KEYS: &[&str] = &[
+    "id",
+    "input",
+    "messages",
+    "label",
+    "category",
+    "source",
+    "tags",
+    "expected",
+    "direction",
+    "context",
+    "expected-first-block",
+];
 
 /// All cases of a run, in load order (sorted file paths, then line order).
 #[derive(Debug)]
@@ -228,6 +239,7 @@ struct RawCase {
     line: usize,
     path: Arc<PathBuf>,
     dataset: Arc<str>,
+    expected_first_block: Option<u32>,
 }
 
 fn parse_jsonl(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnostic>> {
@@ -453,6 +465,18 @@ fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) ->
         },
     };
 
+    let expected_first_block = match object.get("expected-first-block") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(i) if matches!(payload, Payload::Conversation(ref m) if (i as usize) < m.len()) => Some(i as u32),
+            _ => {
+                return Err(err(
+                    "invalid-expected-first-block",
+                    "`expected-first-block` is the index of a message of this conversation".into(),
+                ))
+            }
+        },
+    };
     Ok(RawCase {
         id,
         payload,
@@ -466,6 +490,7 @@ fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) ->
         line,
         path: ctx.path.clone(),
         dataset: ctx.dataset.clone(),
+        expected_first_block,
     })
 }
 
@@ -547,6 +572,7 @@ fn finish_cases(raw: Vec<(RawCase, String)>, problems: &mut Vec<Diagnostic>) -> 
             direction: c.direction,
             context: c.context,
             dataset: c.dataset,
+            expected_first_block: c.expected_first_block,
             origin: Origin { path: c.path, line: c.line },
         });
     }

@@ -168,6 +168,8 @@ pub struct Case {
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
     /// The dataset (manifest `name`, or file stem) the case belongs to.
     pub dataset: Arc<str>,
+    /// For an attack conversation: the index of the first message that must be blocked.
+    pub expected_first_block: Option<u32>,
     pub origin: Origin,
 }
 

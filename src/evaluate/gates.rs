@@ -406,6 +406,8 @@ mod tests {
             attempts: 1,
             error: None,
             repeats: None,
+            blocked_at_turn: None,
+            expected_first_block: None,
             seq: None,
         };
         out.extend((0..benign_allowed).map(|_| mk(Some(Decision::Allow))));

@@ -280,10 +280,58 @@ pub struct Metrics {
     /// Per direction, per detector (reason): how often it stopped a benign
     /// case (its share of false positives) and an adversarial one.
     pub by_detector: BTreeMap<String, BTreeMap<String, DetectorStats>>,
+    /// Conversation cases: blocked anywhere (benign) or never (attacks), and
+    /// how many turns an attack got through before its block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationStats>,
     /// Mean cost per case over the decision matrix (`[counting.costs]`), if configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weighted_cost: Option<f64>,
     pub latency_histogram: LatencyHistogram,
+}
+
+/// Turn-level results of conversation cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ConversationStats {
+    pub conversations: u64,
+    /// Benign conversations blocked anywhere / benign conversations.
+    pub fpr: Rate,
+    /// Attack conversations never blocked / attack conversations.
+    pub asr: Rate,
+    /// Attacks blocked at or before their `expected-first-block` / attacks that name one.
+    pub blocked_on_time: Rate,
+    /// Over attacks blocked after their expected turn: messages too late.
+    pub mean_turns_late: Option<f64>,
+    pub max_turns_late: Option<u32>,
+}
+
+fn conversation_stats(results: &[CaseResult], policy: &CountingPolicy) -> Option<ConversationStats> {
+    let conversations: Vec<&CaseResult> =
+        results.iter().filter(|r| matches!(r.input, crate::corpus::Payload::Conversation(_))).collect();
+    if conversations.is_empty() {
+        return None;
+    }
+    let set = compute(conversations.iter().copied(), policy);
+    let (mut named, mut on_time, mut late) = (0u64, 0u64, Vec::new());
+    for r in conversations.iter().filter(|r| r.label == Label::Adversarial) {
+        let Some(expected) = r.expected_first_block else { continue };
+        named += 1;
+        match (policy.classify(r), r.blocked_at_turn) {
+            (Class::Detected, Some(turn)) if turn <= expected => on_time += 1,
+            (Class::Detected, Some(turn)) => late.push(turn - expected),
+            (Class::Detected, None) => on_time += 1, // blocked, turn not reported
+            _ => {}
+        }
+    }
+    Some(ConversationStats {
+        conversations: conversations.len() as u64,
+        fpr: set.fpr,
+        asr: set.asr,
+        blocked_on_time: Rate::new(on_time, named, policy),
+        mean_turns_late: (!late.is_empty()).then(|| late.iter().map(|&t| t as f64).sum::<f64>() / late.len() as f64),
+        max_turns_late: late.iter().copied().max(),
+    })
 }
 
 /// One detector (a reason code) within one direction.
@@ -356,6 +404,7 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
             .to_string()
         }),
         by_detector: detector_stats(results, policy),
+        conversations: conversation_stats(results, policy),
         weighted_cost: None,
         latency_histogram: LatencyHistogram::from_latencies(
             results.iter().filter(|r| r.decision.is_some()).map(|r| r.latency_us),
@@ -389,6 +438,8 @@ mod tests {
             attempts: 1,
             error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
             repeats: None,
+            blocked_at_turn: None,
+            expected_first_block: None,
             seq: None,
         }
     }

@@ -259,6 +259,7 @@ impl ExecTarget {
                                             latency_us,
                                             target_latency_us: r.latency_us,
                                             attempts: 1,
+                                            blocked_at_turn: r.blocked_at_turn,
                                         }
                                     };
                                     record(&mut done, i, outcome);

@@ -53,6 +53,8 @@ pub struct Outcome {
     /// The target's own timing, when it reports one.
     pub target_latency_us: Option<u64>,
     pub attempts: u32,
+    /// For a conversation: the index of the message at which it was blocked.
+    pub blocked_at_turn: Option<u32>,
 }
 
 impl Outcome {
@@ -64,6 +66,7 @@ impl Outcome {
             latency_us,
             target_latency_us: None,
             attempts: 1,
+            blocked_at_turn: None,
         }
     }
 }

@@ -92,6 +92,9 @@ pub struct Response {
     pub reasons: Vec<String>,
     #[serde(default, rename = "latency-us", skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
+    /// For a conversation: the index of the message at which it was blocked.
+    #[serde(default, rename = "blocked-at-turn", skip_serializing_if = "Option::is_none")]
+    pub blocked_at_turn: Option<u32>,
 }
 
 /// The optional first exchange, sent only when the config sets `hello = true`.

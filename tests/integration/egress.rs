@@ -50,3 +50,59 @@ fn egress_detectors_per_detector_table_and_exec_agree() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(decisions(&builtin), decisions(&exec), "the direction travels in the protocol");
 }
+
+#[test]
+fn conversations_are_judged_turn_by_turn_in_order_and_through_exec() {
+    let make = |name: &str, target: String| {
+        let dir = scratch(name);
+        std::fs::create_dir_all(dir.join("corpora")).unwrap();
+        for f in ["conversations.jsonl", "corpus.toml"] {
+            std::fs::copy(repo_root().join("corpora/conversations").join(f), dir.join("corpora").join(f)).unwrap();
+        }
+        write(&dir.join("gauntlet.toml"), &target);
+        dir
+    };
+    let builtin = make("conversations-builtin", "[target]\nkind = \"builtin\"\n".into());
+    let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &builtin);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = read_json(&builtin.join("reports/verdict.json"));
+    let c = &v["metrics"]["conversations"];
+    assert_eq!(c["conversations"], 32);
+    assert_eq!(c["blocked-on-time"]["denominator"], 16);
+    let results: Vec<serde_json::Value> = std::fs::read_to_string(builtin.join("reports/results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Corpus order is kept although cases replay in parallel.
+    let ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let corpus = std::fs::read_to_string(repo_root().join("corpora/conversations/conversations.jsonl")).unwrap();
+    let file_order: Vec<String> = corpus
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, file_order);
+    // The DAN escalation is blocked at its second message, not its first.
+    let dan = results.iter().find(|r| r["id"] == "cv-a-01").unwrap();
+    assert_eq!(dan["blocked-at-turn"], 1);
+    assert!(results.iter().filter(|r| r["label"] == "benign").all(|r| r.get("blocked-at-turn").is_none()));
+
+    let bin = env!("CARGO_BIN_EXE_gauntlet");
+    let exec = make(
+        "conversations-exec",
+        format!("[target]\nkind = \"exec\"\ncommand = [{bin:?}, \"target\", \"serve\", \"--stdio\"]\n"),
+    );
+    let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &exec);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let turns = |dir: &std::path::Path| -> Vec<(String, Option<u64>)> {
+        std::fs::read_to_string(dir.join("reports/results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (v["id"].as_str().unwrap().to_string(), v["blocked-at-turn"].as_u64())
+            })
+            .collect()
+    };
+    assert_eq!(turns(&builtin), turns(&exec), "blocked-at-turn travels in the protocol");
+}

@@ -96,6 +96,8 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
             &[
                 "run",
                 "--quiet",
+                "--lane",
+                "preflight",
                 "--config",
                 config,
                 "--partition",

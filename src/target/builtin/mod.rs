@@ -96,6 +96,8 @@ pub struct Judgement {
     pub decision: Decision,
     pub score: f64,
     pub reasons: Vec<Arc<str>>,
+    /// For a conversation: the message index at which it was blocked.
+    pub turn: Option<u32>,
 }
 
 struct Buffers {
@@ -227,11 +229,37 @@ impl Firewall {
         } else {
             Decision::Allow
         };
-        Judgement { decision, score, reasons }
+        Judgement { decision, score, reasons, turn: None }
+    }
+
+    /// Judges a payload. A conversation is judged turn by turn: each user
+    /// message together with the user messages before it, stopping at the
+    /// first turn that blocks (as a gate in front of a chat would).
+    pub fn judge_payload(&self, payload: &crate::corpus::Payload) -> Judgement {
+        let crate::corpus::Payload::Conversation(messages) = payload else {
+            return self.judge_texts(payload);
+        };
+        let mut so_far = String::new();
+        let mut strongest: Option<Judgement> = None;
+        for (i, m) in messages.iter().enumerate().filter(|(_, m)| m.role == "user") {
+            if !so_far.is_empty() {
+                so_far.push('\n');
+            }
+            so_far.push_str(&m.content);
+            let mut j = self.judge(&so_far);
+            if j.decision != Decision::Allow {
+                j.turn = Some(i as u32);
+                return j;
+            }
+            if strongest.as_ref().is_none_or(|s| j.score > s.score) {
+                strongest = Some(j);
+            }
+        }
+        strongest.unwrap_or_else(|| self.decide(0.0, Vec::new()))
     }
 
     /// Judges every text of a payload together.
-    pub fn judge_payload(&self, payload: &crate::corpus::Payload) -> Judgement {
+    fn judge_texts(&self, payload: &crate::corpus::Payload) -> Judgement {
         BUFFERS.with(|buffers| {
             let b = &mut *buffers.borrow_mut();
             b.scan.clear();
@@ -312,6 +340,7 @@ impl Target for Firewall {
                     .map(|case| {
                         let start = Instant::now();
                         let judgement = self.judge_case(case);
+                        let turn = judgement.turn;
                         let latency_us = start.elapsed().as_micros() as u64;
                         Outcome {
                             decision: Ok(judgement.decision),
@@ -320,6 +349,7 @@ impl Target for Firewall {
                             latency_us,
                             target_latency_us: None,
                             attempts: 1,
+                            blocked_at_turn: turn,
                         }
                     })
                     .collect();
