@@ -27,6 +27,18 @@ pub struct Request {
     pub direction: Option<Direction>,
 }
 
+/// The context a target receives: the case's own, plus a `session` unique to
+/// the case unless the case names one, so a stateful target (risk kept per
+/// user or session) never carries state from one case into the next. Cases
+/// that share a `session` on purpose test accumulation.
+pub fn context_with_session(case: &Case) -> Map<String, Value> {
+    let mut context = case.context.clone().unwrap_or_default();
+    if !context.contains_key("session") {
+        context.insert("session".into(), Value::String(format!("gauntlet:{}", case.id)));
+    }
+    context
+}
+
 impl Request {
     pub fn for_case(case: &Case) -> Request {
         let (input, messages) = match &case.payload {
@@ -35,7 +47,7 @@ impl Request {
             Payload::Conversation(m) => (None, Some(m.clone())),
         };
         let direction = (case.direction == Direction::Egress).then_some(Direction::Egress);
-        Request { id: case.id.clone(), input, messages, context: case.context.clone(), direction }
+        Request { id: case.id.clone(), input, messages, context: Some(context_with_session(case)), direction }
     }
 
     /// Serialises the request for `case` as one line (with newline) into `out`,
@@ -48,8 +60,7 @@ impl Request {
             input: Option<InputRef<'a>>,
             #[serde(skip_serializing_if = "Option::is_none")]
             messages: Option<&'a [Message]>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            context: Option<&'a Map<String, Value>>,
+            context: Map<String, Value>,
             #[serde(skip_serializing_if = "Option::is_none")]
             direction: Option<Direction>,
         }
@@ -65,7 +76,7 @@ impl Request {
             Payload::Conversation(m) => (None, Some(m.as_slice())),
         };
         let direction = (case.direction == Direction::Egress).then_some(Direction::Egress);
-        let line = Borrowed { id: &case.id, input, messages, context: case.context.as_ref(), direction };
+        let line = Borrowed { id: &case.id, input, messages, context: context_with_session(case), direction };
         serde_json::to_writer(&mut *out, &line).expect("requests serialise");
         out.push(b'\n');
     }

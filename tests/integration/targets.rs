@@ -351,3 +351,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn every_case_gets_its_own_session_unless_it_shares_one_on_purpose() {
+    // Twelve plain cases: each its own session, so a stateful target never blocks.
+    let dir = exec_project("exec-sessions", "stateful", &[], "window = 4");
+    let r = run(&dir);
+    assert!(r.outcomes.values().all(|v| v["decision"] != "block" || v["label"] == "adversarial"));
+    assert!(r.outcomes.values().all(|v| !v["reasons"].as_array().unwrap().iter().any(|x| x == "session-risk")));
+    // Three cases sharing a session accumulate risk: the third is blocked.
+    let mut corpus = String::new();
+    for i in 0..3 {
+        corpus.push_str(&format!(
+            "{{\"id\":\"s{i}\",\"input\":\"hello {i}\",\"label\":\"benign\",\"category\":\"x\",\"context\":{{\"session\":\"user-7\"}}}}\n"
+        ));
+    }
+    std::fs::write(dir.join("corpora/cases.jsonl"), corpus).unwrap();
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!(
+            "[target]\nkind = \"exec\"\ncommand = [\"python3\", \"{}\", \"stateful\"]\nwindow = 1\n",
+            script("exec_gate.py")
+        ),
+    );
+    let r = run(&dir);
+    assert_eq!(r.outcomes["s2"]["decision"], "block");
+    assert_eq!(r.outcomes["s0"]["decision"], "allow");
+}

@@ -13,6 +13,7 @@ Modes:
   crash1    crash (exit 3) on the 6th request of the first process only (uses MARKER_FILE)
   crashloop crash on the 3rd request, every time
   quit      exit cleanly after reading the 3rd request, without answering it
+  stateful  block any session seen three times (risk kept per session)
 Decisions: block when the input mentions "attack", else allow.
 """
 import json
@@ -24,8 +25,16 @@ MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
 MARKER = sys.argv[2] if len(sys.argv) > 2 else None
 
 
+SESSIONS = {}
+
+
 def answer(req):
     text = json.dumps(req.get("input", ""))
+    # Stateful: risk accumulates per session; a session seen 3 times blocks.
+    session = (req.get("context") or {}).get("session")
+    SESSIONS[session] = SESSIONS.get(session, 0) + 1
+    if MODE == "stateful" and SESSIONS[session] >= 3:
+        return {"id": req["id"], "decision": "block", "score": 1.0, "reasons": ["session-risk"]}
     decision = "block" if "attack" in text else "allow"
     return {"id": req["id"], "decision": decision, "score": 0.9 if decision == "block" else 0.1, "reasons": ["test"]}
 
