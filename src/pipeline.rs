@@ -599,6 +599,9 @@ fn write_outputs(
     stderr: Option<String>,
 ) -> Result<(), Error> {
     write_results(&dir.join("results.jsonl"), results)?;
+    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
+        eprintln!("TIMING   results.jsonl done");
+    }
     if verdict.run.partition.is_some() {
         write_results(&dir.join("fixture-results.jsonl"), fixture_results)?;
     }
@@ -622,7 +625,11 @@ fn write_outputs(
 pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let today = resolve_today(opts.today)?;
     let started = chrono::Utc::now();
+    let t0 = std::time::Instant::now();
     let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
+    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
+        eprintln!("TIMING plan {:?}", t0.elapsed());
+    }
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     let corpus_summary = corpus.summary.clone();
     let mut cases = corpus.cases;
@@ -653,6 +660,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     } else {
         replay_repeated(target.as_ref(), cases, opts.repeat, &Counter::default())?
     };
+    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
+        eprintln!("TIMING replay {:?}", t0.elapsed());
+    }
     let determinism = match second_pass {
         Some(cases) => Some(determinism_gate(target.as_ref(), cases, &replayed.results, opts.repeat)?),
         None => None,
@@ -690,7 +700,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         bless: opts.bless,
     };
     let verdict = judge(&judging, &results, &fixture_results, facts)?;
+    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
+        eprintln!("TIMING judge {:?}", t0.elapsed());
+    }
     write_outputs(&reports_dir, &verdict, &results, &fixture_results, target.stderr_log())?;
+    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
+        eprintln!("TIMING written {:?}", t0.elapsed());
+    }
     Ok(RunOutput { verdict, results, reports_dir })
 }
 

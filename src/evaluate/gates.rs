@@ -270,10 +270,12 @@ pub fn evaluate_gates(
     lane: Lane,
     aborted: Option<&str>,
 ) -> Vec<GateOutcome> {
+    // Gates over all cases share one computation (it sorts every latency).
+    let overall = std::cell::OnceCell::new();
     gates
         .iter()
         .filter(|g| g.lanes.contains(&lane))
-        .map(|g| evaluate_gate(g, results, policy, costs, aborted))
+        .map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall))
         .collect()
 }
 
@@ -283,11 +285,14 @@ fn evaluate_gate(
     policy: &CountingPolicy,
     costs: &metrics::CostWeights,
     aborted: Option<&str>,
+    overall: &std::cell::OnceCell<MetricSet>,
 ) -> GateOutcome {
+    let filtered;
     let set = if gate.filter.is_empty() {
-        metrics::compute(results, policy)
+        overall.get_or_init(|| metrics::compute(results, policy))
     } else {
-        metrics::compute(results.iter().filter(|r| gate.filter.matches(r)), policy)
+        filtered = metrics::compute(results.iter().filter(|r| gate.filter.matches(r)), policy);
+        &filtered
     };
     let decision_rate = (gate.metric == Metric::DecisionRate).then(|| {
         let actual = gate.actual.as_deref().unwrap_or("");
@@ -297,7 +302,7 @@ fn evaluate_gate(
     });
     let rate = match &decision_rate {
         Some(r) => Some(r),
-        None => gate.metric.rate(&set),
+        None => gate.metric.rate(set),
     };
     let (value, interval, samples) = match rate {
         Some(rate) => (rate.value, rate.low.zip(rate.high), rate.denominator),
