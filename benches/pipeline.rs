@@ -342,6 +342,39 @@ fn bench_decision_log() {
     );
 }
 
+/// Conversation replay through the built-in firewall: turns per second.
+fn bench_conversations(n: usize) {
+    use gauntlet::target::Target;
+    let dir = root().join("corpora/conversations");
+    let seeds = gauntlet::corpus::load_corpora(std::slice::from_ref(&dir), &dir).unwrap().cases;
+    let mut cases = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut c = seeds[i % seeds.len()].clone();
+        c.id = format!("conv-{i}");
+        if let gauntlet::corpus::Payload::Conversation(m) = &mut c.payload {
+            m[0].content.push_str(&format!(" (session {i})"));
+        }
+        cases.push(c);
+    }
+    let turns: usize = cases
+        .iter()
+        .map(|c| match &c.payload {
+            gauntlet::corpus::Payload::Conversation(m) => m.len(),
+            _ => 0,
+        })
+        .sum();
+    let firewall = gauntlet::target::builtin::Firewall::default_rules();
+    let start = Instant::now();
+    let replayed = firewall.replay(&cases, &()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let blocked = replayed.outcomes.iter().filter(|o| o.blocked_at_turn.is_some()).count();
+    println!(
+        "conversations: {n} conversations ({turns} turns) in {secs:.2} s = {:.0} conversations/s, {:.0} turns/s (up to the blocking turn); {blocked} blocked",
+        n as f64 / secs,
+        turns as f64 / secs
+    );
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
@@ -360,6 +393,9 @@ fn main() {
     }
     if wanted("merge") {
         bench_merge(n);
+    }
+    if wanted("conversations") {
+        bench_conversations(n.min(200_000));
     }
     if wanted("decision_log") {
         bench_decision_log();

@@ -144,20 +144,32 @@ pub fn build_target(config: &Config) -> Result<Box<dyn Target>, Error> {
     let t = &config.target;
     match t.kind.as_str() {
         "builtin" => {
-            let overrides = Overrides {
-                block_threshold: t.threshold,
-                approval_threshold: t.approval_threshold,
-                system_prompt: t.system_prompt.clone(),
+            let firewall = |threshold: Option<f64>, system_prompt: Option<String>| -> Result<Firewall, Error> {
+                let overrides = Overrides {
+                    block_threshold: threshold.or(t.threshold),
+                    approval_threshold: t.approval_threshold,
+                    system_prompt: system_prompt.or_else(|| t.system_prompt.clone()),
+                };
+                match &t.rules {
+                    Some(rules) => Firewall::from_file(&config.base.join(rules), overrides),
+                    None => Firewall::from_toml(
+                        Path::new("<embedded rules.toml>"),
+                        crate::target::builtin::DEFAULT_RULES,
+                        overrides,
+                    ),
+                }
             };
-            let firewall = match &t.rules {
-                Some(rules) => Firewall::from_file(&config.base.join(rules), overrides)?,
-                None => Firewall::from_toml(
-                    Path::new("<embedded rules.toml>"),
-                    crate::target::builtin::DEFAULT_RULES,
-                    overrides,
-                )?,
-            };
-            Ok(Box::new(firewall))
+            match &t.tenant {
+                Some(tenants) if !tenants.is_empty() => {
+                    let routed = tenants
+                        .iter()
+                        .map(|tn| Ok((tn.id.clone(), firewall(tn.threshold, tn.system_prompt.clone())?)))
+                        .collect::<Result<Vec<_>, Error>>()?;
+                    let anonymous = if t.anonymous.unwrap_or(true) { Some(firewall(None, None)?) } else { None };
+                    Ok(Box::new(crate::target::tenants::TenantRouter::new(routed, anonymous)))
+                }
+                _ => Ok(Box::new(firewall(None, None)?)),
+            }
         }
         "exec" => {
             let command = t.command.clone().unwrap_or_default();
@@ -295,6 +307,105 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
         }
     }
     out
+}
+
+/// With `[[target.tenant]]`, every case runs once per tenant (id
+/// `<id>@<tenant>`, `context.tenant` set); cases naming a tenant already keep it.
+fn expand_for_tenants(cases: Vec<Case>, config: &Config) -> Vec<Case> {
+    let tenants: Vec<&str> = config.target.tenant.iter().flatten().map(|t| t.id.as_str()).collect();
+    if tenants.is_empty() {
+        return cases;
+    }
+    let mut out = Vec::with_capacity(cases.len() * tenants.len());
+    for case in cases {
+        if crate::target::tenants::tenant_of(&case).is_some() {
+            out.push(case);
+            continue;
+        }
+        for t in &tenants {
+            let mut c = case.clone();
+            c.id = format!("{}@{t}", case.id);
+            c.context
+                .get_or_insert_with(Default::default)
+                .insert("tenant".into(), serde_json::Value::String(t.to_string()));
+            out.push(c);
+        }
+    }
+    out
+}
+
+const PROBE_PREFIX: &str = "probe::";
+
+/// Requests that a tenant-aware gate must refuse: one for a tenant that does
+/// not exist and, when anonymous access is off, one without a tenant.
+fn tenant_probes(config: &Config) -> Vec<Case> {
+    if config.target.tenant.as_ref().is_none_or(|t| t.is_empty()) {
+        return Vec::new();
+    }
+    let make = |id: &str, tenant: Option<&str>| Case {
+        id: format!("{PROBE_PREFIX}{id}"),
+        payload: crate::corpus::Payload::Text("Hello, what are your opening hours?".into()),
+        label: Label::Adversarial,
+        category: Arc::from("tenant-probe"),
+        source: Arc::from("gauntlet"),
+        tags: Vec::new(),
+        expected: Some(Decision::Block),
+        direction: Default::default(),
+        context: tenant.map(|t| {
+            let mut m = serde_json::Map::new();
+            m.insert("tenant".into(), serde_json::Value::String(t.into()));
+            m
+        }),
+        dataset: Arc::from("probes"),
+        expected_first_block: None,
+        origin: Origin { path: Arc::new(config.path.clone()), line: 0 },
+    };
+    let mut probes = vec![make("unknown-tenant", Some("gauntlet-probe-no-such-tenant"))];
+    if !config.target.anonymous.unwrap_or(true) {
+        probes.push(make("no-tenant", None));
+    }
+    probes
+}
+
+/// Gate `tenant-fail-closed`: every probe must be blocked.
+fn tenant_gate(fixture_results: &[CaseResult], config: &Config, aborted: Option<&str>) -> Option<GateOutcome> {
+    let probes: Vec<&CaseResult> = fixture_results.iter().filter(|r| r.id.starts_with(PROBE_PREFIX)).collect();
+    if probes.is_empty() {
+        return None;
+    }
+    let open: Vec<String> = probes
+        .iter()
+        .filter(|r| r.decision != Some(Decision::Block))
+        .map(|r| format!("{} answered {}", r.id, r.decision.map(|d| d.as_str()).unwrap_or("error")))
+        .collect();
+    let (status, detail) = match (aborted, open.is_empty()) {
+        (Some(reason), _) => (GateStatus::Error, format!("run incomplete: {reason}")),
+        (None, true) => (GateStatus::Pass, format!("{} probe(s) refused", probes.len())),
+        (None, false) => (GateStatus::Fail, format!("not fail-closed: {}", open.join("; "))),
+    };
+    Some(GateOutcome {
+        gate: Gate {
+            id: "tenant-fail-closed".into(),
+            description: "Requests for an unknown tenant (or none, without anonymous access) are blocked.".into(),
+            metric: Metric::Count,
+            comparator: Comparator::Max,
+            threshold: 0.0,
+            bound: Bound::Point,
+            min_samples: 0,
+            filter: Filter::default(),
+            mode: Mode::Enforce,
+            lanes: vec![Lane::Preflight, Lane::Full],
+            actual: None,
+            defined_at: config.path.display().to_string(),
+        },
+        status,
+        value: Some(open.len() as f64),
+        interval: None,
+        compared: Some(open.len() as f64),
+        samples: probes.len() as u64,
+        detail,
+        waiver: None,
+    })
 }
 
 /// Checks (or, blessing, writes) each dataset's decision snapshot.
@@ -508,6 +619,7 @@ pub fn judge(
     metrics.weighted_cost = config.costs.weighted_cost(results);
     let mut outcomes = evaluate_gates(j.gates, results, &config.counting, &config.costs, j.lane, aborted);
     outcomes.extend(facts.extra_gates);
+    outcomes.extend(tenant_gate(fixture_results, config, aborted));
     let by_id: HashMap<&str, &CaseResult> =
         results.iter().chain(fixture_results.iter()).map(|r| (r.id.as_str(), r)).collect();
     let mut fixture_outcomes = judge_fixtures(j.fixtures, &by_id);
@@ -632,7 +744,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     }
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     let corpus_summary = corpus.summary.clone();
-    let mut cases = corpus.cases;
+    let mut cases = expand_for_tenants(corpus.cases, &config);
     let mut seqs = None;
     if let Some(p) = opts.partition {
         let (kept, seq) = p.select(cases);
@@ -640,9 +752,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         seqs = Some(seq);
     }
     let corpus_len = cases.len();
-    // Fixture inputs run once: unsharded, or in shard 1.
+    // Fixture inputs and tenant probes run once: unsharded, or in shard 1.
     if opts.partition.is_none_or(|p| p.index == 1) {
         cases.extend(fixture_cases(&fixtures));
+        cases.extend(tenant_probes(&config));
     }
     let second_pass = opts.check_determinism.then(|| cases.clone());
 

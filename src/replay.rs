@@ -23,6 +23,9 @@ pub struct CaseResult {
     pub source: Arc<str>,
     /// The dataset (corpus.toml `name`, or file stem) the case came from.
     pub dataset: Arc<str>,
+    /// The tenant the case was sent for (`context.tenant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Arc<str>>,
     #[serde(default)]
@@ -83,8 +86,10 @@ impl CaseResult {
             Ok(d) => (Some(d), None),
             Err(e) => (None, Some(e)),
         };
+        let tenant = crate::target::tenants::tenant_of(&case).map(Arc::from);
         CaseResult {
             id: case.id,
+            tenant,
             label: case.label,
             category: case.category,
             source: case.source,

@@ -609,6 +609,7 @@ mod tests {
             category: Arc::from("c"),
             source: Arc::from("s"),
             dataset: Arc::from("d"),
+            tenant: None,
             tags: vec![],
             direction: Direction::Ingress,
             expected: None,

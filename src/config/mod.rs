@@ -98,6 +98,21 @@ pub struct RawTarget {
     pub retries: Option<u32>,
     // exec and http
     pub timeout_ms: Option<u64>,
+    // every kind
+    /// Tenants: the corpora run once per tenant (`[[target.tenant]]`).
+    pub tenant: Option<Vec<RawTenant>>,
+    /// Whether a request without a tenant may be served (default true).
+    pub anonymous: Option<bool>,
+}
+
+/// One tenant; for the built-in target it may override the threshold and
+/// the system prompt.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTenant {
+    pub id: String,
+    pub threshold: Option<f64>,
+    pub system_prompt: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +237,25 @@ impl Config {
                 &[]
             }
         };
+        let mut seen_tenants = std::collections::HashSet::new();
+        for t in raw.target.tenant.iter().flatten() {
+            if t.id.trim().is_empty() || !seen_tenants.insert(t.id.clone()) {
+                problems.push(
+                    Diagnostic::new(path, "invalid-tenant", format!("tenant id `{}` is empty or repeated", t.id))
+                        .near(&text, &t.id),
+                );
+            }
+            if raw.target.kind != "builtin" && (t.threshold.is_some() || t.system_prompt.is_some()) {
+                problems.push(
+                    Diagnostic::new(
+                        path,
+                        "key-not-for-kind",
+                        "tenant threshold and system-prompt apply to the builtin target only",
+                    )
+                    .near(&text, "[[target.tenant]]"),
+                );
+            }
+        }
         for key in raw.target.present_keys() {
             if !allowed.is_empty() && !allowed.contains(&key) {
                 problems.push(

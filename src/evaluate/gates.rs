@@ -142,6 +142,9 @@ pub struct Filter {
     /// Cases whose expected decision is this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<crate::corpus::Decision>,
+    /// Cases sent for this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Any of these categories.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category: Vec<String>,
@@ -158,6 +161,7 @@ impl Filter {
         self.label.is_none_or(|l| l == r.label)
             && self.direction.is_none_or(|d| d == r.direction)
             && self.expected.is_none_or(|e| r.expected == Some(e))
+            && self.tenant.as_deref().is_none_or(|t| r.tenant.as_deref() == Some(t))
             && (self.category.is_empty() || self.category.iter().any(|c| **c == *r.category))
             && (self.source.is_empty() || self.source.iter().any(|s| **s == *r.source))
             && self.tags.iter().all(|t| r.has_tag(t))
@@ -179,6 +183,9 @@ impl fmt::Display for Filter {
         }
         if let Some(e) = self.expected {
             parts.push(format!("expected={}", e.as_str()));
+        }
+        if let Some(t) = &self.tenant {
+            parts.push(format!("tenant={t}"));
         }
         if !self.category.is_empty() {
             parts.push(format!("category={}", self.category.join("|")));
@@ -399,6 +406,7 @@ mod tests {
             category: Arc::from("c"),
             source: Arc::from("s"),
             dataset: Arc::from("d"),
+            tenant: None,
             tags: vec![],
             direction: Direction::Ingress,
             expected: None,

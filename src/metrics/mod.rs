@@ -277,6 +277,9 @@ pub struct Metrics {
     pub by_category: BTreeMap<String, MetricSet>,
     pub by_source: BTreeMap<String, MetricSet>,
     pub by_direction: BTreeMap<String, MetricSet>,
+    /// Per tenant, when cases are sent for tenants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_tenant: BTreeMap<String, MetricSet>,
     /// Per direction, per detector (reason): how often it stopped a benign
     /// case (its share of false positives) and an adversarial one.
     pub by_detector: BTreeMap<String, BTreeMap<String, DetectorStats>>,
@@ -403,6 +406,15 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
             }
             .to_string()
         }),
+        by_tenant: {
+            let mut groups: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
+            for r in results {
+                if let Some(t) = &r.tenant {
+                    groups.entry(t.to_string()).or_default().push(r);
+                }
+            }
+            groups.into_iter().map(|(k, v)| (k, compute(v, policy))).collect()
+        },
         by_detector: detector_stats(results, policy),
         conversations: conversation_stats(results, policy),
         weighted_cost: None,
@@ -426,6 +438,7 @@ mod tests {
             category: Arc::from("c"),
             source: Arc::from("s"),
             dataset: Arc::from("d"),
+            tenant: None,
             tags: vec![],
             direction: Direction::Ingress,
             expected: None,

@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod exec;
 pub mod http;
 pub mod protocol;
+pub mod tenants;
 
 use std::sync::Arc;
 

@@ -15,4 +15,5 @@ mod schema;
 mod sharding;
 mod shared_corpora;
 mod targets;
+mod tenants;
 mod waivers;
