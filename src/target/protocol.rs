@@ -39,6 +39,26 @@ pub fn context_with_session(case: &Case) -> Map<String, Value> {
     context
 }
 
+/// Serialises [`context_with_session`] without building the map (the hot
+/// path of the exec target writes one per case).
+struct SessionContext<'a>(&'a Case);
+
+impl Serialize for SessionContext<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let own = self.0.context.as_ref();
+        let has_session = own.is_some_and(|c| c.contains_key("session"));
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in own.into_iter().flatten() {
+            map.serialize_entry(k, v)?;
+        }
+        if !has_session {
+            map.serialize_entry("session", &format_args!("gauntlet:{}", self.0.id))?;
+        }
+        map.end()
+    }
+}
+
 impl Request {
     pub fn for_case(case: &Case) -> Request {
         let (input, messages) = match &case.payload {
@@ -60,7 +80,7 @@ impl Request {
             input: Option<InputRef<'a>>,
             #[serde(skip_serializing_if = "Option::is_none")]
             messages: Option<&'a [Message]>,
-            context: Map<String, Value>,
+            context: SessionContext<'a>,
             #[serde(skip_serializing_if = "Option::is_none")]
             direction: Option<Direction>,
         }
@@ -76,7 +96,7 @@ impl Request {
             Payload::Conversation(m) => (None, Some(m.as_slice())),
         };
         let direction = (case.direction == Direction::Egress).then_some(Direction::Egress);
-        let line = Borrowed { id: &case.id, input, messages, context: context_with_session(case), direction };
+        let line = Borrowed { id: &case.id, input, messages, context: SessionContext(case), direction };
         serde_json::to_writer(&mut *out, &line).expect("requests serialise");
         out.push(b'\n');
     }
@@ -131,5 +151,49 @@ pub fn excerpt(line: &str) -> String {
         format!("{s}…")
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::corpus::{Label, Origin};
+
+    fn case(context: Option<Map<String, Value>>) -> Case {
+        Case {
+            id: "c\"1".into(),
+            payload: Payload::Text("hi".into()),
+            label: Label::Benign,
+            category: Arc::from("x"),
+            source: Arc::from("s"),
+            tags: vec![],
+            expected: None,
+            direction: Direction::Egress,
+            context,
+            dataset: Arc::from("d"),
+            expected_first_block: None,
+            origin: Origin { path: Arc::new("f".into()), line: 1 },
+        }
+    }
+
+    #[test]
+    fn streamed_line_equals_the_request_object_and_sessions_are_per_case() {
+        let mut shared = Map::new();
+        shared.insert("session".into(), Value::String("user-7".into()));
+        shared.insert("tenant".into(), Value::String("acme".into()));
+        for c in [case(None), case(Some(shared))] {
+            let mut line = Vec::new();
+            Request::write_line(&c, &mut line);
+            let streamed: Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(streamed, serde_json::to_value(Request::for_case(&c)).unwrap());
+            assert_eq!(streamed["direction"], "egress");
+            assert!(streamed.get("label").is_none(), "the answer never travels");
+        }
+        let mut line = Vec::new();
+        Request::write_line(&case(None), &mut line);
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["context"]["session"], "gauntlet:c\"1");
     }
 }
