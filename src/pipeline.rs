@@ -710,10 +710,19 @@ fn write_outputs(
     fixture_results: &[CaseResult],
     stderr: Option<String>,
 ) -> Result<(), Error> {
-    write_results(&dir.join("results.jsonl"), results)?;
-    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
-        eprintln!("TIMING   results.jsonl done");
-    }
+    // The two big files are written side by side.
+    let (jsonl, csv) = rayon::join(
+        || write_results(&dir.join("results.jsonl"), results),
+        || {
+            if verdict.run.partition.is_none() {
+                crate::report::csv_out::write_csv(&dir.join("results.csv"), results)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    jsonl?;
+    csv?;
     if verdict.run.partition.is_some() {
         write_results(&dir.join("fixture-results.jsonl"), fixture_results)?;
     }
@@ -726,7 +735,7 @@ fn write_outputs(
         history::append(&dir.join("history").join("history.jsonl"), &HistoryEntry::from_verdict(verdict))?;
     }
     if verdict.run.partition.is_none() {
-        render_all(verdict, Some(results), dir)?;
+        render_all(verdict, None, dir)?;
     }
     Ok(())
 }

@@ -388,33 +388,40 @@ fn detector_stats(
 }
 
 pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
-    let group = |key: &dyn Fn(&CaseResult) -> String| {
-        let mut groups: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
+    use rayon::prelude::*;
+    // Grouping borrows the keys (no string per case); groups are computed in parallel.
+    let group = |key: &(dyn Fn(&CaseResult) -> Option<&str> + Sync)| {
+        let mut groups: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
         for r in results {
-            groups.entry(key(r)).or_default().push(r);
+            if let Some(k) = key(r) {
+                groups.entry(k).or_default().push(r);
+            }
         }
-        groups.into_iter().map(|(k, v)| (k, compute(v, policy))).collect::<BTreeMap<_, _>>()
+        let computed: Vec<(String, MetricSet)> =
+            groups.into_par_iter().map(|(k, v)| (k.to_string(), compute(v, policy))).collect();
+        computed.into_iter().collect::<BTreeMap<_, _>>()
     };
-    Metrics {
-        overall: compute(results, policy),
-        by_category: group(&|r| r.category.to_string()),
-        by_source: group(&|r| r.source.to_string()),
-        by_direction: group(&|r| {
-            match r.direction {
-                crate::corpus::Direction::Ingress => "ingress",
-                crate::corpus::Direction::Egress => "egress",
-            }
-            .to_string()
-        }),
-        by_tenant: {
-            let mut groups: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
-            for r in results {
-                if let Some(t) = &r.tenant {
-                    groups.entry(t.to_string()).or_default().push(r);
-                }
-            }
-            groups.into_iter().map(|(k, v)| (k, compute(v, policy))).collect()
+    fn direction(r: &CaseResult) -> Option<&str> {
+        Some(match r.direction {
+            crate::corpus::Direction::Ingress => "ingress",
+            crate::corpus::Direction::Egress => "egress",
+        })
+    }
+    let ((overall, by_category), ((by_source, by_direction), by_tenant)) = rayon::join(
+        || rayon::join(|| compute(results, policy), || group(&|r| Some(&*r.category))),
+        || {
+            rayon::join(
+                || rayon::join(|| group(&|r| Some(&*r.source)), || group(&direction)),
+                || group(&|r| r.tenant.as_deref()),
+            )
         },
+    );
+    Metrics {
+        overall,
+        by_category,
+        by_source,
+        by_direction,
+        by_tenant,
         by_detector: detector_stats(results, policy),
         conversations: conversation_stats(results, policy),
         weighted_cost: None,
