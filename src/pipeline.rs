@@ -14,9 +14,8 @@ use crate::config::{load_fixtures, load_gates, load_waivers, Config};
 use crate::corpus::{load_corpora, Case, CorpusSet, Decision, Label, Origin};
 use crate::errors::{Diagnostic, Error};
 use crate::evaluate::{
-    apply_waivers, audit_waivers_only, check_waiver_rules, evaluate_gates, golden, judge_fixtures, Bound, Comparator,
-    Filter, FixtureCase, FixtureInput, FixtureSuite, Gate, GateOutcome, GateStatus, Lane, Metric, Mode, Waiver,
-    LIFECYCLE_GATE,
+    apply_waivers, audit_waivers_only, check_waiver_rules, evaluate_gates, golden, judge_fixtures, FixtureCase,
+    FixtureInput, FixtureSuite, Gate, GateOutcome, GateStatus, Lane, Waiver, LIFECYCLE_GATE,
 };
 use crate::golden_file;
 use crate::hashing::{hash_dir, sha256_hex};
@@ -384,20 +383,11 @@ fn tenant_gate(fixture_results: &[CaseResult], config: &Config, aborted: Option<
         (None, false) => (GateStatus::Fail, format!("not fail-closed: {}", open.join("; "))),
     };
     Some(GateOutcome {
-        gate: Gate {
-            id: "tenant-fail-closed".into(),
-            description: "Requests for an unknown tenant (or none, without anonymous access) are blocked.".into(),
-            metric: Metric::Count,
-            comparator: Comparator::Max,
-            threshold: 0.0,
-            bound: Bound::Point,
-            min_samples: 0,
-            filter: Filter::default(),
-            mode: Mode::Enforce,
-            lanes: vec![Lane::Preflight, Lane::Full],
-            actual: None,
-            defined_at: config.path.display().to_string(),
-        },
+        gate: Gate::synthetic(
+            "tenant-fail-closed",
+            "Requests for an unknown tenant (or none, without anonymous access) are blocked.",
+            config.path.display().to_string(),
+        ),
         status,
         value: Some(open.len() as f64),
         interval: None,
@@ -479,20 +469,11 @@ fn golden_gates(reports: &[GoldenReport], aborted: Option<&str>) -> Vec<GateOutc
                 ),
             };
             GateOutcome {
-                gate: Gate {
-                    id: format!("golden:{}", g.dataset),
-                    description: format!("Decisions on `{}` match fixtures/golden.", g.dataset),
-                    metric: Metric::Count,
-                    comparator: Comparator::Max,
-                    threshold: 0.0,
-                    bound: Bound::Point,
-                    min_samples: 0,
-                    filter: Filter::default(),
-                    mode: Mode::Enforce,
-                    lanes: vec![Lane::Preflight, Lane::Full],
-                    actual: None,
-                    defined_at: g.path.clone(),
-                },
+                gate: Gate::synthetic(
+                    format!("golden:{}", g.dataset),
+                    format!("Decisions on `{}` match fixtures/golden.", g.dataset),
+                    g.path.clone(),
+                ),
                 status,
                 value: Some((g.flips + g.changes) as f64),
                 interval: None,
@@ -538,20 +519,11 @@ fn determinism_gate(
         format!("{} case(s) differ between replays: {}", differing.len(), shown.join(", "))
     };
     Ok(GateOutcome {
-        gate: Gate {
-            id: "determinism".into(),
-            description: "Two replays (on different thread counts) give identical answers.".into(),
-            metric: Metric::Count,
-            comparator: Comparator::Max,
-            threshold: 0.0,
-            bound: Bound::Point,
-            min_samples: 0,
-            filter: Filter::default(),
-            mode: Mode::Enforce,
-            lanes: vec![Lane::Preflight, Lane::Full],
-            actual: None,
-            defined_at: "--check-determinism".into(),
-        },
+        gate: Gate::synthetic(
+            "determinism",
+            "Two replays (on different thread counts) give identical answers.",
+            "--check-determinism",
+        ),
         status: if differing.is_empty() { GateStatus::Pass } else { GateStatus::Fail },
         value: Some(differing.len() as f64),
         interval: None,
@@ -564,20 +536,7 @@ fn determinism_gate(
 
 /// The gate template for gauntlet's own waiver gate.
 pub fn lifecycle_gate(config: &Config) -> Gate {
-    Gate {
-        id: LIFECYCLE_GATE.into(),
-        description: "No expired or invalid waiver.".into(),
-        metric: Metric::Count,
-        comparator: Comparator::Max,
-        threshold: 0.0,
-        bound: Bound::Point,
-        min_samples: 0,
-        filter: Filter::default(),
-        mode: Mode::Enforce,
-        lanes: vec![Lane::Preflight, Lane::Full],
-        actual: None,
-        defined_at: config.waivers.display().to_string(),
-    }
+    Gate::synthetic(LIFECYCLE_GATE, "No expired or invalid waiver.", config.waivers.display().to_string())
 }
 
 /// What judging a replay needs besides the results: the validated inputs.

@@ -34,18 +34,7 @@ struct RawCase {
 
 pub fn load_fixtures(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<FixtureSuite> {
     let mut suites = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return suites };
-    let mut paths: Vec<_> =
-        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
-    paths.sort();
-    for path in paths {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Diagnostic::new(&path, "unreadable-file", e.to_string()));
-                continue;
-            }
-        };
+    for (path, text) in super::toml_files(dir, problems) {
         let raw: RawSuite = match toml::from_str(&text) {
             Ok(r) => r,
             Err(e) => {

@@ -25,6 +25,25 @@ use crate::release::{BurnWindow, ReleasePolicy};
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
 
+/// The `*.toml` files directly in `dir` (sorted) with their text; an
+/// unreadable one is reported. A missing folder has none.
+pub(crate) fn toml_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| match std::fs::read_to_string(&path) {
+            Ok(text) => Some((path, text)),
+            Err(e) => {
+                problems.push(Diagnostic::new(&path, "unreadable-file", e.to_string()));
+                None
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {

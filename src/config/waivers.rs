@@ -15,18 +15,7 @@ const OPTIONAL: &[&str] = &["gate", "case", "approver"];
 
 pub fn load_waivers(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Waiver> {
     let mut waivers = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return waivers };
-    let mut paths: Vec<_> =
-        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
-    paths.sort();
-    for path in paths {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(Diagnostic::new(&path, "unreadable-file", e.to_string()));
-                continue;
-            }
-        };
+    for (path, text) in super::toml_files(dir, problems) {
         match parse_waivers(&path, &text) {
             Ok(mut w) => waivers.append(&mut w),
             Err(d) => problems.push(d),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::gates::{Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode};
+use super::gates::{Gate, GateOutcome, GateStatus};
 use super::waivers::AppliedWaiver;
 use crate::corpus::{Decision, Payload};
 use crate::replay::CaseResult;
@@ -127,20 +127,11 @@ pub fn fixture_gates(suites: &[FixtureSuiteOutcome], aborted: Option<&str>) -> V
         .map(|suite| {
             let mismatches: Vec<&FixtureCaseOutcome> = suite.cases.iter().filter(|c| !c.pass).collect();
             let unwaived: Vec<&&FixtureCaseOutcome> = mismatches.iter().filter(|c| c.waiver.is_none()).collect();
-            let gate = Gate {
-                id: suite.gate_id(),
-                description: format!("Every case of fixture suite `{}` keeps its expected decision.", suite.suite),
-                metric: Metric::Count,
-                comparator: Comparator::Max,
-                threshold: 0.0,
-                bound: Bound::Point,
-                min_samples: 0,
-                filter: Filter::default(),
-                mode: Mode::Enforce,
-                lanes: vec![Lane::Preflight, Lane::Full],
-                actual: None,
-                defined_at: suite.path.clone(),
-            };
+            let gate = Gate::synthetic(
+                suite.gate_id(),
+                format!("Every case of fixture suite `{}` keeps its expected decision.", suite.suite),
+                suite.path.clone(),
+            );
             let describe = |c: &FixtureCaseOutcome| {
                 let actual = match (&c.actual, &c.error) {
                     (Some(d), _) => d.as_str().to_string(),

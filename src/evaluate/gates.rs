@@ -224,6 +224,27 @@ pub struct Gate {
     pub defined_at: String,
 }
 
+impl Gate {
+    /// A gate gauntlet adds itself (fixtures, snapshots, waivers, determinism,
+    /// tenants): blocking, in every lane, passing when its count is 0.
+    pub fn synthetic(id: impl Into<String>, description: impl Into<String>, defined_at: impl Into<String>) -> Gate {
+        Gate {
+            id: id.into(),
+            description: description.into(),
+            metric: Metric::Count,
+            comparator: Comparator::Max,
+            threshold: 0.0,
+            bound: Bound::Point,
+            min_samples: 0,
+            filter: Filter::default(),
+            mode: Mode::Enforce,
+            lanes: vec![Lane::Preflight, Lane::Full],
+            actual: None,
+            defined_at: defined_at.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GateStatus {

@@ -24,6 +24,10 @@ use crate::corpus::Case;
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
 
+/// How long a freshly started process may take before its first answer
+/// (loading a model, compiling rules) without its requests timing out.
+const STARTUP_ALLOWANCE: Duration = Duration::from_secs(30);
+
 /// Bytes of target stderr kept for `target-stderr.log`.
 const STDERR_CAP: usize = 1 << 20;
 
@@ -206,6 +210,8 @@ impl ExecTarget {
         };
         let window = self.config.window.max(1);
         let timeout = self.config.timeout;
+        let mut process_started = Instant::now();
+        let mut process_ready = false;
         let mut in_flight: HashMap<&str, (usize, Instant)> = HashMap::with_capacity(window);
         let mut order: VecDeque<usize> = VecDeque::with_capacity(window);
         let mut buf = Vec::with_capacity(window * 256);
@@ -230,13 +236,20 @@ impl ExecTarget {
                 order.pop_front();
             }
             let oldest = order.front().map(|i| in_flight[run.cases[*i].id.as_str()].1).expect("in flight");
-            let wait = (oldest + timeout).saturating_duration_since(Instant::now());
+            // Until a process has answered once, its start-up time is not
+            // counted against the requests waiting for it.
+            let deadline = match process_ready {
+                true => oldest + timeout,
+                false => (oldest + timeout).max(process_started + STARTUP_ALLOWANCE),
+            };
+            let wait = deadline.saturating_duration_since(Instant::now());
             let record = |done: &mut Vec<(usize, Outcome)>, i: usize, outcome: Outcome| {
                 run.progress.advance(1);
                 done.push((i, outcome));
             };
             match process.lines.recv_timeout(wait) {
                 Ok(Event::Lines(lines)) => {
+                    process_ready = true;
                     for line in lines {
                         let parsed: Result<Response, _> = serde_json::from_str(&line);
                         match parsed {
@@ -307,7 +320,11 @@ impl ExecTarget {
                     order.clear();
                     process.kill();
                     match self.restart(run, &why) {
-                        Some(p) => process = p,
+                        Some(p) => {
+                            process = p;
+                            process_started = Instant::now();
+                            process_ready = false;
+                        }
                         None => return done,
                     }
                 }
@@ -315,7 +332,8 @@ impl ExecTarget {
                     let now = Instant::now();
                     let mut requeue = Vec::new();
                     for (_, (i, sent)) in in_flight.drain() {
-                        if now.duration_since(sent) >= timeout {
+                        // A process that never answered is hung as a whole.
+                        if !process_ready || now.duration_since(sent) >= timeout {
                             record(
                                 &mut done,
                                 i,
@@ -338,7 +356,11 @@ impl ExecTarget {
                     drop(queue);
                     process.kill();
                     match self.restart(run, "target hung past the timeout") {
-                        Some(p) => process = p,
+                        Some(p) => {
+                            process = p;
+                            process_started = Instant::now();
+                            process_ready = false;
+                        }
                         None => return done,
                     }
                 }
