@@ -102,7 +102,7 @@ fn exec_protocol_violations_become_protocol_errors() {
 
 #[test]
 fn exec_hang_times_out_restarts_and_finishes() {
-    let dir = exec_project("exec-hang", "ok", &["HANG"], "window = 4\ntimeout-ms = 400");
+    let dir = exec_project("exec-hang", "ok", &["HANG"], "window = 4\ntimeout-ms = 1500");
     let r = run(&dir);
     assert_all_cases_once(&r, 13);
     assert_eq!(error_kind(&r, "m0").as_deref(), Some("timeout"));
