@@ -831,7 +831,14 @@ pub fn merge(
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
+    let t0 = std::time::Instant::now();
+    let timing = |what: &str| {
+        if std::env::var("GAUNTLET_TIMINGS").is_ok() {
+            eprintln!("TIMING merge {what} {:?}", t0.elapsed());
+        }
+    };
     let shards: Vec<Shard> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?;
+    timing("read");
     let Some(first) = shards.first() else { return Err(Error::Usage("merge needs at least one shard folder".into())) };
     let count = match first.verdict.run.partition {
         Some(p) => p.count,
@@ -941,8 +948,10 @@ pub fn merge(
         extra_gates: Vec::new(),
     };
     let verdict = judge(&judging, &results, &fixture_results, facts)?;
+    timing("judged");
     let reports_dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
     write_outputs(&reports_dir, &verdict, &results, &fixture_results, None)?;
+    timing("written");
     Ok(RunOutput { verdict, results, reports_dir })
 }
 
