@@ -837,7 +837,10 @@ pub fn merge(
             eprintln!("TIMING merge {what} {:?}", t0.elapsed());
         }
     };
-    let shards: Vec<Shard> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?;
+    let shards: Vec<Shard> = {
+        use rayon::prelude::*;
+        dirs.par_iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?
+    };
     timing("read");
     let Some(first) = shards.first() else { return Err(Error::Usage("merge needs at least one shard folder".into())) };
     let count = match first.verdict.run.partition {
