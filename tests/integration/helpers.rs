@@ -49,3 +49,41 @@ pub fn project(name: &str, corpus: &str, gates: &str) -> PathBuf {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A verdict without its timestamps and timings (latency, the latency
+/// gates' values and statuses), for comparing runs.
+pub fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for key in ["started-at", "finished-at", "latency", "latency-histogram", "latency-us"] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    if let Some(gates) = v["gates"].as_array_mut() {
+        for g in gates.iter_mut().filter(|g| g["metric"].as_str().is_some_and(|m| m.starts_with("latency"))) {
+            for key in ["value", "detail", "status"] {
+                g.as_object_mut().unwrap().remove(key);
+            }
+        }
+    }
+    v
+}

@@ -18,18 +18,6 @@ fn bundled_copy(name: &str) -> PathBuf {
     dir
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn prepare(dir: &Path) {
     let run = gauntlet(&["run", "--quiet", "--today", "2026-11-22"], dir);
     assert!(run.status.code().unwrap() < 2, "{}", stderr(&run));

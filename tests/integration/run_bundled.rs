@@ -57,31 +57,6 @@ fn verdict_counts_equal_a_recount_of_results() {
     assert_eq!(verdict["metrics"]["overall"]["fpr"]["numerator"], not_allowed);
 }
 
-fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for key in ["started-at", "finished-at", "latency", "latency-histogram", "latency-us"] {
-                    map.remove(key);
-                }
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    // The latency gate's value is a timing too.
-    if let Some(gates) = v["gates"].as_array_mut() {
-        for g in gates.iter_mut().filter(|g| g["metric"].as_str().unwrap().starts_with("latency")) {
-            for key in ["value", "detail", "status"] {
-                g.as_object_mut().unwrap().remove(key);
-            }
-        }
-    }
-    v
-}
-
 #[test]
 fn same_inputs_give_the_same_verdict() {
     let (_, a) = run_bundled("determinism-a");

@@ -4,30 +4,6 @@ use std::path::PathBuf;
 
 use crate::helpers::*;
 
-fn comparable(mut v: serde_json::Value) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for key in ["started-at", "finished-at", "latency", "latency-histogram", "latency-us"] {
-                    map.remove(key);
-                }
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    for g in
-        v["gates"].as_array_mut().unwrap().iter_mut().filter(|g| g["metric"].as_str().unwrap().starts_with("latency"))
-    {
-        for key in ["value", "detail", "status", "compared"] {
-            g.as_object_mut().unwrap().remove(key);
-        }
-    }
-    v
-}
-
 fn results_without_latency(path: PathBuf) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -50,7 +26,7 @@ fn merged_verdict_equals_the_unsharded_one() {
         &repo_root(),
     );
     assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
-    let expected = comparable(read_json(&whole.join("verdict.json")));
+    let expected = without_timings(read_json(&whole.join("verdict.json")));
     for n in [1, 2, 3, 7] {
         let mut dirs = Vec::new();
         for m in 1..=n {
@@ -78,7 +54,7 @@ fn merged_verdict_equals_the_unsharded_one() {
         args.extend(dirs.iter().map(String::as_str));
         let out = gauntlet(&args, &repo_root());
         assert!(out.status.code().unwrap() < 2, "merge {n}: {}", stderr(&out));
-        assert_eq!(comparable(read_json(&merged.join("verdict.json"))), expected, "N = {n}");
+        assert_eq!(without_timings(read_json(&merged.join("verdict.json"))), expected, "N = {n}");
         assert_eq!(
             results_without_latency(merged.join("results.jsonl")),
             results_without_latency(whole.join("results.jsonl")),

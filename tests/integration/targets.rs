@@ -300,8 +300,8 @@ fn builtin_exec_and_http_give_the_same_verdict() {
     let copy = |name: &str, target: &str| -> PathBuf {
         let dir = base.join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        copy_dir(&repo_root().join("corpora"), &dir.join("corpora"));
-        copy_dir(&repo_root().join("gates"), &dir.join("gates"));
+        copy_tree(&repo_root().join("corpora"), &dir.join("corpora"));
+        copy_tree(&repo_root().join("gates"), &dir.join("gates"));
         write(&dir.join("gauntlet.toml"), target);
         dir
     };
@@ -337,18 +337,6 @@ fn strip_latency(v: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_latency),
         _ => {}
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 
