@@ -117,6 +117,36 @@ impl CaseResult {
     }
 }
 
+#[cfg(test)]
+impl CaseResult {
+    /// A minimal result for unit tests: text input equal to the id, no score.
+    pub(crate) fn sample(id: &str, label: Label, decision: Option<Decision>) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            label,
+            category: Arc::from("c"),
+            source: Arc::from("s"),
+            dataset: Arc::from("d"),
+            tenant: None,
+            tags: vec![],
+            direction: Direction::Ingress,
+            expected: None,
+            input: Payload::Text(id.into()),
+            decision,
+            score: None,
+            reasons: vec![],
+            latency_us: 1,
+            target_latency_us: None,
+            attempts: 1,
+            error: None,
+            repeats: None,
+            blocked_at_turn: None,
+            expected_first_block: None,
+            seq: None,
+        }
+    }
+}
+
 /// What a replay produced.
 #[derive(Debug)]
 pub struct ReplayOutput {
@@ -186,18 +216,9 @@ pub fn replay_repeated(
     Ok(ReplayOutput { results, aborted })
 }
 
-/// Replays `cases` through `target`. Every case gets exactly one result.
+/// Replays `cases` through `target` once. Every case gets exactly one result.
 pub fn replay(target: &dyn Target, cases: Vec<Case>, progress: &dyn Progress) -> Result<ReplayOutput, Error> {
-    let replayed = target.replay(&cases, progress)?;
-    if replayed.outcomes.len() != cases.len() {
-        return Err(Error::Target(format!(
-            "target returned {} outcomes for {} cases",
-            replayed.outcomes.len(),
-            cases.len()
-        )));
-    }
-    let results = cases.into_iter().zip(replayed.outcomes).map(|(c, o)| CaseResult::new(c, o)).collect();
-    Ok(ReplayOutput { results, aborted: replayed.aborted })
+    replay_repeated(target, cases, 1, progress)
 }
 
 /// A progress counter that a progress bar can poll.

@@ -599,33 +599,9 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::{Direction, Payload};
-    use std::sync::Arc;
 
     fn r(id: &str, label: Label, score: f64, decision: Decision) -> CaseResult {
-        CaseResult {
-            id: id.into(),
-            label,
-            category: Arc::from("c"),
-            source: Arc::from("s"),
-            dataset: Arc::from("d"),
-            tenant: None,
-            tags: vec![],
-            direction: Direction::Ingress,
-            expected: None,
-            input: Payload::Text(id.into()),
-            decision: Some(decision),
-            score: Some(score),
-            reasons: vec![],
-            latency_us: 1,
-            target_latency_us: None,
-            attempts: 1,
-            error: None,
-            repeats: None,
-            blocked_at_turn: None,
-            expected_first_block: None,
-            seq: None,
-        }
+        CaseResult { score: Some(score), ..CaseResult::sample(id, label, Some(decision)) }
     }
 
     #[test]

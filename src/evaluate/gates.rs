@@ -416,34 +416,11 @@ pub fn format_value(metric: Metric, value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::{Decision, Direction, Payload};
-    use std::sync::Arc;
+    use crate::corpus::Decision;
 
     fn results(benign_allowed: usize, benign_blocked: usize, errors: usize) -> Vec<CaseResult> {
         let mut out = Vec::new();
-        let mk = |decision: Option<Decision>| CaseResult {
-            id: String::new(),
-            label: Label::Benign,
-            category: Arc::from("c"),
-            source: Arc::from("s"),
-            dataset: Arc::from("d"),
-            tenant: None,
-            tags: vec![],
-            direction: Direction::Ingress,
-            expected: None,
-            input: Payload::Text(String::new()),
-            decision,
-            score: None,
-            reasons: vec![],
-            latency_us: 5,
-            target_latency_us: None,
-            attempts: 1,
-            error: None,
-            repeats: None,
-            blocked_at_turn: None,
-            expected_first_block: None,
-            seq: None,
-        };
+        let mk = |decision: Option<Decision>| CaseResult::sample("", Label::Benign, decision);
         out.extend((0..benign_allowed).map(|_| mk(Some(Decision::Allow))));
         out.extend((0..benign_blocked).map(|_| mk(Some(Decision::Block))));
         out.extend((0..errors).map(|_| mk(None)));

@@ -434,33 +434,13 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::{Direction, Payload};
     use crate::target::{CaseError, ErrorKind};
-    use std::sync::Arc;
 
     pub(crate) fn result(label: Label, decision: Option<Decision>) -> CaseResult {
         CaseResult {
-            id: "x".into(),
-            label,
-            category: Arc::from("c"),
-            source: Arc::from("s"),
-            dataset: Arc::from("d"),
-            tenant: None,
-            tags: vec![],
-            direction: Direction::Ingress,
-            expected: None,
-            input: Payload::Text("t".into()),
-            decision,
-            score: None,
-            reasons: vec![],
             latency_us: 10,
-            target_latency_us: None,
-            attempts: 1,
             error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
-            repeats: None,
-            blocked_at_turn: None,
-            expected_first_block: None,
-            seq: None,
+            ..CaseResult::sample("x", label, decision)
         }
     }
 
