@@ -179,6 +179,15 @@ pub fn replay_repeated(
         aborted = aborted.or(replayed.aborted);
         runs.push(replayed.outcomes);
     }
+    if n <= 1 {
+        // The common case: no majority to take, and a million-case run
+        // should not build its results on one thread.
+        use rayon::prelude::*;
+        let outcomes = runs.pop().expect("one run");
+        let results =
+            cases.into_par_iter().zip(outcomes).map(|(case, outcome)| CaseResult::new(case, outcome)).collect();
+        return Ok(ReplayOutput { results, aborted });
+    }
     let mut columns: Vec<std::vec::IntoIter<Outcome>> = runs.into_iter().map(|r| r.into_iter()).collect();
     let mut results = Vec::with_capacity(cases.len());
     for case in cases {
@@ -210,7 +219,7 @@ pub fn replay_repeated(
             .find(|a| a.decision.as_ref().ok().copied() == winner || (winner.is_none() && a.decision.is_err()))
             .expect("the winner was answered");
         let mut result = CaseResult::new(case, chosen);
-        result.repeats = (n > 1).then_some(summary);
+        result.repeats = Some(summary);
         results.push(result);
     }
     Ok(ReplayOutput { results, aborted })

@@ -14,9 +14,14 @@ use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
 
 /// Shorter anchor literals would make almost every pattern a candidate.
 const MIN_ANCHOR_LEN: usize = 3;
+/// Longer literals hardly cut candidates further but multiply the
+/// automaton's states: the default rules' anchor DFA is 27 MB with whole
+/// literals and 10 MB cut at 12 bytes, and it is walked for every byte.
+const MAX_ANCHOR_LEN: usize = 12;
 
 pub struct Matcher {
     regexes: Vec<Regex>,
@@ -68,8 +73,7 @@ impl Matcher {
 
     /// Pushes the index of every matching rule into `rules` (ascending, no
     /// repeats). `candidates` is scratch space: (pattern, start) pairs.
-    pub fn matching_rules(&self, text: &str, rules: &mut Vec<usize>, candidates: &mut Vec<(u32, u32)>) {
-        let haystack = text.as_bytes();
+    pub fn matching_rules(&self, haystack: &[u8], rules: &mut Vec<usize>, candidates: &mut Vec<(u32, u32)>) {
         rules.clear();
         candidates.clear();
         for m in self.anchors.find_overlapping_iter(haystack) {
@@ -103,12 +107,60 @@ impl Matcher {
 /// when they cannot be bounded usefully.
 fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).limit_total(512).extract(&hir);
+    let hir = one_byte_whitespace(hir);
+    let seq =
+        Extractor::new().kind(ExtractKind::Prefix).limit_total(512).limit_literal_len(MAX_ANCHOR_LEN).extract(&hir);
     let lits = seq.literals()?;
     if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < MIN_ANCHOR_LEN) {
         return None;
     }
     Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// The whitespace the scan text can hold between two non-space bytes: one
+/// space inside a view, one newline between views (see `normalize`).
+fn scan_whitespace() -> ClassBytes {
+    ClassBytes::new([ClassBytesRange::new(b'\n', b'\n'), ClassBytesRange::new(b' ', b' ')])
+}
+
+/// Rewrites `pattern` for literal extraction only: since every whitespace
+/// run in a scan text is one byte long, `\s+` there matches exactly one of
+/// `[ \n]`. Without this, extraction stops at the first `\s+` and a prefix
+/// such as "the " makes almost every text a candidate.
+fn one_byte_whitespace(hir: Hir) -> Hir {
+    let only_whitespace = |h: &Hir| match h.kind() {
+        HirKind::Class(Class::Bytes(c)) => {
+            c.ranges().iter().all(|r| (r.start()..=r.end()).all(|b| b.is_ascii_whitespace() || b == 0x0b))
+        }
+        _ => false,
+    };
+    let narrowed = |h: &Hir| {
+        let HirKind::Class(Class::Bytes(c)) = h.kind() else { unreachable!("checked by only_whitespace") };
+        let mut c = c.clone();
+        c.intersect(&scan_whitespace());
+        Hir::class(Class::Bytes(c))
+    };
+    if only_whitespace(&hir) {
+        return narrowed(&hir);
+    }
+    match hir.into_kind() {
+        HirKind::Repetition(rep) if only_whitespace(&rep.sub) => {
+            let one = narrowed(&rep.sub);
+            if rep.min == 0 {
+                Hir::repetition(Repetition { min: 0, max: Some(1), greedy: rep.greedy, sub: Box::new(one) })
+            } else {
+                one
+            }
+        }
+        HirKind::Repetition(rep) => Hir::repetition(Repetition { sub: Box::new(one_byte_whitespace(*rep.sub)), ..rep }),
+        HirKind::Capture(cap) => Hir::capture(Capture { sub: Box::new(one_byte_whitespace(*cap.sub)), ..cap }),
+        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(one_byte_whitespace).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.into_iter().map(one_byte_whitespace).collect()),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(lit) => Hir::literal(lit.0),
+        HirKind::Class(class) => Hir::class(class),
+        HirKind::Look(look) => Hir::look(look),
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +175,7 @@ mod tests {
 
     fn rules(m: &Matcher, text: &str) -> Vec<usize> {
         let (mut r, mut c) = (Vec::new(), Vec::new());
-        m.matching_rules(text, &mut r, &mut c);
+        m.matching_rules(text.as_bytes(), &mut r, &mut c);
         r
     }
 

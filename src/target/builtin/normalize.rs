@@ -6,6 +6,10 @@
 //! holds several views of the input: plain (NFKC, lowercased, homoglyphs
 //! folded, invisibles removed), leet-folded, letter-joined, and whatever
 //! base64 or hex segments decode to. Rules never see the raw input.
+//!
+//! The scan text is bytes (the matcher is byte-oriented) and every pass is
+//! a table-driven byte loop: this runs on every case, and most views are
+//! skipped after a check that finds nothing to change.
 
 use base64::Engine;
 use unicode_normalization::UnicodeNormalization;
@@ -25,43 +29,105 @@ pub struct Signals {
 /// ordinary words or numbers far more often than payloads.
 const MIN_ENCODED_RUN: usize = 16;
 
-/// Appends the scan text for `input` to `out` (views separated by newlines).
-pub fn scan_text(input: &str, out: &mut String, scratch: &mut String) -> Signals {
-    let mut signals = Signals::default();
-    let start = out.len();
-    plain_view(input, out, &mut signals);
-    let plain_end = out.len();
+/// Whitespace as `char::is_whitespace` sees it.
+const SPACE: u8 = 1;
+const LETTER: u8 = 2;
+/// Digits and symbols read as letters in leetspeak.
+const LEET: u8 = 4;
+/// Separators of spaced-out letters ("b.o.m.b").
+const JOIN_SEP: u8 = 8;
+/// The base64 and hex alphabets, with `\` for `\xNN` escapes.
+const ENCODED: u8 = 16;
 
-    // Leet and letter-joined views only when they can differ from the plain one.
-    scratch.clear();
-    leet_view(&out[start..plain_end], scratch);
-    if scratch.as_str() != &out[start..plain_end] {
-        out.push('\n');
-        out.push_str(scratch);
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if matches!(c, b' ' | b'\t'..=b'\r') {
+            class |= SPACE;
+        }
+        if c.is_ascii_alphabetic() {
+            class |= LETTER;
+        }
+        if matches!(c, b'0' | b'1' | b'!' | b'|' | b'3' | b'4' | b'@' | b'5' | b'$' | b'7' | b'+' | b'8' | b'9') {
+            class |= LEET;
+        }
+        if matches!(c, b' ' | b'.' | b'-' | b'_' | b'*' | b'/') {
+            class |= JOIN_SEP;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_' | b'\\') {
+            class |= ENCODED;
+        }
+        t[b] = class;
+        b += 1;
     }
-    scratch.clear();
-    if joined_view(&out[start..plain_end], scratch) {
-        out.push('\n');
-        let joined = std::mem::take(scratch);
-        leet_view(&joined, scratch);
-        out.push_str(scratch);
+    t
+}
+
+static CLASS: [u8; 256] = byte_classes();
+
+fn is(b: u8, class: u8) -> bool {
+    CLASS[b as usize] & class != 0
+}
+
+/// Appends the views of `input` to `out`, each on its own line.
+///
+/// The result keeps one invariant the matcher relies on: every whitespace
+/// run is a single byte, a space inside a view or a newline between two
+/// non-empty views. So no view is empty, none starts or ends with a space.
+pub fn scan_text(input: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Signals {
+    let mut signals = Signals::default();
+    let view = begin_view(out);
+    plain_view(input, out, &mut signals);
+    if let Some(plain) = end_view(out, view) {
+        // Leet and letter-joined views only when they differ from the plain one.
+        scratch.clear();
+        if leet_view(&out[plain.clone()], scratch) {
+            out.push(b'\n');
+            out.extend_from_slice(scratch);
+        }
+        scratch.clear();
+        if joined_view(&out[plain], scratch) {
+            let joined = std::mem::take(scratch);
+            if !leet_view(&joined, scratch) {
+                *scratch = joined;
+            }
+            out.push(b'\n');
+            out.extend_from_slice(scratch);
+        }
     }
 
     // Decoded segments, normalised in turn (one level deep: enough for the
     // common single encoding, and bounded for hostile nesting).
-    let mut decoded = String::new();
     for segment in encoded_segments(input) {
         if let Some(text) = decode_segment(segment) {
-            decoded.push('\n');
-            let mut ignored = Signals::default();
-            plain_view(&text, &mut decoded, &mut ignored);
+            let view = begin_view(out);
+            plain_view(&text, out, &mut Signals::default());
+            signals.decoded |= end_view(out, view).is_some();
         }
     }
-    if !decoded.is_empty() {
-        signals.decoded = true;
-        out.push_str(&decoded);
-    }
     signals
+}
+
+/// Where a view starts: (length before its separator, start of its text).
+fn begin_view(out: &mut Vec<u8>) -> (usize, usize) {
+    let before = out.len();
+    if !out.is_empty() {
+        out.push(b'\n');
+    }
+    (before, out.len())
+}
+
+/// The view's byte range, or `None` (and its separator removed) when it is empty.
+fn end_view(out: &mut Vec<u8>, (before, start): (usize, usize)) -> Option<std::ops::Range<usize>> {
+    if out.len() == start {
+        out.truncate(before);
+        None
+    } else {
+        Some(start..out.len())
+    }
 }
 
 fn is_invisible(c: char) -> bool {
@@ -98,30 +164,62 @@ fn fold_homoglyph(c: char) -> Option<char> {
 /// NFKC, invisibles removed, lowercased, whitespace collapsed; lookalike
 /// letters folded to Latin only inside words that also hold Latin letters,
 /// so Russian or Greek text stays itself while "bоmb" (Cyrillic о) is caught.
-fn plain_view(input: &str, out: &mut String, signals: &mut Signals) {
+fn plain_view(input: &str, out: &mut Vec<u8>, signals: &mut Signals) {
     // NFKC costs tens of nanoseconds a character; most text is already in
     // NFKC (all ASCII is), which the quick check confirms cheaply.
     use unicode_normalization::{is_nfkc_quick, IsNormalized};
-    if input.is_ascii() || is_nfkc_quick(input.chars()) == IsNormalized::Yes {
+    if input.is_ascii() {
+        plain_view_ascii(input.as_bytes(), out);
+    } else if is_nfkc_quick(input.chars().filter(|c| !c.is_ascii())) == IsNormalized::Yes {
+        // (ASCII is NFKC with combining class 0; leaving it out can turn a
+        // Yes into a No, which only costs the slow path, never the reverse.)
         plain_view_chars(input.chars(), out, signals)
     } else {
         plain_view_chars(input.nfkc(), out, signals)
     }
 }
 
-fn plain_view_chars(chars: impl Iterator<Item = char>, out: &mut String, signals: &mut Signals) {
+/// ASCII has no invisibles and no lookalikes: lowercase and collapse whitespace.
+fn plain_view_ascii(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len());
+    let start = out.len();
+    let mut last_space = true;
+    for &b in bytes {
+        if is(b, SPACE) {
+            if !last_space {
+                out.push(b' ');
+                last_space = true;
+            }
+        } else {
+            out.push(b.to_ascii_lowercase());
+            last_space = false;
+        }
+    }
+    if last_space && out.len() > start {
+        out.pop();
+    }
+}
+
+fn plain_view_chars(chars: impl Iterator<Item = char>, out: &mut Vec<u8>, signals: &mut Signals) {
     let start = out.len();
     let mut last_space = true;
     let mut word_has_latin = false;
     let mut word_has_lookalike = false;
+    let mut utf8 = [0u8; 4];
     for c in chars {
+        if c.is_ascii() && !is(c as u8, SPACE) {
+            word_has_latin |= c.is_ascii_alphabetic();
+            out.push((c as u8).to_ascii_lowercase());
+            last_space = false;
+            continue;
+        }
         if is_invisible(c) {
             signals.invisible = true;
             continue;
         }
         if c.is_whitespace() {
             if !last_space {
-                out.push(' ');
+                out.push(b' ');
                 last_space = true;
             }
             signals.mixed_script |= word_has_latin && word_has_lookalike;
@@ -130,100 +228,151 @@ fn plain_view_chars(chars: impl Iterator<Item = char>, out: &mut String, signals
             continue;
         }
         last_space = false;
-        if c.is_ascii() {
-            word_has_latin |= c.is_ascii_alphabetic();
-            out.push(c.to_ascii_lowercase());
-        } else {
-            word_has_lookalike |= fold_homoglyph(c).is_some();
-            out.extend(c.to_lowercase());
+        word_has_lookalike |= fold_homoglyph(c).is_some();
+        for lower in c.to_lowercase() {
+            out.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
         }
     }
     signals.mixed_script |= word_has_latin && word_has_lookalike;
-    if out.ends_with(' ') {
+    if last_space && out.len() > start {
         out.pop();
     }
     if signals.mixed_script {
         // Rare: rebuild the view, folding the mixed words only.
-        let plain = out.split_off(start);
+        let plain = String::from_utf8(out.split_off(start)).expect("the view was written from chars");
         for (i, word) in plain.split(' ').enumerate() {
             if i > 0 {
-                out.push(' ');
+                out.push(b' ');
             }
             let latin = word.bytes().any(|b| b.is_ascii_alphabetic());
             if latin && word.chars().any(|c| fold_homoglyph(c).is_some()) {
-                out.extend(word.chars().map(|c| fold_homoglyph(c).unwrap_or(c)));
+                for c in word.chars() {
+                    out.extend_from_slice(fold_homoglyph(c).unwrap_or(c).encode_utf8(&mut utf8).as_bytes());
+                }
             } else {
-                out.push_str(word);
+                out.extend_from_slice(word.as_bytes());
             }
         }
     }
 }
 
 /// Digits and symbols read as letters, only inside words that contain letters
-/// (so "2024" and "3.14" stay numbers).
-fn leet_view(plain: &str, out: &mut String) {
-    for word in plain.split_inclusive(' ') {
-        let has_letter = word.bytes().any(|b| b.is_ascii_alphabetic());
-        if !has_letter {
-            out.push_str(word);
-            continue;
-        }
-        for c in word.chars() {
-            out.push(match c {
-                '0' => 'o',
-                '1' | '!' | '|' => 'i',
-                '3' => 'e',
-                '4' | '@' => 'a',
-                '5' | '$' => 's',
-                '7' | '+' => 't',
-                '8' => 'b',
-                '9' => 'g',
-                _ => c,
-            });
+/// (so "2024" and "3.14" stay numbers). Writes the view to `out` and returns
+/// true only when it differs from `plain`. Only ASCII bytes change, so UTF-8
+/// sequences pass through intact.
+fn leet_view(plain: &[u8], out: &mut Vec<u8>) -> bool {
+    let both = LETTER | LEET;
+    let changes = |word: &[u8]| word.iter().fold(0, |seen, &b| seen | CLASS[b as usize]) & both == both;
+    // One pass over the classes of each word's bytes; most texts stop here.
+    let mut seen = 0;
+    let mut any = false;
+    for &b in plain {
+        if b == b' ' {
+            any |= seen & both == both;
+            seen = 0;
+        } else {
+            seen |= CLASS[b as usize];
         }
     }
+    if !(any || seen & both == both) {
+        return false;
+    }
+    out.reserve(plain.len());
+    for (i, word) in plain.split(|&b| b == b' ').enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        if !changes(word) {
+            out.extend_from_slice(word);
+            continue;
+        }
+        out.extend(word.iter().map(|&b| match b {
+            b'0' => b'o',
+            b'1' | b'!' | b'|' => b'i',
+            b'3' => b'e',
+            b'4' | b'@' => b'a',
+            b'5' | b'$' => b's',
+            b'7' | b'+' => b't',
+            b'8' => b'b',
+            b'9' => b'g',
+            _ => b,
+        }));
+    }
+    true
 }
 
 /// Joins runs of three or more single characters split by separators
-/// ("b o m b", "b.o.m.b", "b-o-m-b"). Returns false when there was nothing to join.
-fn joined_view(plain: &str, out: &mut String) -> bool {
-    let is_sep = |c: char| matches!(c, ' ' | '.' | '-' | '_' | '*' | '/');
-    let mut changed = false;
-    // The pending run of single-character tokens, as a byte range of `out`.
+/// ("b o m b", "b.o.m.b", "b-o-m-b"); other separators become spaces.
+/// Returns false when there was nothing to join.
+fn joined_view(plain: &[u8], out: &mut Vec<u8>) -> bool {
+    if !has_spaced_letters(plain) {
+        return false;
+    }
     let mut run_start = out.len();
     let mut run_len = 0;
-    let flush = |out: &mut String, run_start: usize, run_len: &mut usize, changed: &mut bool| {
+    let flush = |out: &mut Vec<u8>, run_start: usize, run_len: &mut usize| {
         if *run_len >= 3 {
             // The run was written spaced ("b o m b "); join it.
-            let joined: String = out[run_start..].chars().filter(|c| *c != ' ').collect();
+            let joined: Vec<u8> = out[run_start..].iter().copied().filter(|&b| b != b' ').collect();
             out.truncate(run_start);
-            out.push_str(&joined);
-            out.push(' ');
-            *changed = true;
+            out.extend_from_slice(&joined);
+            out.push(b' ');
         }
         *run_len = 0;
     };
-    for token in plain.split(is_sep).filter(|t| !t.is_empty()) {
-        if token.chars().nth(1).is_none() {
+    for token in plain.split(|&b| is(b, JOIN_SEP)).filter(|t| !t.is_empty()) {
+        if is_one_char(token) {
             if run_len == 0 {
                 run_start = out.len();
             }
             run_len += 1;
         } else {
-            flush(out, run_start, &mut run_len, &mut changed);
+            flush(out, run_start, &mut run_len);
         }
-        out.push_str(token);
-        out.push(' ');
+        out.extend_from_slice(token);
+        out.push(b' ');
     }
-    flush(out, run_start, &mut run_len, &mut changed);
-    changed
+    flush(out, run_start, &mut run_len);
+    if out.last() == Some(&b' ') {
+        out.pop();
+    }
+    true
+}
+
+/// A token of one character: one byte, or one multi-byte UTF-8 sequence.
+fn is_one_char(token: &[u8]) -> bool {
+    token.len() == 1 || (token.len() <= 4 && token[1..].iter().all(|&b| b & 0xC0 == 0x80))
+}
+
+/// Whether `plain` holds three single-character tokens in a row, the only
+/// case `joined_view` changes anything (checked first: it rarely does).
+fn has_spaced_letters(plain: &[u8]) -> bool {
+    let mut run = 0;
+    for token in plain.split(|&b| is(b, JOIN_SEP)).filter(|t| !t.is_empty()) {
+        run = if is_one_char(token) { run + 1 } else { 0 };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Candidate base64 / hex runs in the raw input.
 fn encoded_segments(input: &str) -> impl Iterator<Item = &str> {
-    input
-        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_' | '\\')))
-        .filter(|s| s.len() >= MIN_ENCODED_RUN)
+    let bytes = input.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            let start = at + bytes[at..].iter().position(|&b| is(b, ENCODED))?;
+            let end = bytes[start..].iter().position(|&b| !is(b, ENCODED)).map_or(bytes.len(), |n| start + n);
+            at = end;
+            if end - start >= MIN_ENCODED_RUN {
+                // Runs are ASCII, so both ends are character boundaries.
+                return Some(&input[start..end]);
+            }
+        }
+        None
+    })
 }
 
 fn decode_segment(segment: &str) -> Option<String> {
@@ -263,10 +412,10 @@ mod tests {
     use super::*;
 
     fn scan(input: &str) -> (String, Signals) {
-        let mut out = String::new();
-        let mut scratch = String::new();
+        let mut out = Vec::new();
+        let mut scratch = Vec::new();
         let s = scan_text(input, &mut out, &mut scratch);
-        (out, s)
+        (String::from_utf8(out).expect("scan text is UTF-8"), s)
     }
 
     #[test]
