@@ -375,6 +375,20 @@ fn bench_conversations(n: usize) {
     );
 }
 
+/// Loading alone: discovery, parsing, hashing and ids of the n-case corpus.
+fn bench_load(n: usize) {
+    let config = generate_project(n);
+    let start = Instant::now();
+    let cases = load_cases(&config);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "load: {} cases in {secs:.2} s = {:.0} cases/s; peak RSS {:.0} MiB",
+        cases.len(),
+        cases.len() as f64 / secs,
+        peak_rss_mib().unwrap_or(0.0)
+    );
+}
+
 /// The built-in firewall alone, on one thread: microseconds per case for
 /// short prompts and for long documents (100,000 generated cases).
 fn bench_firewall(n: usize) {
@@ -409,6 +423,9 @@ fn main() {
     let n: usize = std::env::var("GAUNTLET_BENCH_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     if wanted("end_to_end") {
         bench_end_to_end(n);
+    }
+    if wanted("load") {
+        bench_load(n);
     }
     if wanted("firewall") {
         bench_firewall(n);

@@ -33,6 +33,17 @@ impl Fingerprint {
         self
     }
 
+    /// A part fed in pieces: its length first, then `update` with exactly
+    /// that many bytes; hashes the same as `part` with the whole.
+    pub fn part_len(&mut self, len: u64) -> &mut Self {
+        self.0.update(len.to_le_bytes());
+        self
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
     pub fn finish(self) -> String {
         hex(&self.0.finalize())
     }

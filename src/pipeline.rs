@@ -110,7 +110,8 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
         }
         Err(e) => return Err(e),
     };
-    if let Some(corpus) = &corpus {
+    let refers_to_cases = fixtures.iter().flat_map(|s| &s.cases).any(|c| matches!(c.input, FixtureInput::Ref(_)));
+    if let Some(corpus) = corpus.as_ref().filter(|_| refers_to_cases) {
         let ids: HashSet<&str> = corpus.cases.iter().map(|c| c.id.as_str()).collect();
         for suite in &fixtures {
             for case in &suite.cases {

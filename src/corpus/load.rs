@@ -83,7 +83,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
 
     let mut manifests: HashMap<PathBuf, Option<Arc<Manifest>>> = HashMap::new();
     let mut fingerprint = Fingerprint::new();
-    let mut cases = Vec::new();
+    let mut loaded = Loaded::default();
     let mut datasets: BTreeMap<String, DatasetInfo> = BTreeMap::new();
     let mut files_by_manifest: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for file in &files {
@@ -92,28 +92,13 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             Some(None) => continue, // the manifest itself is broken, already reported
             None => None,
         };
-        let bytes = match std::fs::read(file) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(Diagnostic::new(file, "unreadable-file", e.to_string()));
-                continue;
-            }
-        };
         let display_path = file.strip_prefix(base).unwrap_or(file).to_path_buf();
-        fingerprint.part(display_path.to_string_lossy().as_bytes()).part(&bytes);
         if let Some(m) = &manifest {
             files_by_manifest.entry(m.path.clone()).or_default().push(file.clone());
         }
         let default_mapping = Mapping::default();
         let mapping = manifest.as_deref().map(|m| m.mapping_for(file)).unwrap_or(&default_mapping);
         let dataset_name = manifest.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| file_stem(file));
-        let ctx = FileContext {
-            path: Arc::new(display_path.clone()),
-            mapping,
-            strict_keys: manifest.is_none(),
-            dataset: Arc::from(dataset_name.as_str()),
-        };
-        let parsed = if has_extension(file, "csv") { parse_csv(&bytes, &ctx) } else { parse_jsonl(&bytes, &ctx) };
         let info = datasets.entry(dataset_name.clone()).or_insert_with(|| DatasetInfo {
             name: dataset_name.clone(),
             source: manifest.as_ref().and_then(|m| m.source.clone()),
@@ -121,22 +106,32 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             ..DatasetInfo::default()
         });
         info.files.push(display_path.to_string_lossy().into_owned());
-        let prefix = manifest.as_ref().and_then(|m| m.id_prefix.clone()).unwrap_or_default();
-        for row in parsed {
-            match row {
-                Ok(mut raw) => {
-                    if let Some(id) = raw.id.as_mut() {
-                        id.insert_str(0, &prefix);
-                    }
-                    *info.by_label.entry(raw.label).or_default() += 1;
-                    info.cases += 1;
-                    cases.push((raw, prefix.clone()));
-                }
-                Err(d) => problems.push(d),
-            }
-            if problems.len() > DIAGNOSTIC_CAP * 4 {
-                break;
-            }
+        let ctx = FileContext {
+            path: Arc::new(display_path.clone()),
+            mapping,
+            strict_keys: manifest.is_none(),
+            dataset: Arc::from(dataset_name.as_str()),
+            id_prefix: manifest.as_ref().and_then(|m| m.id_prefix.clone()).unwrap_or_default(),
+        };
+        fingerprint.part(display_path.to_string_lossy().as_bytes());
+        let before = loaded.cases.len();
+        let read = if has_extension(file, "csv") {
+            std::fs::read(file).map(|bytes| {
+                fingerprint.part(&bytes);
+                loaded.add(parse_csv(&bytes, &ctx), &mut problems);
+            })
+        } else {
+            read_jsonl(file, &ctx, JSONL_BLOCK, &mut fingerprint, &mut loaded, &mut problems)
+        };
+        if let Err(e) = read {
+            problems.push(Diagnostic::new(file, "unreadable-file", e.to_string()));
+        }
+        for case in &loaded.cases[before..] {
+            *info.by_label.entry(case.label).or_default() += 1;
+        }
+        info.cases += loaded.cases.len() - before;
+        if problems.len() > DIAGNOSTIC_CAP * 4 {
+            break;
         }
     }
     for (manifest_path, data_files) in &files_by_manifest {
@@ -151,7 +146,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         fingerprint.part(path.to_string_lossy().as_bytes());
         fingerprint.part(std::fs::read(path).unwrap_or_default().as_slice());
     }
-    let (cases, repeated_inputs) = finish_cases(cases, &mut problems);
+    let (cases, repeated_inputs) = finish_cases(loaded, &mut problems);
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
@@ -223,60 +218,296 @@ struct FileContext<'a> {
     mapping: &'a Mapping,
     strict_keys: bool,
     dataset: Arc<str>,
+    id_prefix: String,
 }
 
-/// A case before ids are finalised and strings shared.
-struct RawCase {
-    id: Option<String>,
-    payload: Payload,
-    label: Label,
-    category: String,
-    source: String,
-    tags: Vec<String>,
-    expected: Option<Decision>,
-    direction: Direction,
-    context: Option<Map<String, Value>>,
-    line: usize,
-    path: Arc<PathBuf>,
-    dataset: Arc<str>,
-    expected_first_block: Option<u32>,
+/// A parsed case and what `finish_cases` needs to settle its id.
+struct Built {
+    /// Without an id in the data, only the manifest's id prefix until
+    /// `finish_cases` appends the content hash.
+    case: Case,
+    /// A 128-bit key of the payload, only to count repeats within the run.
+    input_key: u128,
+    /// For a case without an id: the hash its id is derived from.
+    content_hash: Option<String>,
 }
 
-fn parse_jsonl(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnostic>> {
-    let text = match std::str::from_utf8(bytes) {
+/// Every case read so far, with the keys that settle ids at the end.
+#[derive(Default)]
+struct Loaded {
+    cases: Vec<Case>,
+    keys: Vec<(u128, Option<String>)>,
+}
+
+impl Loaded {
+    fn add(&mut self, rows: Vec<Result<Built, Diagnostic>>, problems: &mut Vec<Diagnostic>) {
+        for row in rows {
+            match row {
+                Ok(b) => {
+                    self.cases.push(b.case);
+                    self.keys.push((b.input_key, b.content_hash));
+                }
+                Err(d) => problems.push(d),
+            }
+        }
+    }
+}
+
+/// Shares the few distinct category, source and tag strings among the many
+/// cases that carry them.
+#[derive(Default)]
+struct Interner(std::collections::HashSet<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        match self.0.get(s) {
+            Some(a) => a.clone(),
+            None => {
+                let a: Arc<str> = Arc::from(s);
+                self.0.insert(a.clone());
+                a
+            }
+        }
+    }
+}
+
+/// JSONL is read in blocks of whole lines: memory stays bounded by the
+/// block, not the file, and each block is hashed on one thread while the
+/// others parse it in pieces.
+const JSONL_BLOCK: usize = 8 << 20;
+
+fn read_jsonl(
+    file: &Path,
+    ctx: &FileContext,
+    block: usize,
+    fingerprint: &mut Fingerprint,
+    loaded: &mut Loaded,
+    problems: &mut Vec<Diagnostic>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file)?;
+    let expected_len = f.metadata()?.len();
+    fingerprint.part_len(expected_len);
+    let mut total = 0u64;
+    let mut buf: Vec<u8> = Vec::with_capacity(JSONL_BLOCK);
+    let mut first_line = 1;
+    loop {
+        let read = (&mut f).take(block as u64).read_to_end(&mut buf)?;
+        total += read as u64;
+        let eof = read == 0;
+        // Parse up to the last complete line; the rest waits for the next block
+        // (a line longer than a block just makes the next read longer).
+        let cut = if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        if cut > 0 {
+            let ((), (rows, lines)) =
+                rayon::join(|| fingerprint.update(&buf[..cut]), || parse_jsonl_block(&buf[..cut], first_line, ctx));
+            if first_line == 1 && !eof {
+                // Room for the whole file at the first block's line length.
+                let estimate = (expected_len as f64 / cut as f64 * lines as f64) as usize;
+                loaded.cases.reserve(estimate);
+                loaded.keys.reserve(estimate);
+            }
+            first_line += lines;
+            for piece in rows {
+                loaded.add(piece, problems);
+            }
+            buf.drain(..cut);
+        }
+        if eof || problems.len() > DIAGNOSTIC_CAP * 4 {
+            break;
+        }
+    }
+    if total != expected_len && problems.len() <= DIAGNOSTIC_CAP * 4 {
+        problems.push(Diagnostic::new(file, "unreadable-file", "the file changed while it was read"));
+    }
+    Ok(())
+}
+
+/// Lines per parallel piece of a block: enough to amortise the split.
+const PIECE_BYTES: usize = 256 << 10;
+
+/// Parses a block of whole lines in pieces on every core; returns the
+/// results in line order and the number of lines (newlines) in the block.
+fn parse_jsonl_block(
+    block: &[u8],
+    first_line: usize,
+    ctx: &FileContext,
+) -> (Vec<Vec<Result<Built, Diagnostic>>>, usize) {
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    while at < block.len() {
+        let end = (at + PIECE_BYTES).min(block.len());
+        let end = block[end..].iter().position(|&b| b == b'\n').map_or(block.len(), |i| end + i + 1);
+        pieces.push(&block[at..end]);
+        at = end;
+    }
+    let counts: Vec<usize> = pieces.par_iter().map(|p| p.iter().filter(|&&b| b == b'\n').count()).collect();
+    let mut firsts = Vec::with_capacity(pieces.len());
+    let mut line = first_line;
+    for c in &counts {
+        firsts.push(line);
+        line += c;
+    }
+    let rows = pieces.par_iter().zip(firsts).map(|(piece, first)| parse_jsonl_piece(piece, first, ctx)).collect();
+    (rows, line - first_line)
+}
+
+fn parse_jsonl_piece(piece: &[u8], first_line: usize, ctx: &FileContext) -> Vec<Result<Built, Diagnostic>> {
+    let text = match std::str::from_utf8(piece) {
         Ok(t) => t,
         Err(e) => {
-            let (line, column) =
-                crate::errors::line_column(&String::from_utf8_lossy(&bytes[..e.valid_up_to()]), e.valid_up_to());
+            let valid = &piece[..e.valid_up_to()];
+            let line = first_line + valid.iter().filter(|&&b| b == b'\n').count();
+            let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
             return vec![Err(Diagnostic::new(&ctx.path, "invalid-utf8", "file is not valid UTF-8").at(line, column))];
         }
     };
-    let lines: Vec<(usize, &str)> = text
-        .split('\n')
+    let mut interner = Interner::default();
+    text.split('\n')
         .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .map(|(i, l)| (first_line + i, l.strip_suffix('\r').unwrap_or(l)))
         .filter(|(_, l)| !l.trim().is_empty())
-        .collect();
-    lines
-        .par_iter()
-        .map(|&(line, text)| {
-            let value: Value = serde_json::from_str(text)
-                .map_err(|e| Diagnostic::new(&ctx.path, "invalid-json", e.to_string()).at(line, e.column()))?;
-            let Value::Object(object) = value else {
-                return Err(Diagnostic::new(&ctx.path, "invalid-case", "a case line must be a JSON object").at(line, 1));
-            };
-            build_case(object, line, ctx)
-        })
+        .map(|(line, l)| parse_jsonl_line(l, line, ctx, &mut interner))
         .collect()
 }
 
-fn parse_csv(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnostic>> {
+/// A line of a JSONL file without a manifest: the documented keys only, read
+/// straight into fields (no intermediate map). Keep in step with KNOWN_KEYS.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KnownFields {
+    id: Option<Value>,
+    input: Option<Value>,
+    messages: Option<Value>,
+    label: Option<Value>,
+    category: Option<Value>,
+    source: Option<Value>,
+    tags: Option<Value>,
+    expected: Option<Value>,
+    direction: Option<Value>,
+    context: Option<Value>,
+    #[serde(rename = "expected-first-block")]
+    expected_first_block: Option<Value>,
+}
+
+/// Where `build_case` reads a case's fields.
+trait Fields {
+    /// A field by key, or by JSON pointer when the name starts with `/`.
+    fn get(&self, name: &str) -> Option<&Value>;
+    /// Takes a field out (the input: the bulk of a case, moved not copied).
+    fn take(&mut self, name: &str) -> Option<Value>;
+    /// A key that is not one of KNOWN_KEYS.
+    fn unknown_key(&self) -> Option<&str>;
+}
+
+impl Fields for Map<String, Value> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        lookup(self, name)
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        if name.starts_with('/') {
+            lookup(self, name).cloned()
+        } else {
+            self.remove(name)
+        }
+    }
+
+    fn unknown_key(&self) -> Option<&str> {
+        self.keys().map(String::as_str).find(|k| !KNOWN_KEYS.contains(k))
+    }
+}
+
+impl KnownFields {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name {
+            "id" => &mut self.id,
+            "input" => &mut self.input,
+            "messages" => &mut self.messages,
+            "label" => &mut self.label,
+            "category" => &mut self.category,
+            "source" => &mut self.source,
+            "tags" => &mut self.tags,
+            "expected" => &mut self.expected,
+            "direction" => &mut self.direction,
+            "context" => &mut self.context,
+            "expected-first-block" => &mut self.expected_first_block,
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for KnownFields {
+    fn get(&self, name: &str) -> Option<&Value> {
+        match name {
+            "id" => self.id.as_ref(),
+            "input" => self.input.as_ref(),
+            "messages" => self.messages.as_ref(),
+            "label" => self.label.as_ref(),
+            "category" => self.category.as_ref(),
+            "source" => self.source.as_ref(),
+            "tags" => self.tags.as_ref(),
+            "expected" => self.expected.as_ref(),
+            "direction" => self.direction.as_ref(),
+            "context" => self.context.as_ref(),
+            "expected-first-block" => self.expected_first_block.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.slot(name)?.take()
+    }
+
+    fn unknown_key(&self) -> Option<&str> {
+        None // serde rejects unknown keys while parsing
+    }
+}
+
+fn parse_jsonl_line(text: &str, line: usize, ctx: &FileContext, interner: &mut Interner) -> Result<Built, Diagnostic> {
+    let not_object = || Diagnostic::new(&ctx.path, "invalid-case", "a case line must be a JSON object").at(line, 1);
+    let json_error =
+        |e: serde_json::Error| Diagnostic::new(&ctx.path, "invalid-json", e.to_string()).at(line, e.column());
+    if !ctx.strict_keys {
+        let value: Value = serde_json::from_str(text).map_err(json_error)?;
+        let Value::Object(object) = value else { return Err(not_object()) };
+        return build_case(object, line, ctx, interner);
+    }
+    match serde_json::from_str::<KnownFields>(text) {
+        Ok(fields) => build_case(fields, line, ctx, interner),
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            if !text.trim_start().starts_with('{') {
+                return Err(not_object());
+            }
+            let message = e.to_string();
+            match message.strip_prefix("unknown field ") {
+                Some(rest) => {
+                    let key = rest.split(',').next().unwrap_or(rest);
+                    Err(Diagnostic::new(
+                        &ctx.path,
+                        "unknown-field",
+                        format!(
+                            "unknown field {key} (expected one of {}; a corpus.toml can map other fields)",
+                            KNOWN_KEYS.join(", ")
+                        ),
+                    )
+                    .at(line, e.column()))
+                }
+                None => Err(Diagnostic::new(&ctx.path, "invalid-case", message).at(line, e.column())),
+            }
+        }
+        Err(e) => Err(json_error(e)),
+    }
+}
+
+fn parse_csv(bytes: &[u8], ctx: &FileContext) -> Vec<Result<Built, Diagnostic>> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => return vec![Err(csv_diagnostic(&ctx.path, &e))],
     };
     let mut out = Vec::new();
+    let mut interner = Interner::default();
     for record in reader.records() {
         match record {
             Ok(record) => {
@@ -286,7 +517,7 @@ fn parse_csv(bytes: &[u8], ctx: &FileContext) -> Vec<Result<RawCase, Diagnostic>
                     .zip(record.iter())
                     .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
                     .collect();
-                out.push(build_case(object, line, ctx));
+                out.push(build_case(object, line, ctx, &mut interner));
             }
             Err(e) => out.push(Err(csv_diagnostic(&ctx.path, &e))),
         }
@@ -331,11 +562,16 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) -> Result<RawCase, Diagnostic> {
+fn build_case(
+    mut object: impl Fields,
+    line: usize,
+    ctx: &FileContext,
+    interner: &mut Interner,
+) -> Result<Built, Diagnostic> {
     let m = ctx.mapping;
     let err = |code: &'static str, msg: String| Diagnostic::new(&ctx.path, code, msg).at_line(line);
     if ctx.strict_keys {
-        if let Some(key) = object.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+        if let Some(key) = object.unknown_key() {
             return Err(err(
                 "unknown-field",
                 format!(
@@ -348,10 +584,9 @@ fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) ->
 
     // The input is the bulk of a case: take it out of the object rather than copy it.
     let input_key = m.input.as_deref().unwrap_or("input");
-    let input = if input_key.starts_with('/') { lookup(&object, input_key).cloned() } else { object.remove(input_key) }
-        .filter(|v| !v.is_null());
+    let input = object.take(input_key).filter(|v| !v.is_null());
     let field = |name: &Option<String>, default: &str| -> Option<&Value> {
-        lookup(&object, name.as_deref().unwrap_or(default)).filter(|v| !v.is_null())
+        object.get(name.as_deref().unwrap_or(default)).filter(|v| !v.is_null())
     };
     let payload = match (input, field(&m.messages, "messages")) {
         (Some(_), Some(_)) => {
@@ -452,7 +687,7 @@ fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) ->
         Some(names) => {
             let mut map = Map::new();
             for name in names {
-                if let Some(v) = lookup(&object, name) {
+                if let Some(v) = object.get(name) {
                     map.insert(name.trim_start_matches('/').to_string(), v.clone());
                 }
             }
@@ -477,20 +712,48 @@ fn build_case(mut object: Map<String, Value>, line: usize, ctx: &FileContext) ->
             }
         },
     };
-    Ok(RawCase {
-        id,
-        payload,
-        label,
-        category,
-        source,
-        tags,
-        expected,
-        direction,
-        context,
-        line,
-        path: ctx.path.clone(),
-        dataset: ctx.dataset.clone(),
-        expected_first_block,
+    // A 128-bit key of the payload counts repeats; a case without an id
+    // gets one from its content (never from its line number).
+    let payload_json;
+    let payload_bytes: &[u8] = match &payload {
+        Payload::Text(t) => t.as_bytes(),
+        other => {
+            payload_json = serde_json::to_string(other).unwrap_or_default();
+            payload_json.as_bytes()
+        }
+    };
+    let digest = sha2::Sha256::digest(payload_bytes);
+    let input_key = u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"));
+    let content_hash = id.is_none().then(|| {
+        let mut f = Fingerprint::new();
+        f.part(payload_bytes)
+            .part(label.as_str().as_bytes())
+            .part(category.as_bytes())
+            .part(serde_json::to_string(&context).unwrap_or_default().as_bytes());
+        f.finish()
+    });
+    let id = match id {
+        Some(id) if ctx.id_prefix.is_empty() => id,
+        Some(id) => format!("{}{id}", ctx.id_prefix),
+        None => ctx.id_prefix.clone(), // the content hash is appended in finish_cases
+    };
+    Ok(Built {
+        case: Case {
+            id,
+            payload,
+            label,
+            category: interner.get(&category),
+            source: interner.get(&source),
+            tags: tags.iter().map(|t| interner.get(t)).collect(),
+            expected,
+            direction,
+            context,
+            dataset: ctx.dataset.clone(),
+            expected_first_block,
+            origin: Origin { path: ctx.path.clone(), line },
+        },
+        input_key,
+        content_hash,
     })
 }
 
@@ -501,94 +764,142 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Derives missing ids, checks uniqueness, shares repeated strings and counts
-/// repeated inputs. Derived ids hash the content (never the line number), and
-/// identical cases are told apart by occurrence (`~2`, `~3`), so ids survive
-/// reordering.
-fn finish_cases(raw: Vec<(RawCase, String)>, problems: &mut Vec<Diagnostic>) -> (Vec<Case>, usize) {
-    // Per case: a 128-bit key of the payload (only to count repeats within
-    // this run, never stored) and, when the id is missing, its content hash.
-    let keys: Vec<(u128, Option<String>)> = raw
-        .par_iter()
-        .map(|(c, _)| {
-            let payload_json;
-            let payload: &[u8] = match &c.payload {
-                Payload::Text(t) => t.as_bytes(),
-                other => {
-                    payload_json = serde_json::to_string(other).unwrap_or_default();
-                    payload_json.as_bytes()
-                }
-            };
-            let digest = sha2::Sha256::digest(payload);
-            let key = u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"));
-            let content_hash = c.id.is_none().then(|| {
-                let mut f = Fingerprint::new();
-                f.part(payload)
-                    .part(c.label.as_str().as_bytes())
-                    .part(c.category.as_bytes())
-                    .part(serde_json::to_string(&c.context).unwrap_or_default().as_bytes());
-                f.finish()
-            });
-            (key, content_hash)
-        })
-        .collect();
-
-    let mut interned: HashMap<String, Arc<str>> = HashMap::new();
-    let mut intern = |s: String| -> Arc<str> {
-        match interned.get(&s) {
-            Some(a) => a.clone(),
-            None => interned.entry(s).or_insert_with_key(|k| Arc::from(k.as_str())).clone(),
-        }
-    };
-    let mut seen_inputs: std::collections::HashSet<u128> = std::collections::HashSet::with_capacity(raw.len());
+/// Derives missing ids, checks uniqueness and counts repeated inputs.
+/// Derived ids hash the content (never the line number), and identical
+/// cases are told apart by occurrence (`~2`, `~3`), so ids survive reordering.
+fn finish_cases(loaded: Loaded, problems: &mut Vec<Diagnostic>) -> (Vec<Case>, usize) {
+    let Loaded { mut cases, keys } = loaded;
+    let mut seen_inputs: std::collections::HashSet<u128, BuildPassThrough> =
+        std::collections::HashSet::with_capacity_and_hasher(cases.len(), BuildPassThrough);
     let mut occurrences: HashMap<String, usize> = HashMap::new();
     let mut repeated = 0;
-    let mut cases = Vec::with_capacity(raw.len());
-    for ((c, prefix), (key, content_hash)) in raw.into_iter().zip(keys) {
+    for (case, (key, content_hash)) in cases.iter_mut().zip(keys) {
         if !seen_inputs.insert(key) {
             repeated += 1;
         }
-        let id = match (c.id, content_hash) {
-            (Some(id), _) => id,
-            (None, hash) => {
-                let base = format!("{prefix}{}", &hash.expect("computed for missing ids")[..16]);
-                let n = occurrences.entry(base.clone()).or_insert(0);
-                *n += 1;
-                if *n == 1 {
-                    base
-                } else {
-                    format!("{base}~{n}")
-                }
-            }
-        };
-        cases.push(Case {
-            id,
-            payload: c.payload,
-            label: c.label,
-            category: intern(c.category),
-            source: intern(c.source),
-            tags: c.tags.into_iter().map(&mut intern).collect(),
-            expected: c.expected,
-            direction: c.direction,
-            context: c.context,
-            dataset: c.dataset,
-            expected_first_block: c.expected_first_block,
-            origin: Origin { path: c.path, line: c.line },
-        });
-    }
-    let mut first_seen: HashMap<&str, &Origin> = HashMap::with_capacity(cases.len());
-    for case in &cases {
-        if let Some(first) = first_seen.insert(&case.id, &case.origin) {
-            problems.push(
-                Diagnostic::new(
-                    &case.origin.path,
-                    "duplicate-id",
-                    format!("duplicate case id `{}` (first defined at {first})", case.id),
-                )
-                .at_line(case.origin.line),
-            );
-            first_seen.insert(&case.id, first);
+        if let Some(hash) = content_hash {
+            let base = format!("{}{}", case.id, &hash[..16]);
+            let n = occurrences.entry(base.clone()).or_insert(0);
+            *n += 1;
+            case.id = if *n == 1 { base } else { format!("{base}~{n}") };
         }
     }
+    duplicate_ids(&cases, problems);
     (cases, repeated)
+}
+
+/// Reports every case whose id an earlier case already has, naming the
+/// first. Ids are hashed in parallel and sorted, so only ids with equal
+/// hashes are compared: a million-entry map built on one thread was most
+/// of this stage.
+fn duplicate_ids(cases: &[Case], problems: &mut Vec<Diagnostic>) {
+    use std::hash::BuildHasher;
+    let hasher = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let mut keyed: Vec<(u64, u32)> =
+        cases.par_iter().enumerate().map(|(i, c)| (hasher.hash_one(&c.id), i as u32)).collect();
+    keyed.par_sort_unstable();
+    let mut found: Vec<(u32, u32)> = Vec::new(); // (duplicate, first holder)
+    for group in keyed.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+        // Sorted by index within the group: the first match is the earliest holder.
+        for (k, &(_, i)) in group.iter().enumerate() {
+            let id = &cases[i as usize].id;
+            if let Some(&(_, first)) = group[..k].iter().find(|(_, j)| &cases[*j as usize].id == id) {
+                found.push((i, first));
+            }
+        }
+    }
+    found.sort_unstable();
+    for (i, first) in found {
+        let (case, first) = (&cases[i as usize], &cases[first as usize]);
+        problems.push(
+            Diagnostic::new(
+                &case.origin.path,
+                "duplicate-id",
+                format!("duplicate case id `{}` (first defined at {})", case.id, first.origin),
+            )
+            .at_line(case.origin.line),
+        );
+    }
+}
+
+/// The payload keys are already uniform hash bits: hashing them again is waste.
+#[derive(Default, Clone, Copy)]
+struct BuildPassThrough;
+
+impl std::hash::BuildHasher for BuildPassThrough {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks far smaller than lines and lines split across blocks must give
+    /// the same cases, line numbers and hash as reading the file at once.
+    #[test]
+    fn blocks_split_anywhere_keep_lines_and_hash() {
+        let dir = std::env::temp_dir().join(format!("gauntlet-blocks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cases.jsonl");
+        let mut text = String::new();
+        for i in 1..=40 {
+            match i {
+                17 => text.push_str("{\"id\": \"broken\", \"input\": \n"),
+                23 => text.push_str("\r\n"),
+                29 => text.push_str(&format!(
+                    "{{\"id\":\"c{i}\",\"input\":\"{}\",\"label\":\"benign\",\"category\":\"c\"}}\r\n",
+                    "x".repeat(500)
+                )),
+                _ => text.push_str(&format!(
+                    "{{\"id\":\"c{i}\",\"input\":\"text {i} é\",\"label\":\"benign\",\"category\":\"c\"}}\n"
+                )),
+            }
+        }
+        std::fs::write(&file, &text).unwrap();
+        let mapping = Mapping::default();
+        let ctx = FileContext {
+            path: Arc::new(file.clone()),
+            mapping: &mapping,
+            strict_keys: true,
+            dataset: Arc::from("d"),
+            id_prefix: String::new(),
+        };
+        for block in [7, 64, 1000, JSONL_BLOCK] {
+            let (mut fingerprint, mut loaded, mut problems) = (Fingerprint::new(), Loaded::default(), Vec::new());
+            read_jsonl(&file, &ctx, block, &mut fingerprint, &mut loaded, &mut problems).unwrap();
+            let lines: Vec<usize> = loaded.cases.iter().map(|c| c.origin.line).collect();
+            let expected: Vec<usize> = (1..=40).filter(|l| ![17, 23].contains(l)).collect();
+            assert_eq!(lines, expected, "block {block}");
+            assert!(loaded.cases.iter().all(|c| c.id == format!("c{}", c.origin.line)), "block {block}");
+            assert_eq!(problems.len(), 1, "block {block}: {problems:?}");
+            assert_eq!((problems[0].code, problems[0].line), ("invalid-json", Some(17)), "block {block}");
+            let mut whole = Fingerprint::new();
+            whole.part(text.as_bytes());
+            assert_eq!(fingerprint.finish(), whole.finish(), "block {block}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

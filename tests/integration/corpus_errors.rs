@@ -33,7 +33,7 @@ fn every_corpus_problem_is_reported_not_just_the_first() {
     for expected in [
         "cases.jsonl:2: error[duplicate-id]",
         "cases.jsonl:3: error[invalid-label]",
-        "cases.jsonl:4: error[unknown-field]",
+        "cases.jsonl:4:29: error[unknown-field]", // serde knows the column
         "gates.toml:3:",
     ] {
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
