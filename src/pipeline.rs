@@ -921,21 +921,22 @@ pub fn merge(
         results.extend(s.results);
         fixture_results.extend(s.fixture_results);
     }
-    results.sort_by_key(|r| r.seq);
-    let mut ids: HashMap<&str, ()> = HashMap::with_capacity(results.len());
-    for r in &results {
-        if ids.insert(r.id.as_str(), ()).is_some() {
-            problems.push(Diagnostic::new(
-                Path::new(&r.id),
-                "duplicate-case",
-                "this case id is in more than one shard",
-            ));
-        }
+    {
+        use rayon::prelude::*;
+        results.par_sort_unstable_by_key(|r| r.seq);
     }
+    let ids: Vec<&str> = results.iter().map(|r| r.id.as_str()).collect();
+    for (i, _) in crate::hashing::repeats(&ids) {
+        problems.push(Diagnostic::new(
+            Path::new(&results[i].id),
+            "duplicate-case",
+            "this case id is in more than one shard",
+        ));
+    }
+    drop(ids);
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
-    drop(ids);
     for r in results.iter_mut() {
         r.seq = None;
     }

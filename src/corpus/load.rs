@@ -788,29 +788,11 @@ fn finish_cases(loaded: Loaded, problems: &mut Vec<Diagnostic>) -> (Vec<Case>, u
     (cases, repeated)
 }
 
-/// Reports every case whose id an earlier case already has, naming the
-/// first. Ids are hashed in parallel and sorted, so only ids with equal
-/// hashes are compared: a million-entry map built on one thread was most
-/// of this stage.
+/// Reports every case whose id an earlier case already has, naming the first.
 fn duplicate_ids(cases: &[Case], problems: &mut Vec<Diagnostic>) {
-    use std::hash::BuildHasher;
-    let hasher = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
-    let mut keyed: Vec<(u64, u32)> =
-        cases.par_iter().enumerate().map(|(i, c)| (hasher.hash_one(&c.id), i as u32)).collect();
-    keyed.par_sort_unstable();
-    let mut found: Vec<(u32, u32)> = Vec::new(); // (duplicate, first holder)
-    for group in keyed.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-        // Sorted by index within the group: the first match is the earliest holder.
-        for (k, &(_, i)) in group.iter().enumerate() {
-            let id = &cases[i as usize].id;
-            if let Some(&(_, first)) = group[..k].iter().find(|(_, j)| &cases[*j as usize].id == id) {
-                found.push((i, first));
-            }
-        }
-    }
-    found.sort_unstable();
-    for (i, first) in found {
-        let (case, first) = (&cases[i as usize], &cases[first as usize]);
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    for (i, first) in crate::hashing::repeats(&ids) {
+        let (case, first) = (&cases[i], &cases[first]);
         problems.push(
             Diagnostic::new(
                 &case.origin.path,
