@@ -1,6 +1,6 @@
 //! `run --partition hash:M/N` + `merge` equals the unsharded run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::helpers::*;
 
@@ -107,6 +107,18 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("shard-mismatch"), "{}", stderr(&out));
     assert_eq!(merge(&[&a, &b]).status.code(), Some(0));
+
+    // A case in two shards (a tampered or mis-assembled shard folder).
+    let stray =
+        std::fs::read_to_string(Path::new(&a).join("results.jsonl")).unwrap().lines().nth(3).unwrap().to_string();
+    let b_results = Path::new(&b).join("results.jsonl");
+    let mut text = std::fs::read_to_string(&b_results).unwrap();
+    text.push_str(&stray);
+    text.push('\n');
+    std::fs::write(&b_results, text).unwrap();
+    let out = merge(&[&a, &b]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("duplicate-case"), "{}", stderr(&out));
 }
 
 #[test]
