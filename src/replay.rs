@@ -245,7 +245,6 @@ mod tests {
     use std::sync::atomic::AtomicU32;
 
     use super::*;
-    use crate::corpus::Origin;
     use crate::target::{ErrorKind, Replayed, TargetFingerprint};
 
     /// Answers from a script: call k gives `script[k]` for every case.
@@ -281,20 +280,7 @@ mod tests {
     }
 
     fn case(label: Label) -> Case {
-        Case {
-            id: "c".into(),
-            payload: Payload::Text("x".into()),
-            label,
-            category: Arc::from("c"),
-            source: Arc::from("s"),
-            tags: vec![],
-            expected: None,
-            direction: Direction::Ingress,
-            context: None,
-            dataset: Arc::from("d"),
-            expected_first_block: None,
-            origin: Origin { path: Arc::new("f".into()), line: 1 },
-        }
+        Case { label, ..Case::sample("c", "x") }
     }
 
     fn majority(label: Label, script: Vec<Result<Decision, ErrorKind>>) -> CaseResult {

@@ -15,6 +15,8 @@ use std::time::Instant;
 use crate::corpus::Decision;
 use crate::errors::Error;
 use crate::target::builtin::Firewall;
+use std::borrow::Cow;
+
 use crate::target::protocol::{Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
 
 /// What answers requests: the firewall, or a fixed decision (a trivial
@@ -24,13 +26,13 @@ pub enum Judge {
     Always(Decision),
 }
 
-fn answer(judge: &Judge, request: &Request) -> Result<Response, String> {
+fn answer<'r>(judge: &Judge, request: &'r Request) -> Result<Response<'r>, String> {
     let payload = request.payload().ok_or("a request needs `input` (string or object) or `messages`")?;
     let firewall = match judge {
         Judge::Firewall(f) => f,
         Judge::Always(d) => {
             return Ok(Response {
-                id: request.id.clone(),
+                id: Cow::Borrowed(&request.id),
                 decision: *d,
                 score: None,
                 reasons: Vec::new(),
@@ -45,10 +47,10 @@ fn answer(judge: &Judge, request: &Request) -> Result<Response, String> {
         _ => firewall.judge_payload(&payload),
     };
     Ok(Response {
-        id: request.id.clone(),
+        id: Cow::Borrowed(&request.id),
         decision: j.decision,
         score: Some(j.score),
-        reasons: j.reasons.iter().map(|r| r.to_string()).collect(),
+        reasons: j.reasons.iter().map(|r| Cow::Owned(r.to_string())).collect(),
         latency_us: Some(start.elapsed().as_micros() as u64),
         blocked_at_turn: j.turn,
     })
@@ -191,9 +193,11 @@ fn connection(firewall: &Judge, stream: std::net::TcpStream) -> std::io::Result<
 fn route(firewall: &Judge, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     match (method, path) {
         ("POST", "/v1/gate") => {
-            match serde_json::from_slice::<Request>(body).map_err(|e| e.to_string()).and_then(|r| answer(firewall, &r))
-            {
-                Ok(r) => (200, serde_json::to_string(&r).expect("answers serialise")),
+            let answered = serde_json::from_slice::<Request>(body)
+                .map_err(|e| e.to_string())
+                .and_then(|r| answer(firewall, &r).map(|a| serde_json::to_string(&a).expect("answers serialise")));
+            match answered {
+                Ok(json) => (200, json),
                 Err(e) => (400, serde_json::json!({ "error": e }).to_string()),
             }
         }

@@ -173,6 +173,27 @@ pub struct Case {
     pub origin: Origin,
 }
 
+#[cfg(test)]
+impl Case {
+    /// A minimal benign text case for unit tests.
+    pub(crate) fn sample(id: &str, text: &str) -> Case {
+        Case {
+            id: id.into(),
+            payload: Payload::Text(text.into()),
+            label: Label::Benign,
+            category: Arc::from("c"),
+            source: Arc::from("s"),
+            tags: vec![],
+            expected: None,
+            direction: Direction::Ingress,
+            context: None,
+            dataset: Arc::from("d"),
+            expected_first_block: None,
+            origin: Origin { path: Arc::new("f".into()), line: 1 },
+        }
+    }
+}
+
 /// Dataset metadata from a `corpus.toml`, reported in the verdict.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -1,8 +1,11 @@
 //! The `exec` target: persistent processes speaking the JSON-lines protocol.
 //!
 //! Each worker owns one process and keeps up to `window` requests in flight.
-//! A reader thread drains the process's stdout into a channel while the
-//! worker writes, so neither side can block the other when pipes fill.
+//! A writer thread feeds the process's stdin and a reader thread drains its
+//! stdout in chunks of whole lines, so neither side can block the other when
+//! pipes fill, and the worker itself never waits on a pipe: it only matches
+//! answers (in order first, by id when the target answers out of order) and
+//! prepares the next requests.
 //! Every case ends with exactly one outcome: an answer, or `timeout`
 //! (the process is killed and restarted), `crash` (it died with the case in
 //! flight), or `protocol` (a malformed, unknown or repeated answer, or none
@@ -10,11 +13,11 @@
 //! marked aborted and the remaining cases are recorded as not run.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,21 +58,25 @@ struct StderrLog {
 }
 
 enum Event {
-    /// Every line that was available at once: handled as one batch, so the
-    /// worker refills the window with one write rather than one per answer.
-    Lines(Vec<String>),
+    /// Whole lines, as many as were available at once: handled as one batch,
+    /// so the worker refills the window with one write rather than one per
+    /// answer, and lines cost no allocation each.
+    Lines(Vec<u8>),
     Eof,
 }
 
 struct Process {
     child: Child,
-    stdin: Option<ChildStdin>,
+    /// Request lines for the writer thread, which owns the process's stdin:
+    /// a write that blocks on a full pipe never stops the worker from
+    /// reading answers and preparing the next requests. Dropping it closes stdin.
+    requests: Option<Sender<Vec<u8>>>,
     lines: Receiver<Event>,
 }
 
 impl Process {
     fn kill(mut self) {
-        drop(self.stdin.take());
+        drop(self.requests.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -90,6 +97,7 @@ impl Process {
 /// Shared state of one replay.
 struct Run<'a> {
     cases: &'a [Case],
+    ids: std::sync::OnceLock<HashMap<&'a str, usize>>,
     queue: Mutex<VecDeque<usize>>,
     restarts: AtomicU32,
     abort: Mutex<Option<String>>,
@@ -101,11 +109,156 @@ impl Run<'_> {
         self.abort.lock().expect("abort lock").is_some()
     }
 
-    fn next(&self) -> Option<usize> {
-        if self.aborted() {
-            return None;
+    /// Moves up to `n` cases from the queue to `out` (one lock for all).
+    fn take(&self, n: usize, out: &mut Vec<usize>) {
+        if n == 0 || self.aborted() {
+            return;
         }
-        self.queue.lock().expect("queue lock").pop_front()
+        let mut queue = self.queue.lock().expect("queue lock");
+        let n = n.min(queue.len());
+        out.extend(queue.drain(..n));
+    }
+
+    /// The case with this id. Built on first use: only a misbehaving target
+    /// (an unknown or repeated id) ever needs it.
+    fn case_with_id(&self, id: &str) -> Option<usize> {
+        self.ids
+            .get_or_init(|| self.cases.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect())
+            .get(id)
+            .copied()
+    }
+}
+
+/// A request in flight, in the order it was sent.
+struct Slot {
+    case: usize,
+    sent: Instant,
+    answered: bool,
+}
+
+/// The requests one process has in flight. Targets mostly answer in order,
+/// so an answer is first compared with the oldest request; an id map is
+/// built only once a target answers out of order.
+struct InFlight<'c> {
+    slots: VecDeque<Slot>,
+    /// Sequence number of `slots[0]`.
+    base: u64,
+    unanswered: usize,
+    by_id: Option<HashMap<&'c str, u64>>,
+}
+
+impl<'c> InFlight<'c> {
+    fn new(window: usize) -> Self {
+        InFlight { slots: VecDeque::with_capacity(window), base: 0, unanswered: 0, by_id: None }
+    }
+
+    fn push(&mut self, case: usize, id: &'c str, sent: Instant) {
+        if let Some(map) = self.by_id.as_mut() {
+            map.insert(id, self.base + self.slots.len() as u64);
+        }
+        self.slots.push_back(Slot { case, sent, answered: false });
+        self.unanswered += 1;
+    }
+
+    fn trim(&mut self) {
+        while self.slots.front().is_some_and(|s| s.answered) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+    }
+
+    fn oldest(&mut self) -> Option<&Slot> {
+        self.trim();
+        self.slots.front()
+    }
+
+    /// Takes the in-flight request with this id: (case, sent).
+    fn answer(&mut self, id: &str, cases: &'c [Case]) -> Option<(usize, Instant)> {
+        self.trim();
+        let front = self.slots.front()?;
+        let at = if cases[front.case].id == id {
+            0
+        } else {
+            let base = self.base;
+            let slots = &self.slots;
+            let map = self.by_id.get_or_insert_with(|| {
+                slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| !s.answered)
+                    .map(|(k, s)| (cases[s.case].id.as_str(), base + k as u64))
+                    .collect()
+            });
+            (map.get(id)? - base) as usize
+        };
+        if let Some(map) = self.by_id.as_mut() {
+            map.remove(id);
+        }
+        let slot = &mut self.slots[at];
+        slot.answered = true;
+        self.unanswered -= 1;
+        Some((slot.case, slot.sent))
+    }
+
+    /// Every unanswered request, oldest first; leaves nothing in flight.
+    fn drain(&mut self) -> Vec<(usize, Instant)> {
+        let out = self.slots.drain(..).filter(|s| !s.answered).map(|s| (s.case, s.sent)).collect();
+        self.base = 0;
+        self.unanswered = 0;
+        self.by_id = None;
+        out
+    }
+
+    /// Takes the oldest unanswered request.
+    fn pop_oldest(&mut self, cases: &[Case]) -> Option<(usize, Instant)> {
+        self.trim();
+        let slot = self.slots.pop_front()?;
+        self.base += 1;
+        self.unanswered -= 1;
+        if let Some(map) = self.by_id.as_mut() {
+            map.remove(cases[slot.case].id.as_str());
+        }
+        Some((slot.case, slot.sent))
+    }
+}
+
+/// What a worker has recorded: outcomes, and where each case's outcome is
+/// (to catch a second answer for it).
+struct Done {
+    outcomes: Vec<(usize, Outcome)>,
+    /// Per case of the run: position in `outcomes` + 1, or 0.
+    position: Vec<u32>,
+    /// Recorded since the progress counter was last advanced.
+    unreported: u64,
+}
+
+impl Done {
+    fn record(&mut self, case: usize, outcome: Outcome) {
+        self.position[case] = self.outcomes.len() as u32 + 1;
+        self.outcomes.push((case, outcome));
+        self.unreported += 1;
+    }
+
+    fn report(&mut self, progress: &dyn Progress) {
+        if self.unreported > 0 {
+            progress.advance(std::mem::take(&mut self.unreported));
+        }
+    }
+
+    /// A second answer for an answered case makes its outcome a protocol error.
+    fn answered_twice(&mut self, case: usize, line: &str) -> bool {
+        match self.position[case] {
+            0 => false,
+            at => {
+                let outcome = &mut self.outcomes[at as usize - 1].1;
+                *outcome = Outcome::error(
+                    ErrorKind::Protocol,
+                    format!("answered twice; second answer: {}", excerpt(line)),
+                    outcome.latency_us,
+                );
+                true
+            }
+        }
     }
 }
 
@@ -128,22 +281,26 @@ impl ExecTarget {
         let stderr = child.stderr.take().expect("piped");
         let (tx, rx) = channel();
         std::thread::spawn(move || {
-            let mut reader = BufReader::with_capacity(1 << 16, stdout);
-            let mut batch = Vec::new();
+            let mut stdout = stdout;
+            let mut pending: Vec<u8> = Vec::new();
+            let mut chunk = vec![0u8; 1 << 16];
             loop {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
+                match stdout.read(&mut chunk) {
                     Ok(0) | Err(_) => {
-                        if !batch.is_empty() {
-                            let _ = tx.send(Event::Lines(batch));
+                        if !pending.is_empty() {
+                            pending.push(b'\n'); // a last line without its newline still counts
+                            let _ = tx.send(Event::Lines(pending));
                         }
                         let _ = tx.send(Event::Eof);
                         return;
                     }
-                    Ok(_) => {
-                        batch.push(line);
-                        if reader.buffer().is_empty() && tx.send(Event::Lines(std::mem::take(&mut batch))).is_err() {
-                            return;
+                    Ok(n) => {
+                        pending.extend_from_slice(&chunk[..n]);
+                        if let Some(last) = pending.iter().rposition(|&b| b == b'\n') {
+                            let rest = pending.split_off(last + 1);
+                            if tx.send(Event::Lines(std::mem::replace(&mut pending, rest))).is_err() {
+                                return;
+                            }
                         }
                     }
                 }
@@ -163,15 +320,25 @@ impl ExecTarget {
                 log.dropped += (n - room) as u64;
             }
         });
-        let mut process = Process { child, stdin: None, lines: rx };
-        process.stdin = process.child.stdin.take();
+        let mut stdin = child.stdin.take().expect("piped");
+        let mut process = Process { child, requests: None, lines: rx };
         if self.config.hello {
-            self.hello(&mut process)?;
+            self.hello(&mut stdin, &process.lines)?;
         }
+        let (requests, pending) = channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            for buf in pending {
+                // A write error means the process is gone; the worker sees its EOF.
+                if stdin.write_all(&buf).is_err() {
+                    return;
+                }
+            }
+        });
+        process.requests = Some(requests);
         Ok(process)
     }
 
-    fn hello(&self, p: &mut Process) -> Result<(), String> {
+    fn hello(&self, stdin: &mut ChildStdin, lines: &Receiver<Event>) -> Result<(), String> {
         let hello = Hello {
             hello: HelloBody {
                 protocol: Some(PROTOCOL_VERSION.into()),
@@ -181,11 +348,10 @@ impl ExecTarget {
         };
         let mut line = serde_json::to_vec(&hello).expect("hello serialises");
         line.push(b'\n');
-        let stdin = p.stdin.as_mut().expect("stdin open");
         stdin.write_all(&line).and_then(|_| stdin.flush()).map_err(|e| format!("hello: {e}"))?;
-        match p.lines.recv_timeout(self.config.timeout) {
-            Ok(Event::Lines(lines)) if lines.len() == 1 => {
-                let l = &lines[0];
+        match lines.recv_timeout(self.config.timeout) {
+            Ok(Event::Lines(lines)) if lines.iter().filter(|&&b| b == b'\n').count() == 1 => {
+                let l = &String::from_utf8_lossy(&lines).into_owned();
                 let answer: Hello =
                     serde_json::from_str(l).map_err(|_| format!("hello: unexpected answer {}", excerpt(l)))?;
                 let version =
@@ -199,43 +365,40 @@ impl ExecTarget {
 
     /// One worker: one process at a time, `window` requests in flight.
     fn work(&self, run: &Run) -> Vec<(usize, Outcome)> {
-        let mut done: Vec<(usize, Outcome)> = Vec::new();
-        let mut answered: HashMap<String, usize> = HashMap::new(); // id -> index into `done`
+        let mut done = Done { outcomes: Vec::new(), position: vec![0; run.cases.len()], unreported: 0 };
         let mut process = match self.spawn() {
             Ok(p) => p,
             Err(e) => {
                 self.give_up(run, e);
-                return done;
+                return done.outcomes;
             }
         };
         let window = self.config.window.max(1);
         let timeout = self.config.timeout;
         let mut process_started = Instant::now();
         let mut process_ready = false;
-        let mut in_flight: HashMap<&str, (usize, Instant)> = HashMap::with_capacity(window);
-        let mut order: VecDeque<usize> = VecDeque::with_capacity(window);
+        let mut in_flight = InFlight::new(window);
         let mut buf = Vec::with_capacity(window * 256);
+        let mut next = Vec::with_capacity(window);
+        let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
         loop {
-            while in_flight.len() < window {
-                let Some(i) = run.next() else { break };
+            next.clear();
+            run.take(window.saturating_sub(in_flight.unanswered), &mut next);
+            let sent = Instant::now();
+            for &i in &next {
                 Request::write_line(&run.cases[i], &mut buf);
-                in_flight.insert(&run.cases[i].id, (i, Instant::now()));
-                order.push_back(i);
+                in_flight.push(i, &run.cases[i].id, sent);
             }
             if !buf.is_empty() {
-                if let Some(stdin) = process.stdin.as_mut() {
-                    // A write error means the process is gone; its EOF is handled below.
-                    let _ = stdin.write_all(&buf).and_then(|_| stdin.flush());
+                if let Some(requests) = process.requests.as_ref() {
+                    // The writer is gone only with the process; its EOF is handled below.
+                    let _ = requests.send(std::mem::replace(&mut buf, Vec::with_capacity(window * 256)));
                 }
                 buf.clear();
             }
-            if in_flight.is_empty() {
+            let Some(oldest) = in_flight.oldest().map(|s| s.sent) else {
                 break; // queue drained (or the run was aborted)
-            }
-            while order.front().is_some_and(|i| !in_flight.contains_key(run.cases[*i].id.as_str())) {
-                order.pop_front();
-            }
-            let oldest = order.front().map(|i| in_flight[run.cases[*i].id.as_str()].1).expect("in flight");
+            };
             // Until a process has answered once, its start-up time is not
             // counted against the requests waiting for it.
             let deadline = match process_ready {
@@ -243,68 +406,14 @@ impl ExecTarget {
                 false => (oldest + timeout).max(process_started + STARTUP_ALLOWANCE),
             };
             let wait = deadline.saturating_duration_since(Instant::now());
-            let record = |done: &mut Vec<(usize, Outcome)>, i: usize, outcome: Outcome| {
-                run.progress.advance(1);
-                done.push((i, outcome));
-            };
             match process.lines.recv_timeout(wait) {
                 Ok(Event::Lines(lines)) => {
                     process_ready = true;
-                    for line in lines {
-                        let parsed: Result<Response, _> = serde_json::from_str(&line);
-                        match parsed {
-                            Ok(r) => {
-                                if let Some((i, sent)) = in_flight.remove(r.id.as_str()) {
-                                    let latency_us = sent.elapsed().as_micros() as u64;
-                                    answered.insert(r.id.clone(), done.len());
-                                    let score = r.score.filter(|s| (0.0..=1.0).contains(s));
-                                    let outcome = if r.score.is_some() && score.is_none() {
-                                        Outcome::error(
-                                            ErrorKind::Protocol,
-                                            format!("score outside [0, 1]: {}", excerpt(&line)),
-                                            latency_us,
-                                        )
-                                    } else {
-                                        Outcome {
-                                            decision: Ok(r.decision),
-                                            score,
-                                            reasons: r.reasons.into_iter().map(|s| Arc::from(s.as_str())).collect(),
-                                            latency_us,
-                                            target_latency_us: r.latency_us,
-                                            attempts: 1,
-                                            blocked_at_turn: r.blocked_at_turn,
-                                        }
-                                    };
-                                    record(&mut done, i, outcome);
-                                } else if let Some(&at) = answered.get(&r.id) {
-                                    // Answered twice: the case's answer cannot be trusted.
-                                    let latency = done[at].1.latency_us;
-                                    done[at].1 = Outcome::error(
-                                        ErrorKind::Protocol,
-                                        format!("answered twice; second answer: {}", excerpt(&line)),
-                                        latency,
-                                    );
-                                } else {
-                                    self.charge_oldest(
-                                        &mut in_flight,
-                                        &mut order,
-                                        run,
-                                        &mut done,
-                                        format!("answer with unknown id: {}", excerpt(&line)),
-                                    );
-                                }
-                            }
-                            Err(e) => {
-                                self.charge_oldest(
-                                    &mut in_flight,
-                                    &mut order,
-                                    run,
-                                    &mut done,
-                                    format!("malformed answer ({e}): {}", excerpt(&line)),
-                                );
-                            }
-                        }
+                    let now = Instant::now();
+                    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
                     }
+                    done.report(run.progress);
                 }
                 Ok(Event::Eof) | Err(RecvTimeoutError::Disconnected) => {
                     let status = process.exit_status();
@@ -314,10 +423,10 @@ impl ExecTarget {
                     } else {
                         (ErrorKind::Crash, format!("target died ({}) with the case in flight", describe_status(status)))
                     };
-                    for (_, (i, sent)) in in_flight.drain() {
-                        record(&mut done, i, Outcome::error(kind, why.clone(), sent.elapsed().as_micros() as u64));
+                    for (i, sent) in in_flight.drain() {
+                        done.record(i, Outcome::error(kind, why.clone(), sent.elapsed().as_micros() as u64));
                     }
-                    order.clear();
+                    done.report(run.progress);
                     process.kill();
                     match self.restart(run, &why) {
                         Some(p) => {
@@ -325,17 +434,16 @@ impl ExecTarget {
                             process_started = Instant::now();
                             process_ready = false;
                         }
-                        None => return done,
+                        None => return done.outcomes,
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let now = Instant::now();
                     let mut requeue = Vec::new();
-                    for (_, (i, sent)) in in_flight.drain() {
+                    for (i, sent) in in_flight.drain() {
                         // A process that never answered is hung as a whole.
                         if !process_ready || now.duration_since(sent) >= timeout {
-                            record(
-                                &mut done,
+                            done.record(
                                 i,
                                 Outcome::error(
                                     ErrorKind::Timeout,
@@ -347,7 +455,7 @@ impl ExecTarget {
                             requeue.push(i); // in flight behind a hung case: never answered, so replay it
                         }
                     }
-                    order.clear();
+                    done.report(run.progress);
                     requeue.sort_unstable();
                     let mut queue = run.queue.lock().expect("queue lock");
                     for i in requeue.into_iter().rev() {
@@ -361,26 +469,21 @@ impl ExecTarget {
                             process_started = Instant::now();
                             process_ready = false;
                         }
-                        None => return done,
+                        None => return done.outcomes,
                     }
                 }
             }
         }
         // Close stdin and read what is left: a late duplicate answer still
         // makes its case a protocol error; other stray lines are ignored.
-        drop(process.stdin.take());
+        drop(process.requests.take());
         let grace = Instant::now() + timeout.min(Duration::from_secs(2));
         while let Ok(Event::Lines(lines)) = process.lines.recv_timeout(grace.saturating_duration_since(Instant::now()))
         {
-            for line in lines {
-                if let Ok(r) = serde_json::from_str::<Response>(&line) {
-                    if let Some(&at) = answered.get(&r.id) {
-                        let latency = done[at].1.latency_us;
-                        done[at].1 = Outcome::error(
-                            ErrorKind::Protocol,
-                            format!("answered twice; second answer: {}", excerpt(&line)),
-                            latency,
-                        );
+            for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                if let Ok(r) = serde_json::from_slice::<Response>(line) {
+                    if let Some(case) = run.case_with_id(&r.id) {
+                        done.answered_twice(case, &String::from_utf8_lossy(line));
                     }
                 }
             }
@@ -388,25 +491,7 @@ impl ExecTarget {
         if process.exit_status().is_none() {
             process.kill();
         }
-        done
-    }
-
-    /// A line that matches no in-flight case is charged to the oldest one.
-    fn charge_oldest<'c>(
-        &self,
-        in_flight: &mut HashMap<&'c str, (usize, Instant)>,
-        order: &mut VecDeque<usize>,
-        run: &Run<'c>,
-        done: &mut Vec<(usize, Outcome)>,
-        message: String,
-    ) {
-        while let Some(i) = order.pop_front() {
-            if let Some((i, sent)) = in_flight.remove(run.cases[i].id.as_str()) {
-                run.progress.advance(1);
-                done.push((i, Outcome::error(ErrorKind::Protocol, message, sent.elapsed().as_micros() as u64)));
-                return;
-            }
-        }
+        done.outcomes
     }
 
     fn restart(&self, run: &Run, why: &str) -> Option<Process> {
@@ -435,6 +520,62 @@ impl ExecTarget {
     }
 }
 
+/// One answer line: matched to its request by id, or charged as a protocol
+/// error (malformed, unknown id, or a second answer for a case).
+fn handle_answer<'c>(
+    line: &[u8],
+    now: Instant,
+    run: &Run<'c>,
+    in_flight: &mut InFlight<'c>,
+    done: &mut Done,
+    reasons: &mut HashMap<String, Arc<str>>,
+) {
+    let shown = || String::from_utf8_lossy(line).into_owned();
+    let r = match serde_json::from_slice::<Response>(line) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("malformed answer ({e}): {}", excerpt(&shown()));
+            return charge_oldest(in_flight, done, message, now, run.cases);
+        }
+    };
+    let Some((i, sent)) = in_flight.answer(&r.id, run.cases) else {
+        let twice = run.case_with_id(&r.id).is_some_and(|case| done.answered_twice(case, &shown()));
+        if !twice {
+            let message = format!("answer with unknown id: {}", excerpt(&shown()));
+            charge_oldest(in_flight, done, message, now, run.cases);
+        }
+        return;
+    };
+    let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
+    let score = r.score.filter(|s| (0.0..=1.0).contains(s));
+    let outcome = if r.score.is_some() && score.is_none() {
+        Outcome::error(ErrorKind::Protocol, format!("score outside [0, 1]: {}", excerpt(&shown())), latency_us)
+    } else {
+        let mut share = |reason: &str| match reasons.get(reason) {
+            Some(shared) => shared.clone(),
+            None => reasons.entry(reason.to_string()).or_insert_with(|| Arc::from(reason)).clone(),
+        };
+        Outcome {
+            decision: Ok(r.decision),
+            score,
+            reasons: r.reasons.iter().map(|reason| share(reason)).collect(),
+            latency_us,
+            target_latency_us: r.latency_us,
+            attempts: 1,
+            blocked_at_turn: r.blocked_at_turn,
+        }
+    };
+    done.record(i, outcome);
+}
+
+/// A line that matches no in-flight case is charged to the oldest one.
+fn charge_oldest(in_flight: &mut InFlight, done: &mut Done, message: String, now: Instant, cases: &[Case]) {
+    if let Some((i, sent)) = in_flight.pop_oldest(cases) {
+        let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
+        done.record(i, Outcome::error(ErrorKind::Protocol, message, latency_us));
+    }
+}
+
 fn describe_status(status: Option<std::process::ExitStatus>) -> String {
     match status {
         Some(s) => s.to_string(),
@@ -459,6 +600,7 @@ impl Target for ExecTarget {
     fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
         let run = Run {
             cases,
+            ids: std::sync::OnceLock::new(),
             queue: Mutex::new((0..cases.len()).collect()),
             restarts: AtomicU32::new(0),
             abort: Mutex::new(None),
@@ -493,5 +635,33 @@ impl Target for ExecTarget {
             text.push_str(&format!("\n[gauntlet: {} more bytes of target stderr not kept]\n", log.dropped));
         }
         Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_matches_in_order_then_by_id_after_an_out_of_order_answer() {
+        let cases: Vec<Case> = (0..6).map(|i| Case::sample(&format!("c{i}"), "x")).collect();
+        let mut f = InFlight::new(8);
+        let t = Instant::now();
+        for (i, case) in cases.iter().enumerate().take(4) {
+            f.push(i, &case.id, t);
+        }
+        assert_eq!(f.answer("c0", &cases).map(|a| a.0), Some(0));
+        assert!(f.by_id.is_none(), "in-order answers need no map");
+        assert_eq!(f.answer("c2", &cases).map(|a| a.0), Some(2));
+        assert!(f.by_id.is_some());
+        f.push(4, &cases[4].id, t); // pushed after the map exists: must be found too
+        assert_eq!(f.answer("c4", &cases).map(|a| a.0), Some(4));
+        assert_eq!(f.answer("c2", &cases), None, "answered already");
+        assert_eq!(f.answer("c9", &cases), None, "unknown");
+        assert_eq!(f.pop_oldest(&cases).map(|a| a.0), Some(1));
+        assert_eq!(f.answer("c1", &cases), None, "charged and gone");
+        assert_eq!(f.unanswered, 1);
+        assert_eq!(f.drain().iter().map(|a| a.0).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(f.oldest().map(|s| s.case), None);
     }
 }

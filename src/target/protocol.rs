@@ -4,6 +4,8 @@
 //! and context — never its label or expected decision. Answers are matched
 //! by id, so a target may answer out of order.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -114,13 +116,16 @@ impl Request {
 
 /// An answer line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Response {
-    pub id: String,
+pub struct Response<'a> {
+    /// Borrowed from the line when it has no escapes: the exec target reads
+    /// a million of these and copies none.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
     pub decision: Decision,
     #[serde(default)]
     pub score: Option<f64>,
-    #[serde(default)]
-    pub reasons: Vec<String>,
+    #[serde(default, borrow)]
+    pub reasons: Vec<Cow<'a, str>>,
     #[serde(default, rename = "latency-us", skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
     /// For a conversation: the index of the message at which it was blocked.
@@ -156,26 +161,11 @@ pub fn excerpt(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-    use crate::corpus::{Label, Origin};
 
     fn case(context: Option<Map<String, Value>>) -> Case {
-        Case {
-            id: "c\"1".into(),
-            payload: Payload::Text("hi".into()),
-            label: Label::Benign,
-            category: Arc::from("x"),
-            source: Arc::from("s"),
-            tags: vec![],
-            expected: None,
-            direction: Direction::Egress,
-            context,
-            dataset: Arc::from("d"),
-            expected_first_block: None,
-            origin: Origin { path: Arc::new("f".into()), line: 1 },
-        }
+        Case { direction: Direction::Egress, context, ..Case::sample("c\"1", "hi") }
     }
 
     #[test]
