@@ -25,6 +25,34 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
     Ok(())
 }
 
+/// Writes `header`, then `items` rendered by `render` on every core, a block
+/// at a time and in order: memory holds one block of output, never the file
+/// (a million results are hundreds of megabytes of JSON or CSV).
+pub fn write_rendered<T: Sync>(
+    path: &Path,
+    header: &[u8],
+    items: &[T],
+    render: impl Fn(&[T], &mut Vec<u8>) -> std::io::Result<()> + Sync,
+) -> Result<(), Error> {
+    use rayon::prelude::*;
+    write_atomic(path, |w| {
+        w.write_all(header)?;
+        for block in items.chunks(64 * 1024) {
+            let parts: Vec<std::io::Result<Vec<u8>>> = block
+                .par_chunks(2048)
+                .map(|chunk| {
+                    let mut buf = Vec::with_capacity(chunk.len() * 256);
+                    render(chunk, &mut buf).map(|()| buf)
+                })
+                .collect();
+            for part in parts {
+                w.write_all(&part?)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomic(path, |w| w.write_all(bytes))
 }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use super::atomic::write_atomic;
+use super::atomic::write_rendered;
 use crate::errors::Error;
 use crate::replay::CaseResult;
 
@@ -70,25 +70,15 @@ fn write_row<W: std::io::Write>(out: &mut csv::Writer<W>, r: &CaseResult) -> csv
 
 /// Rows are formatted in parallel chunks, then written in order.
 pub fn write_csv(path: &Path, results: &[CaseResult]) -> Result<(), Error> {
-    use rayon::prelude::*;
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = results
-        .par_chunks(8192)
-        .map(|chunk| {
-            let mut out =
-                csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(chunk.len() * 200));
-            for r in chunk {
-                write_row(&mut out, r).map_err(std::io::Error::other)?;
-            }
-            out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
-        })
-        .collect();
-    write_atomic(path, |w| {
-        let mut header = csv::Writer::from_writer(Vec::new());
-        header.write_record(HEADER).map_err(std::io::Error::other)?;
-        w.write_all(&header.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?)?;
-        for chunk in chunks {
-            w.write_all(&chunk?)?;
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header.write_record(HEADER).map_err(std::io::Error::other).map_err(|e| Error::io(path, e))?;
+    let header = header.into_inner().map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    write_rendered(path, &header, results, |chunk, buf| {
+        let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(std::mem::take(buf));
+        for r in chunk {
+            write_row(&mut out, r).map_err(std::io::Error::other)?;
         }
+        *buf = out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(())
     })
 }

@@ -4,28 +4,16 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::atomic::write_atomic;
+use super::atomic::write_rendered;
 use crate::errors::{Diagnostic, Error};
 use crate::replay::CaseResult;
 
 /// Writes results, serialising chunks in parallel (order preserved).
 pub fn write_results(path: &Path, results: &[CaseResult]) -> Result<(), Error> {
-    write_atomic(path, |w| {
-        for block in results.chunks(64 * 1024) {
-            let parts: Vec<Vec<u8>> = block
-                .par_chunks(2048)
-                .map(|chunk| {
-                    let mut buf = Vec::with_capacity(chunk.len() * 256);
-                    for r in chunk {
-                        serde_json::to_writer(&mut buf, r).expect("results serialise");
-                        buf.push(b'\n');
-                    }
-                    buf
-                })
-                .collect();
-            for part in parts {
-                w.write_all(&part)?;
-            }
+    write_rendered(path, b"", results, |chunk, buf| {
+        for r in chunk {
+            serde_json::to_writer(&mut *buf, r)?;
+            buf.push(b'\n');
         }
         Ok(())
     })
