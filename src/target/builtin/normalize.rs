@@ -101,11 +101,13 @@ pub fn scan_text(input: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Signa
 
     // Decoded segments, normalised in turn (one level deep: enough for the
     // common single encoding, and bounded for hostile nesting).
-    for segment in encoded_segments(input).filter(|_| hints.encoded) {
-        if let Some(text) = decode_segment(segment) {
-            let view = begin_view(out);
-            let _ = plain_view(&text, out, &mut Signals::default());
-            signals.decoded |= end_view(out, view).is_some();
+    if hints.encoded {
+        for segment in encoded_segments(input) {
+            if let Some(text) = decode_segment(segment) {
+                let view = begin_view(out);
+                let _ = plain_view(&text, out, &mut Signals::default());
+                signals.decoded |= end_view(out, view).is_some();
+            }
         }
     }
     signals
@@ -199,8 +201,11 @@ fn plain_view(input: &str, out: &mut Vec<u8>, signals: &mut Signals) -> Hints {
 /// whitespace. The same pass notes which other views could differ, so the
 /// common text needs no further pass.
 fn plain_view_ascii(bytes: &[u8], out: &mut Vec<u8>) -> Hints {
-    out.reserve(bytes.len());
+    // Written by index into room made up front: no capacity check per byte.
     let start = out.len();
+    out.resize(start + bytes.len(), 0);
+    let dst = &mut out[start..];
+    let mut len = 0;
     let mut last_space = true;
     let mut hints = Hints { leet: false, spaced: false, encoded: false };
     let mut word = 0u8; // classes seen in the current word
@@ -224,12 +229,14 @@ fn plain_view_ascii(bytes: &[u8], out: &mut Vec<u8>) -> Hints {
             hints.leet |= word & (LETTER | LEET) == LETTER | LEET;
             word = 0;
             if !last_space {
-                out.push(b' ');
+                dst[len] = b' ';
+                len += 1;
                 last_space = true;
             }
         } else {
             word |= class;
-            out.push(b.to_ascii_lowercase());
+            dst[len] = b.to_ascii_lowercase();
+            len += 1;
             last_space = false;
         }
     }
@@ -237,9 +244,10 @@ fn plain_view_ascii(bytes: &[u8], out: &mut Vec<u8>) -> Hints {
         hints.spaced |= single_tokens + 1 >= 3;
     }
     hints.leet |= word & (LETTER | LEET) == LETTER | LEET;
-    if last_space && out.len() > start {
-        out.pop();
+    if last_space && len > 0 {
+        len -= 1; // the trailing space
     }
+    out.truncate(start + len);
     hints
 }
 
