@@ -5,8 +5,9 @@
 //! explainable line by line. Rules are data (`rules.toml`, embedded, and
 //! replaceable from config); each rule has a weight, matched rules combine
 //! as a noisy-or into a score in [0, 1], and a threshold turns the score
-//! into a decision. All patterns of all rules run as one `RegexSet` over the
-//! normalised scan text, so a case costs one automaton pass.
+//! into a decision. Patterns run over the normalised scan text
+//! (`normalize`), found through their prefix literals (`matcher`), so a case
+//! costs a few microseconds rather than one regex search per pattern.
 
 mod egress;
 mod matcher;
