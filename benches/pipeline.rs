@@ -248,6 +248,47 @@ fn bench_merge(n: usize) {
     );
 }
 
+/// Judging alone over a million real results: the metrics with every
+/// breakdown, the runbook gates and the failing-case samples.
+fn bench_judge(n: usize) {
+    use gauntlet::metrics::{compute_all, CostWeights, CountingPolicy};
+    let config = generate_project(n);
+    let reports = config.parent().unwrap().join("bench-judge-reports");
+    if !reports.join("results.jsonl").exists() {
+        run(&RunOptions { out_dir: Some(reports.clone()), quiet: true, ..RunOptions::new(config.clone()) })
+            .expect("bench run succeeds");
+    }
+    let results = gauntlet::report::results_file::read_results(&reports.join("results.jsonl")).unwrap();
+    let mut problems = Vec::new();
+    let gates = gauntlet::config::load_gates(&root().join("gates"), &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let policy = CountingPolicy::default();
+    let time = |what: &str, f: &dyn Fn() -> usize| {
+        let start = Instant::now();
+        let mut size = 0;
+        for _ in 0..3 {
+            size += f();
+        }
+        println!("judge {what}: {} cases, {:.0} ms", results.len(), start.elapsed().as_secs_f64() * 1000.0 / 3.0);
+        size
+    };
+    time("metrics", &|| compute_all(&results, &policy).by_category.len());
+    time("gates", &|| {
+        gauntlet::evaluate::evaluate_gates(
+            &gates,
+            &results,
+            &policy,
+            &CostWeights::default(),
+            gauntlet::evaluate::Lane::Full,
+            None,
+        )
+        .len()
+    });
+    time("failing cases", &|| {
+        gauntlet::report::FailingCases::collect(&results, &policy).false_positives.total as usize
+    });
+}
+
 /// What one conformance trial costs once the verdict is cached (nextest
 /// starts a process per trial): the cache key over every input, then reading
 /// the cached verdict.
@@ -441,6 +482,9 @@ fn main() {
     }
     if wanted("merge") {
         bench_merge(n);
+    }
+    if wanted("judge") {
+        bench_judge(n);
     }
     if wanted("conversations") {
         bench_conversations(n.min(200_000));

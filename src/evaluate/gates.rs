@@ -298,13 +298,11 @@ pub fn evaluate_gates(
     lane: Lane,
     aborted: Option<&str>,
 ) -> Vec<GateOutcome> {
-    // Gates over all cases share one computation (it sorts every latency).
-    let overall = std::cell::OnceCell::new();
-    gates
-        .iter()
-        .filter(|g| g.lanes.contains(&lane))
-        .map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall))
-        .collect()
+    use rayon::prelude::*;
+    // Gates over all cases share one computation.
+    let overall = std::sync::OnceLock::new();
+    let gates: Vec<&Gate> = gates.iter().filter(|g| g.lanes.contains(&lane)).collect();
+    gates.into_par_iter().map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall)).collect()
 }
 
 fn evaluate_gate(
@@ -313,13 +311,13 @@ fn evaluate_gate(
     policy: &CountingPolicy,
     costs: &metrics::CostWeights,
     aborted: Option<&str>,
-    overall: &std::cell::OnceCell<MetricSet>,
+    overall: &std::sync::OnceLock<MetricSet>,
 ) -> GateOutcome {
     let filtered;
     let set = if gate.filter.is_empty() {
-        overall.get_or_init(|| metrics::compute(results, policy))
+        overall.get_or_init(|| metrics::compute_where(results, |_| true, policy))
     } else {
-        filtered = metrics::compute(results.iter().filter(|r| gate.filter.matches(r)), policy);
+        filtered = metrics::compute_where(results, |r| gate.filter.matches(r), policy);
         &filtered
     };
     let decision_rate = (gate.metric == Metric::DecisionRate).then(|| {

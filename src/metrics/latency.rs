@@ -20,26 +20,32 @@ pub struct LatencySummary {
 
 impl LatencySummary {
     pub fn from_unsorted(mut values: Vec<u64>) -> Self {
-        values.sort_unstable();
-        let at = |p: f64| percentile_nearest_rank(&values, p);
-        LatencySummary {
-            count: values.len() as u64,
-            p50: at(50.0),
-            p90: at(90.0),
-            p95: at(95.0),
-            p99: at(99.0),
-            max: values.last().copied(),
-        }
+        let n = values.len();
+        let max = values.iter().copied().max();
+        // Selection instead of a sort: from the highest rank down, each
+        // pick only needs the part left of the previous one, whose values
+        // are exactly the smallest ones. Linear rather than n log n.
+        let mut upto = n;
+        let mut at = |p: f64| {
+            let index = nearest_rank(p, n)? - 1;
+            let (_, value, _) = values[..upto].select_nth_unstable(index);
+            let value = *value;
+            upto = index + 1;
+            Some(value)
+        };
+        let (p99, p95, p90, p50) = (at(99.0), at(95.0), at(90.0), at(50.0));
+        LatencySummary { count: n as u64, p50, p90, p95, p99, max }
     }
+}
+
+/// The 1-based nearest rank of percentile `p` among `n` values.
+fn nearest_rank(p: f64, n: usize) -> Option<usize> {
+    (n > 0).then(|| (((p / 100.0) * n as f64).ceil() as usize).clamp(1, n))
 }
 
 /// Nearest-rank percentile of an ascending slice.
 pub fn percentile_nearest_rank(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+    nearest_rank(p, sorted.len()).map(|rank| sorted[rank - 1])
 }
 
 /// Counts per power-of-two bucket: bucket i holds latencies in [2^(i-1), 2^i) µs
@@ -82,6 +88,23 @@ mod tests {
         assert_eq!(percentile_nearest_rank(&v, 30.0), Some(20));
         assert_eq!(percentile_nearest_rank(&v, 40.0), Some(20));
         assert_eq!(percentile_nearest_rank(&v, 50.0), Some(35));
+    }
+
+    #[test]
+    fn summary_by_selection_equals_sorted_nearest_rank() {
+        // Scrambled values with many ties, of every length up to 300.
+        for n in 0..300u64 {
+            let values: Vec<u64> = (0..n).map(|i| (i * 7919 + 13) % 97 + (i % 5) * 1000).collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let s = LatencySummary::from_unsorted(values);
+            assert_eq!(s.count, n);
+            assert_eq!(s.p50, percentile_nearest_rank(&sorted, 50.0), "n = {n}");
+            assert_eq!(s.p90, percentile_nearest_rank(&sorted, 90.0), "n = {n}");
+            assert_eq!(s.p95, percentile_nearest_rank(&sorted, 95.0), "n = {n}");
+            assert_eq!(s.p99, percentile_nearest_rank(&sorted, 99.0), "n = {n}");
+            assert_eq!(s.max, sorted.last().copied(), "n = {n}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 pub mod interval;
 mod latency;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +108,14 @@ pub struct DecisionCounts {
 }
 
 impl DecisionCounts {
+    fn merge(&mut self, other: &DecisionCounts) {
+        self.total += other.total;
+        self.allow += other.allow;
+        self.block += other.block;
+        self.require_approval += other.require_approval;
+        self.error += other.error;
+    }
+
     fn add(&mut self, decision: Option<Decision>) {
         self.total += 1;
         match decision {
@@ -129,6 +137,26 @@ pub struct Confusion {
     pub attack_successes: u64,
     /// Errors left out of FPR/ASR (non-zero only with `errors = "exclude"`).
     pub excluded_errors: u64,
+}
+
+impl Confusion {
+    fn add(&mut self, class: Class) {
+        match class {
+            Class::TrueNegative => self.true_negatives += 1,
+            Class::FalsePositive => self.false_positives += 1,
+            Class::Detected => self.detected += 1,
+            Class::AttackSuccess => self.attack_successes += 1,
+            Class::Excluded => self.excluded_errors += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &Confusion) {
+        self.true_negatives += other.true_negatives;
+        self.false_positives += other.false_positives;
+        self.detected += other.detected;
+        self.attack_successes += other.attack_successes;
+        self.excluded_errors += other.excluded_errors;
+    }
 }
 
 /// A proportion with its interval. `value`, `low` and `high` are `null` when
@@ -216,56 +244,113 @@ impl CostWeights {
 
 /// Computes a [`MetricSet`] over any iterator of results.
 pub fn compute<'a>(results: impl IntoIterator<Item = &'a CaseResult>, policy: &CountingPolicy) -> MetricSet {
-    let mut benign = DecisionCounts::default();
-    let mut adversarial = DecisionCounts::default();
-    let mut confusion = Confusion::default();
-    let mut latencies = Vec::new();
-    let (mut repeated, mut flipped) = (0u64, 0u64);
-    let mut decision_matrix: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut tally = Tally::default();
     for r in results {
+        tally.add(r, policy);
+    }
+    tally.finish(policy)
+}
+
+/// [`compute`] over the results `keep` accepts, counted on every core.
+pub fn compute_where(
+    results: &[CaseResult],
+    keep: impl Fn(&CaseResult) -> bool + Sync,
+    policy: &CountingPolicy,
+) -> MetricSet {
+    use rayon::prelude::*;
+    results
+        .par_chunks(16 * 1024)
+        .map(|chunk| {
+            let mut tally = Tally::default();
+            for r in chunk.iter().filter(|r| keep(r)) {
+                tally.add(r, policy);
+            }
+            tally
+        })
+        .reduce(Tally::default, |mut a, b| {
+            a.merge(b);
+            a
+        })
+        .finish(policy)
+}
+
+/// What a [`MetricSet`] is computed from. Tallies of disjoint slices merge,
+/// so a large run is counted on every core and the result does not depend
+/// on how it was split.
+#[derive(Default)]
+struct Tally {
+    benign: DecisionCounts,
+    adversarial: DecisionCounts,
+    confusion: Confusion,
+    latencies: Vec<u64>,
+    repeated: u64,
+    flipped: u64,
+    /// (expected, actual) → cases.
+    decision_matrix: BTreeMap<(&'static str, &'static str), u64>,
+}
+
+impl Tally {
+    fn add(&mut self, r: &CaseResult, policy: &CountingPolicy) {
+        self.add_classified(r, policy.classify(r));
+    }
+
+    fn add_classified(&mut self, r: &CaseResult, class: Class) {
         if let Some(expected) = r.expected {
-            *decision_matrix.entry(expected.as_str().into()).or_default().entry(actual_name(r).into()).or_default() +=
-                1;
+            *self.decision_matrix.entry((expected.as_str(), actual_name(r))).or_default() += 1;
         }
         if let Some(rep) = &r.repeats {
-            repeated += 1;
-            flipped += rep.flipped() as u64;
+            self.repeated += 1;
+            self.flipped += rep.flipped() as u64;
         }
         match r.label {
-            Label::Benign => benign.add(r.decision),
-            Label::Adversarial => adversarial.add(r.decision),
+            Label::Benign => self.benign.add(r.decision),
+            Label::Adversarial => self.adversarial.add(r.decision),
         }
-        match policy.classify(r) {
-            Class::TrueNegative => confusion.true_negatives += 1,
-            Class::FalsePositive => confusion.false_positives += 1,
-            Class::Detected => confusion.detected += 1,
-            Class::AttackSuccess => confusion.attack_successes += 1,
-            Class::Excluded => confusion.excluded_errors += 1,
-        }
+        self.confusion.add(class);
         if r.decision.is_some() {
-            latencies.push(r.latency_us);
+            self.latencies.push(r.latency_us);
         }
     }
-    let benign_n = confusion.true_negatives + confusion.false_positives;
-    let adversarial_n = confusion.detected + confusion.attack_successes;
-    // Precision counts only real detections as true positives: an error on
-    // an attack is not a catch, but an error on a benign case is a false alarm.
-    let caught =
-        adversarial.block + if policy.adversarial_approval_is_success { 0 } else { adversarial.require_approval };
-    let total = benign.total + adversarial.total;
-    MetricSet {
-        cases: total,
-        benign,
-        adversarial,
-        confusion,
-        fpr: Rate::new(confusion.false_positives, benign_n, policy),
-        asr: Rate::new(confusion.attack_successes, adversarial_n, policy),
-        detection_rate: Rate::new(confusion.detected, adversarial_n, policy),
-        precision: Rate::new(caught, caught + confusion.false_positives, policy),
-        error_rate: Rate::new(benign.error + adversarial.error, total, policy),
-        flip_rate: Rate::new(flipped, repeated, policy),
-        latency: LatencySummary::from_unsorted(latencies),
-        decision_matrix,
+
+    fn merge(&mut self, other: Tally) {
+        self.benign.merge(&other.benign);
+        self.adversarial.merge(&other.adversarial);
+        self.confusion.merge(&other.confusion);
+        self.latencies.extend_from_slice(&other.latencies);
+        self.repeated += other.repeated;
+        self.flipped += other.flipped;
+        for (cell, n) in other.decision_matrix {
+            *self.decision_matrix.entry(cell).or_default() += n;
+        }
+    }
+
+    fn finish(self, policy: &CountingPolicy) -> MetricSet {
+        let Tally { benign, adversarial, confusion, latencies, repeated, flipped, decision_matrix: cells } = self;
+        let benign_n = confusion.true_negatives + confusion.false_positives;
+        let adversarial_n = confusion.detected + confusion.attack_successes;
+        // Precision counts only real detections as true positives: an error on
+        // an attack is not a catch, but an error on a benign case is a false alarm.
+        let caught =
+            adversarial.block + if policy.adversarial_approval_is_success { 0 } else { adversarial.require_approval };
+        let total = benign.total + adversarial.total;
+        let mut decision_matrix: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for ((expected, actual), n) in cells {
+            decision_matrix.entry(expected.into()).or_default().insert(actual.into(), n);
+        }
+        MetricSet {
+            cases: total,
+            benign,
+            adversarial,
+            confusion,
+            fpr: Rate::new(confusion.false_positives, benign_n, policy),
+            asr: Rate::new(confusion.attack_successes, adversarial_n, policy),
+            detection_rate: Rate::new(confusion.detected, adversarial_n, policy),
+            precision: Rate::new(caught, caught + confusion.false_positives, policy),
+            error_rate: Rate::new(benign.error + adversarial.error, total, policy),
+            flip_rate: Rate::new(flipped, repeated, policy),
+            latency: LatencySummary::from_unsorted(latencies),
+            decision_matrix,
+        }
     }
 }
 
@@ -347,25 +432,59 @@ pub struct DetectorStats {
     pub detection_rate: Rate,
 }
 
-fn detector_stats(
-    results: &[CaseResult],
-    policy: &CountingPolicy,
-) -> BTreeMap<String, BTreeMap<String, DetectorStats>> {
-    let mut totals: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
-    let mut fired: BTreeMap<(&'static str, &str), (u64, u64)> = BTreeMap::new();
-    for r in results {
-        let dir = match r.direction {
-            crate::corpus::Direction::Ingress => "ingress",
-            crate::corpus::Direction::Egress => "egress",
-        };
-        let t = totals.entry(dir).or_default();
-        match r.label {
-            Label::Benign => t.0 += 1,
-            Label::Adversarial => t.1 += 1,
+/// Tallies by one key (category, source, …), borrowed from the results.
+#[derive(Default)]
+struct GroupTallies<'a> {
+    slots: Vec<(&'a str, Tally)>,
+    index: HashMap<&'a str, usize>,
+    /// The previous result's slot: neighbours in a corpus usually share a key.
+    last: usize,
+}
+
+impl<'a> GroupTallies<'a> {
+    fn slot(&mut self, key: &'a str) -> &mut Tally {
+        if self.slots.get(self.last).is_none_or(|(k, _)| *k != key) {
+            let next = self.slots.len();
+            self.last = *self.index.entry(key).or_insert(next);
+            if self.last == next {
+                self.slots.push((key, Tally::default()));
+            }
         }
-        let class = policy.classify(r);
+        &mut self.slots[self.last].1
+    }
+
+    fn merge(&mut self, other: GroupTallies<'a>) {
+        for (key, tally) in other.slots {
+            self.slot(key).merge(tally);
+        }
+    }
+
+    fn finish(self, policy: &CountingPolicy) -> BTreeMap<String, MetricSet> {
+        use rayon::prelude::*;
+        let sets: Vec<(String, MetricSet)> =
+            self.slots.into_par_iter().map(|(key, tally)| (key.to_string(), tally.finish(policy))).collect();
+        sets.into_iter().collect()
+    }
+}
+
+/// Per direction: benign and adversarial cases, and per reason code the
+/// false positives and detections it was part of.
+#[derive(Default)]
+struct DetectorTally<'a> {
+    totals: BTreeMap<&'static str, (u64, u64)>,
+    fired: HashMap<(&'static str, &'a str), (u64, u64)>,
+}
+
+impl<'a> DetectorTally<'a> {
+    fn add(&mut self, r: &'a CaseResult, class: Class) {
+        let dir = direction_name(r);
+        let total = self.totals.entry(dir).or_default();
+        match r.label {
+            Label::Benign => total.0 += 1,
+            Label::Adversarial => total.1 += 1,
+        }
         for reason in &r.reasons {
-            let f = fired.entry((dir, reason)).or_default();
+            let f = self.fired.entry((dir, reason)).or_default();
             match class {
                 Class::FalsePositive => f.0 += 1,
                 Class::Detected => f.1 += 1,
@@ -373,46 +492,105 @@ fn detector_stats(
             }
         }
     }
-    let mut out: BTreeMap<String, BTreeMap<String, DetectorStats>> = BTreeMap::new();
-    for ((dir, reason), (fp, det)) in fired {
-        let (benign, adversarial) = totals[dir];
-        out.entry(dir.to_string()).or_default().insert(
-            reason.to_string(),
-            DetectorStats {
-                false_positive_rate: Rate::new(fp, benign, policy),
-                detection_rate: Rate::new(det, adversarial, policy),
-            },
-        );
+
+    fn merge(&mut self, other: DetectorTally<'a>) {
+        for (dir, (b, a)) in other.totals {
+            let t = self.totals.entry(dir).or_default();
+            t.0 += b;
+            t.1 += a;
+        }
+        for (key, (fp, det)) in other.fired {
+            let f = self.fired.entry(key).or_default();
+            f.0 += fp;
+            f.1 += det;
+        }
     }
-    out
+
+    fn finish(self, policy: &CountingPolicy) -> BTreeMap<String, BTreeMap<String, DetectorStats>> {
+        let mut out: BTreeMap<String, BTreeMap<String, DetectorStats>> = BTreeMap::new();
+        for ((dir, reason), (fp, det)) in self.fired {
+            let (benign, adversarial) = self.totals[dir];
+            out.entry(dir.to_string()).or_default().insert(
+                reason.to_string(),
+                DetectorStats {
+                    false_positive_rate: Rate::new(fp, benign, policy),
+                    detection_rate: Rate::new(det, adversarial, policy),
+                },
+            );
+        }
+        out
+    }
 }
 
+fn direction_name(r: &CaseResult) -> &'static str {
+    match r.direction {
+        crate::corpus::Direction::Ingress => "ingress",
+        crate::corpus::Direction::Egress => "egress",
+    }
+}
+
+/// Everything [`compute_all`] gathers in its one pass.
+#[derive(Default)]
+struct RunTally<'a> {
+    overall: Tally,
+    by_category: GroupTallies<'a>,
+    by_source: GroupTallies<'a>,
+    by_direction: GroupTallies<'a>,
+    by_tenant: GroupTallies<'a>,
+    detectors: DetectorTally<'a>,
+}
+
+impl<'a> RunTally<'a> {
+    fn add(&mut self, r: &'a CaseResult, policy: &CountingPolicy) {
+        let class = policy.classify(r);
+        self.overall.add_classified(r, class);
+        self.by_category.slot(&r.category).add_classified(r, class);
+        self.by_source.slot(&r.source).add_classified(r, class);
+        self.by_direction.slot(direction_name(r)).add_classified(r, class);
+        if let Some(tenant) = &r.tenant {
+            self.by_tenant.slot(tenant).add_classified(r, class);
+        }
+        self.detectors.add(r, class);
+    }
+
+    fn merge(mut self, other: RunTally<'a>) -> RunTally<'a> {
+        self.overall.merge(other.overall);
+        self.by_category.merge(other.by_category);
+        self.by_source.merge(other.by_source);
+        self.by_direction.merge(other.by_direction);
+        self.by_tenant.merge(other.by_tenant);
+        self.detectors.merge(other.detectors);
+        self
+    }
+}
+
+/// Overall metrics and every breakdown, in one pass over the results split
+/// across the cores.
 pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
     use rayon::prelude::*;
-    // Grouping borrows the keys (no string per case); groups are computed in parallel.
-    let group = |key: &(dyn Fn(&CaseResult) -> Option<&str> + Sync)| {
-        let mut groups: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
-        for r in results {
-            if let Some(k) = key(r) {
-                groups.entry(k).or_default().push(r);
+    let tally = results
+        .par_chunks(16 * 1024)
+        .map(|chunk| {
+            let mut tally = RunTally::default();
+            for r in chunk {
+                tally.add(r, policy);
             }
-        }
-        let computed: Vec<(String, MetricSet)> =
-            groups.into_par_iter().map(|(k, v)| (k.to_string(), compute(v, policy))).collect();
-        computed.into_iter().collect::<BTreeMap<_, _>>()
-    };
-    fn direction(r: &CaseResult) -> Option<&str> {
-        Some(match r.direction {
-            crate::corpus::Direction::Ingress => "ingress",
-            crate::corpus::Direction::Egress => "egress",
+            tally
         })
-    }
-    let ((overall, by_category), ((by_source, by_direction), by_tenant)) = rayon::join(
-        || rayon::join(|| compute(results, policy), || group(&|r| Some(&*r.category))),
+        .reduce(RunTally::default, RunTally::merge);
+    let latency_histogram = LatencyHistogram::from_latencies(tally.overall.latencies.iter().copied());
+    let RunTally { overall, by_category, by_source, by_direction, by_tenant, detectors } = tally;
+    let (overall, (by_category, (by_source, (by_direction, by_tenant)))) = rayon::join(
+        || overall.finish(policy),
         || {
             rayon::join(
-                || rayon::join(|| group(&|r| Some(&*r.source)), || group(&direction)),
-                || group(&|r| r.tenant.as_deref()),
+                || by_category.finish(policy),
+                || {
+                    rayon::join(
+                        || by_source.finish(policy),
+                        || rayon::join(|| by_direction.finish(policy), || by_tenant.finish(policy)),
+                    )
+                },
             )
         },
     );
@@ -422,17 +600,17 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
         by_source,
         by_direction,
         by_tenant,
-        by_detector: detector_stats(results, policy),
+        by_detector: detectors.finish(policy),
         conversations: conversation_stats(results, policy),
         weighted_cost: None,
-        latency_histogram: LatencyHistogram::from_latencies(
-            results.iter().filter(|r| r.decision.is_some()).map(|r| r.latency_us),
-        ),
+        latency_histogram,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::target::{CaseError, ErrorKind};
 
@@ -442,6 +620,53 @@ mod tests {
             error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
             ..CaseResult::sample("x", label, decision)
         }
+    }
+
+    #[test]
+    fn breakdowns_counted_in_parallel_equal_each_group_counted_alone() {
+        // Enough results for several parallel chunks, with keys interleaved
+        // so chunks see groups in different orders.
+        let policy = CountingPolicy::default();
+        let decisions = [Some(Decision::Allow), Some(Decision::Block), Some(Decision::RequireApproval), None];
+        let results: Vec<CaseResult> = (0..70_000u64)
+            .map(|i| {
+                let label = if i % 3 == 0 { Label::Adversarial } else { Label::Benign };
+                let mut r = result(label, decisions[(i % 7 % 4) as usize]);
+                r.category = format!("cat-{}", i % 11).into();
+                r.source = format!("src-{}", i / 9_000).into();
+                r.tenant = (i % 4 == 0).then(|| Arc::from(format!("tenant-{}", i % 3).as_str()));
+                r.expected = (i % 5 == 0).then_some(Decision::Block);
+                r.reasons = if i % 2 == 0 { vec!["a".into()] } else { vec!["a".into(), format!("r{}", i % 6).into()] };
+                r.latency_us = (i * 7919) % 1000;
+                r
+            })
+            .collect();
+        let all = compute_all(&results, &policy);
+        assert_eq!(all.overall, compute(&results, &policy));
+        let alone = |key: &dyn Fn(&CaseResult) -> Option<String>| {
+            let mut keys: Vec<String> = results.iter().filter_map(key).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .map(|k| {
+                    let set = compute(results.iter().filter(|r| key(r).as_deref() == Some(k.as_str())), &policy);
+                    (k, set)
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(all.by_category, alone(&|r| Some(r.category.to_string())));
+        assert_eq!(all.by_category.len(), 11);
+        assert_eq!(all.by_source, alone(&|r| Some(r.source.to_string())));
+        assert_eq!(all.by_tenant, alone(&|r| r.tenant.as_ref().map(|t| t.to_string())));
+        assert_eq!(all.by_tenant.len(), 3);
+        // Reason "a" fired on every case: its rates are the overall ones.
+        let a = &all.by_detector["ingress"]["a"];
+        let fp = results.iter().filter(|r| policy.classify(r) == Class::FalsePositive).count() as u64;
+        assert_eq!(
+            (a.false_positive_rate.numerator, a.false_positive_rate.denominator),
+            (fp, all.overall.benign.total)
+        );
+        assert_eq!(all.latency_histogram.counts.iter().sum::<u64>(), all.overall.latency.count);
     }
 
     #[test]
