@@ -27,6 +27,7 @@ pub mod release;
 pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod stage_clock;
 pub mod target;
 
 pub use errors::{Diagnostic, Error};

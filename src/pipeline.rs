@@ -14,8 +14,8 @@ use crate::config::{load_fixtures, load_gates, load_waivers, Config};
 use crate::corpus::{load_corpora, Case, CorpusSet, Decision, Label, Origin};
 use crate::errors::{Diagnostic, Error};
 use crate::evaluate::{
-    apply_waivers, audit_waivers_only, check_waiver_rules, evaluate_gates, golden, judge_fixtures, FixtureCase,
-    FixtureInput, FixtureSuite, Gate, GateOutcome, GateStatus, Lane, Waiver, LIFECYCLE_GATE,
+    apply_waivers, audit_waivers_only, check_waiver_rules, evaluate_gates, fixture_result_ids, golden, judge_fixtures,
+    FixtureCase, FixtureInput, FixtureSuite, Gate, GateOutcome, GateStatus, Lane, Waiver, LIFECYCLE_GATE,
 };
 use crate::golden_file;
 use crate::hashing::{hash_dir, sha256_hex};
@@ -27,6 +27,7 @@ use crate::report::{
     atomic::write_bytes, overall, render_all, results_file::write_results, CorporaInfo, FailingCases, GateReport,
     GoldenReport, GoldenStatus, Hashes, Overall, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
 };
+use crate::stage_clock::StageClock;
 use crate::target::builtin::{Firewall, Overrides};
 use crate::target::exec::{ExecConfig, ExecTarget};
 use crate::target::http::{check_template, expand_env, HttpConfig, HttpTarget};
@@ -89,6 +90,7 @@ pub struct Plan {
 
 /// Loads and validates every input, collecting all problems before failing.
 pub fn plan(config_path: &Path) -> Result<Plan, Error> {
+    let mut clock = StageClock::new("plan");
     let config = Config::load(config_path)?;
     let mut problems: Vec<Diagnostic> = Vec::new();
     let gates = load_gates(&config.gates, &mut problems);
@@ -102,6 +104,7 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
         }
         Err(e) => return Err(e),
     };
+    clock.mark("target");
     let corpus = match load_corpora(&config.corpora, &config.base) {
         Ok(c) => Some(c),
         Err(Error::Input(mut d)) => {
@@ -110,6 +113,7 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
         }
         Err(e) => return Err(e),
     };
+    clock.mark("corpora");
     let refers_to_cases = fixtures.iter().flat_map(|s| &s.cases).any(|c| matches!(c.input, FixtureInput::Ref(_)));
     if let Some(corpus) = corpus.as_ref().filter(|_| refers_to_cases) {
         let ids: HashSet<&str> = corpus.cases.iter().map(|c| c.id.as_str()).collect();
@@ -573,16 +577,28 @@ pub fn judge(
     fixture_results: &[CaseResult],
     facts: ReplayFacts,
 ) -> Result<Verdict, Error> {
+    let mut clock = StageClock::new("judge");
     let config = j.config;
     let aborted = facts.aborted.as_deref();
     let mut metrics = compute_all(results, &config.counting);
     metrics.weighted_cost = config.costs.weighted_cost(results);
+    clock.mark("metrics");
     let mut outcomes = evaluate_gates(j.gates, results, &config.counting, &config.costs, j.lane, aborted);
+    clock.mark("gates");
     outcomes.extend(facts.extra_gates);
     outcomes.extend(tenant_gate(fixture_results, config, aborted));
-    let by_id: HashMap<&str, &CaseResult> =
-        results.iter().chain(fixture_results.iter()).map(|r| (r.id.as_str(), r)).collect();
+    // Only the few results fixtures name, not an index of the whole run.
+    let wanted = fixture_result_ids(j.fixtures);
+    let by_id: HashMap<&str, &CaseResult> = {
+        use rayon::prelude::*;
+        let named = |r: &&CaseResult| wanted.contains(r.id.as_str());
+        let mut found: Vec<&CaseResult> =
+            if wanted.is_empty() { Vec::new() } else { results.par_iter().filter(named).collect() };
+        found.extend(fixture_results.iter().filter(named));
+        found.into_iter().map(|r| (r.id.as_str(), r)).collect()
+    };
     let mut fixture_outcomes = judge_fixtures(j.fixtures, &by_id);
+    clock.mark("fixtures");
     // A shard sees part of the corpus: snapshots are checked at the merge.
     let golden_dir = config.fixtures.join("golden");
     let golden = if facts.partition.is_none() && (golden_dir.is_dir() || j.bless) {
@@ -592,6 +608,7 @@ pub fn judge(
         Vec::new()
     };
     outcomes.extend(golden_gates(&golden, aborted));
+    clock.mark("golden");
 
     // Waivers last: they apply to gate and fixture failures of this lane.
     let mut gate_ids: Vec<String> = j.gates.iter().map(|g| g.id.clone()).collect();
@@ -628,6 +645,8 @@ pub fn judge(
         (verdict_status, exit_code) = (Overall::Pass, crate::exit_code::PASS);
     }
     let today_text = j.today.format("%Y-%m-%d").to_string();
+    let failing_cases = FailingCases::collect(results, &config.counting);
+    clock.mark("failing");
     Ok(Verdict {
         schema: VERDICT_SCHEMA.into(),
         verdict: verdict_status,
@@ -655,37 +674,62 @@ pub fn judge(
         gates: gate_reports,
         metrics,
         corpora: CorporaInfo { cases: results.len() as u64, ..facts.corpus },
-        failing_cases: FailingCases::collect(results, &config.counting),
+        failing_cases,
         fixtures: fixture_outcomes,
         golden,
         waivers: WaiverAudit::new(today_text, Some(j.lane), judgement.reports),
     })
 }
 
-/// Writes everything a run produces into `dir`.
-fn write_outputs(
-    dir: &Path,
-    verdict: &Verdict,
+/// Judges the run and writes everything it produces into `dir`. The results
+/// files do not depend on the verdict, and judging runs mostly on one
+/// thread, so they are written while judging runs. A judging error (exit 2)
+/// can thus leave fresh results files beside the previous verdict: each
+/// file is still whole, and the results record what the target answered.
+fn judge_and_write(
+    j: &Judging,
     results: &[CaseResult],
     fixture_results: &[CaseResult],
+    facts: ReplayFacts,
+    dir: &Path,
     stderr: Option<String>,
+) -> Result<Verdict, Error> {
+    let partitioned = facts.partition.is_some();
+    let (verdict, written) = rayon::join(
+        || judge(j, results, fixture_results, facts),
+        || write_result_files(dir, results, fixture_results, partitioned),
+    );
+    let verdict = verdict?;
+    written?;
+    write_reports(dir, &verdict, stderr)?;
+    Ok(verdict)
+}
+
+/// results.jsonl and results.csv, side by side; a shard writes its fixture
+/// results for the merge instead of the CSV.
+fn write_result_files(
+    dir: &Path,
+    results: &[CaseResult],
+    fixture_results: &[CaseResult],
+    partitioned: bool,
 ) -> Result<(), Error> {
-    // The two big files are written side by side.
-    let (jsonl, csv) = rayon::join(
+    let mut clock = StageClock::new("write");
+    let (jsonl, other) = rayon::join(
         || write_results(&dir.join("results.jsonl"), results),
-        || {
-            if verdict.run.partition.is_none() {
-                crate::report::csv_out::write_csv(&dir.join("results.csv"), results)
-            } else {
-                Ok(())
-            }
+        || match partitioned {
+            true => write_results(&dir.join("fixture-results.jsonl"), fixture_results),
+            false => crate::report::csv_out::write_csv(&dir.join("results.csv"), results),
         },
     );
     jsonl?;
-    csv?;
-    if verdict.run.partition.is_some() {
-        write_results(&dir.join("fixture-results.jsonl"), fixture_results)?;
-    }
+    other?;
+    clock.mark("results");
+    Ok(())
+}
+
+/// The verdict, the waiver audit, history and the human reports.
+fn write_reports(dir: &Path, verdict: &Verdict, stderr: Option<String>) -> Result<(), Error> {
+    let mut clock = StageClock::new("write");
     if let Some(log) = stderr {
         write_bytes(&dir.join("target-stderr.log"), log.as_bytes())?;
     }
@@ -694,9 +738,11 @@ fn write_outputs(
     if verdict.run.lane == Lane::Full && verdict.run.complete && verdict.run.partition.is_none() {
         history::append(&dir.join("history").join("history.jsonl"), &HistoryEntry::from_verdict(verdict))?;
     }
+    clock.mark("verdict");
     if verdict.run.partition.is_none() {
         render_all(verdict, None, dir)?;
     }
+    clock.mark("reports");
     Ok(())
 }
 
@@ -706,11 +752,9 @@ fn write_outputs(
 pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let today = resolve_today(opts.today)?;
     let started = chrono::Utc::now();
-    let t0 = std::time::Instant::now();
+    let mut clock = StageClock::new("run");
     let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
-    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
-        eprintln!("TIMING plan {:?}", t0.elapsed());
-    }
+    clock.mark("plan");
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     let corpus_summary = corpus.summary.clone();
     let mut cases = expand_for_tenants(corpus.cases, &config);
@@ -742,9 +786,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     } else {
         replay_repeated(target.as_ref(), cases, opts.repeat, &Counter::default())?
     };
-    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
-        eprintln!("TIMING replay {:?}", t0.elapsed());
-    }
+    clock.mark("replay");
     let determinism = match second_pass {
         Some(cases) => Some(determinism_gate(target.as_ref(), cases, &replayed.results, opts.repeat)?),
         None => None,
@@ -781,14 +823,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         today,
         bless: opts.bless,
     };
-    let verdict = judge(&judging, &results, &fixture_results, facts)?;
-    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
-        eprintln!("TIMING judge {:?}", t0.elapsed());
-    }
-    write_outputs(&reports_dir, &verdict, &results, &fixture_results, target.stderr_log())?;
-    if std::env::var("GAUNTLET_TIMINGS").is_ok() {
-        eprintln!("TIMING written {:?}", t0.elapsed());
-    }
+    let verdict = judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, target.stderr_log())?;
+    clock.mark("judged+written");
     Ok(RunOutput { verdict, results, reports_dir })
 }
 
@@ -832,17 +868,12 @@ pub fn merge(
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
-    let t0 = std::time::Instant::now();
-    let timing = |what: &str| {
-        if std::env::var("GAUNTLET_TIMINGS").is_ok() {
-            eprintln!("TIMING merge {what} {:?}", t0.elapsed());
-        }
-    };
+    let mut clock = StageClock::new("merge");
     let shards: Vec<Shard> = {
         use rayon::prelude::*;
         dirs.par_iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?
     };
-    timing("read");
+    clock.mark("read");
     let Some(first) = shards.first() else { return Err(Error::Usage("merge needs at least one shard folder".into())) };
     let count = match first.verdict.run.partition {
         Some(p) => p.count,
@@ -964,11 +995,9 @@ pub fn merge(
         partition: None,
         extra_gates: Vec::new(),
     };
-    let verdict = judge(&judging, &results, &fixture_results, facts)?;
-    timing("judged");
     let reports_dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
-    write_outputs(&reports_dir, &verdict, &results, &fixture_results, None)?;
-    timing("written");
+    let verdict = judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, None)?;
+    clock.mark("judged+written");
     Ok(RunOutput { verdict, results, reports_dir })
 }
 

@@ -34,6 +34,15 @@ impl FixtureCase {
     pub fn replay_id(suite: &str, name: &str) -> String {
         format!("fixture::{suite}::{name}")
     }
+
+    /// The id of the result this case is judged on: its own replay, or the
+    /// corpus case it refers to.
+    pub fn result_id(&self, suite: &str) -> String {
+        match &self.input {
+            FixtureInput::Input(_) => FixtureCase::replay_id(suite, &self.name),
+            FixtureInput::Ref(id) => id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +87,11 @@ impl FixtureSuiteOutcome {
     }
 }
 
+/// The ids of the results the fixture cases are judged on.
+pub fn fixture_result_ids(suites: &[FixtureSuite]) -> std::collections::HashSet<String> {
+    suites.iter().flat_map(|s| s.cases.iter().map(|c| c.result_id(&s.name))).collect()
+}
+
 /// Judges every fixture case against the results (corpus and fixture replays).
 pub fn judge_fixtures(suites: &[FixtureSuite], results: &HashMap<&str, &CaseResult>) -> Vec<FixtureSuiteOutcome> {
     suites
@@ -89,11 +103,7 @@ pub fn judge_fixtures(suites: &[FixtureSuite], results: &HashMap<&str, &CaseResu
                 .cases
                 .iter()
                 .map(|c| {
-                    let id = match &c.input {
-                        FixtureInput::Input(_) => FixtureCase::replay_id(&suite.name, &c.name),
-                        FixtureInput::Ref(id) => id.clone(),
-                    };
-                    let result = results.get(id.as_str());
+                    let result = results.get(c.result_id(&suite.name).as_str());
                     let actual = result.and_then(|r| r.decision);
                     let (text, _) = crate::report::text::truncate_chars(
                         &result.map(|r| r.input.display_text()).unwrap_or_default(),

@@ -10,7 +10,8 @@ pub mod golden;
 mod waivers;
 
 pub use fixtures::{
-    fixture_gates, judge_fixtures, FixtureCase, FixtureCaseOutcome, FixtureInput, FixtureSuite, FixtureSuiteOutcome,
+    fixture_gates, fixture_result_ids, judge_fixtures, FixtureCase, FixtureCaseOutcome, FixtureInput, FixtureSuite,
+    FixtureSuiteOutcome,
 };
 pub use gates::{
     evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode,
