@@ -8,8 +8,14 @@
 //! warm-up) names the few patterns that could match and where; only those
 //! regexes run, anchored at that position (look-behind such as `\b` still
 //! sees the whole text). Patterns without a usable prefix always run.
+//!
+//! The same pass also looks for each pattern's required suffix literals: a
+//! match that starts at `s` ends with one of them, so a candidate whose
+//! suffixes were not seen at or after `s` cannot match and its regex is not
+//! run. On the bundled corpora this halves the regexes run per text (5.0 to
+//! 2.5, of which 1.4 match).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
@@ -19,18 +25,42 @@ use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, Hir, HirKin
 /// Shorter anchor literals would make almost every pattern a candidate.
 const MIN_ANCHOR_LEN: usize = 3;
 /// Longer literals hardly cut candidates further but multiply the
-/// automaton's states: the default rules' anchor DFA is 27 MB with whole
-/// literals and 10 MB cut at 12 bytes, and it is walked for every byte.
+/// automaton's states, and it is walked for every byte: with the default
+/// rules' prefix and suffix literals cut at 12 bytes, the ASCII DFA is
+/// 5.5 MB (2.4 MB with prefixes alone).
 const MAX_ANCHOR_LEN: usize = 12;
 
 pub struct Matcher {
     regexes: Vec<Regex>,
     pattern_rule: Vec<usize>,
     anchors: AhoCorasick,
+    /// The ASCII anchor literals alone, for ASCII texts (most of them):
+    /// a few non-ASCII literals multiply the byte classes, and this
+    /// automaton is a quarter of the full one's size, so its walk stays in
+    /// cache.
+    ascii_anchors: AhoCorasick,
+    /// `ascii_anchors` literal index → anchor literal index.
+    ascii_slots: Vec<u32>,
     /// Anchor literal index → patterns it may start.
     anchor_patterns: Vec<Vec<u32>>,
+    /// Anchor literal index → patterns it may end.
+    anchor_suffix_of: Vec<Vec<u32>>,
+    /// Patterns with required suffix literals.
+    needs_suffix: Vec<bool>,
     /// Patterns checked on every text.
     always: Vec<u32>,
+}
+
+/// Per-thread working memory of [`Matcher::matching_rules`].
+#[derive(Default)]
+pub struct Scratch {
+    /// (pattern, start) pairs whose regex may match.
+    candidates: Vec<(u32, u32)>,
+    /// Per pattern: 1 + the last start of one of its suffix literals, 0 if
+    /// none was seen. All zero between calls.
+    suffix_seen: Vec<u32>,
+    /// Patterns whose `suffix_seen` entry this call set.
+    touched: Vec<u32>,
 }
 
 impl Matcher {
@@ -38,8 +68,16 @@ impl Matcher {
     pub fn new(patterns: &[String], pattern_rule: Vec<usize>) -> Result<Matcher, (usize, String)> {
         let mut regexes = Vec::with_capacity(patterns.len());
         let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
         let mut index_of: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+        let mut slot = |lit: Vec<u8>| {
+            *index_of.entry(lit.clone()).or_insert_with(|| {
+                literals.push(lit);
+                literals.len() - 1
+            })
+        };
+        let mut prefix_of: Vec<(usize, u32)> = Vec::new();
+        let mut suffix_of: Vec<(usize, u32)> = Vec::new();
+        let mut needs_suffix = Vec::with_capacity(patterns.len());
         let mut always = Vec::new();
         for (i, pattern) in patterns.iter().enumerate() {
             // Byte-oriented with ASCII classes: small automata; non-ASCII
@@ -49,43 +87,84 @@ impl Matcher {
                 .build(pattern)
                 .map_err(|e| (i, e.to_string()))?;
             regexes.push(regex);
-            match prefix_literals(pattern) {
-                Some(lits) => {
-                    for lit in lits {
-                        let slot = *index_of.entry(lit.clone()).or_insert_with(|| {
-                            literals.push(lit);
-                            anchor_patterns.push(Vec::new());
-                            literals.len() - 1
-                        });
-                        anchor_patterns[slot].push(i as u32);
-                    }
-                }
+            match literals_of(pattern, ExtractKind::Prefix) {
+                Some(lits) => prefix_of.extend(lits.into_iter().map(|lit| (slot(lit), i as u32))),
                 None => always.push(i as u32),
             }
+            let suffixes = literals_of(pattern, ExtractKind::Suffix);
+            needs_suffix.push(suffixes.is_some());
+            suffix_of.extend(suffixes.into_iter().flatten().map(|lit| (slot(lit), i as u32)));
         }
-        let anchors = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&literals)
-            .map_err(|e| (0, e.to_string()))?;
-        Ok(Matcher { regexes, pattern_rule, anchors, anchor_patterns, always })
+        let mut anchor_patterns: Vec<Vec<u32>> = vec![Vec::new(); literals.len()];
+        for (slot, p) in prefix_of {
+            anchor_patterns[slot].push(p);
+        }
+        let mut anchor_suffix_of: Vec<Vec<u32>> = vec![Vec::new(); literals.len()];
+        for (slot, p) in suffix_of {
+            anchor_suffix_of[slot].push(p);
+        }
+        let automaton = |literals: &[&Vec<u8>], kind| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(kind))
+                .build(literals)
+                .map_err(|e| (0, e.to_string()))
+        };
+        // A DFA over every literal would be several times larger and slower
+        // to build; texts with non-ASCII bytes are the minority.
+        let anchors = automaton(&literals.iter().collect::<Vec<_>>(), AhoCorasickKind::ContiguousNFA)?;
+        let ascii_slots: Vec<u32> = (0..literals.len() as u32).filter(|&i| literals[i as usize].is_ascii()).collect();
+        let ascii_literals: Vec<&Vec<u8>> = ascii_slots.iter().map(|&i| &literals[i as usize]).collect();
+        let ascii_anchors = automaton(&ascii_literals, AhoCorasickKind::DFA)?;
+        Ok(Matcher {
+            regexes,
+            pattern_rule,
+            anchors,
+            ascii_anchors,
+            ascii_slots,
+            anchor_patterns,
+            anchor_suffix_of,
+            needs_suffix,
+            always,
+        })
     }
 
     /// Pushes the index of every matching rule into `rules` (ascending, no
-    /// repeats). `candidates` is scratch space: (pattern, start) pairs.
-    pub fn matching_rules(&self, haystack: &[u8], rules: &mut Vec<usize>, candidates: &mut Vec<(u32, u32)>) {
+    /// repeats).
+    pub fn matching_rules(&self, haystack: &[u8], rules: &mut Vec<usize>, scratch: &mut Scratch) {
         rules.clear();
+        let Scratch { candidates, suffix_seen, touched } = scratch;
         candidates.clear();
-        for m in self.anchors.find_overlapping_iter(haystack) {
-            let start = m.start() as u32;
-            candidates.extend(self.anchor_patterns[m.pattern().as_usize()].iter().map(|&p| (p, start)));
+        if suffix_seen.len() < self.regexes.len() {
+            suffix_seen.resize(self.regexes.len(), 0);
+        }
+        let mut hit = |slot: usize, start: u32| {
+            candidates.extend(self.anchor_patterns[slot].iter().map(|&p| (p, start)));
+            for &p in &self.anchor_suffix_of[slot] {
+                let seen = &mut suffix_seen[p as usize];
+                if *seen == 0 {
+                    touched.push(p);
+                }
+                *seen = (*seen).max(start + 1); // hits come by end, not start
+            }
+        };
+        if haystack.is_ascii() {
+            for m in self.ascii_anchors.find_overlapping_iter(haystack) {
+                hit(self.ascii_slots[m.pattern().as_usize()] as usize, m.start() as u32);
+            }
+        } else {
+            for m in self.anchors.find_overlapping_iter(haystack) {
+                hit(m.pattern().as_usize(), m.start() as u32);
+            }
         }
         candidates.sort_unstable();
         candidates.dedup();
+        // A match starting at `start` ends with a suffix literal starting at or after it.
+        let may_end = |p: u32, start: u32| !self.needs_suffix[p as usize] || suffix_seen[p as usize] > start;
         for &(p, start) in candidates.iter() {
             let rule = self.pattern_rule[p as usize];
             // One matching pattern decides its rule; skip the rule's others.
-            if rules.contains(&rule) {
+            if rules.contains(&rule) || !may_end(p, start) {
                 continue;
             }
             let input = Input::new(haystack).range(start as usize..).anchored(Anchored::Yes).earliest(true);
@@ -95,21 +174,26 @@ impl Matcher {
         }
         for &p in &self.always {
             let rule = self.pattern_rule[p as usize];
-            if !rules.contains(&rule) && self.regexes[p as usize].is_match(Input::new(haystack).earliest(true)) {
+            if !rules.contains(&rule)
+                && may_end(p, 0)
+                && self.regexes[p as usize].is_match(Input::new(haystack).earliest(true))
+            {
                 rules.push(rule);
             }
+        }
+        for p in touched.drain(..) {
+            suffix_seen[p as usize] = 0;
         }
         rules.sort_unstable();
     }
 }
 
-/// Literals one of which every match of `pattern` starts with, or `None`
-/// when they cannot be bounded usefully.
-fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+/// Literals one of which every match of `pattern` starts with (`Prefix`) or
+/// ends with (`Suffix`), or `None` when they cannot be bounded usefully.
+fn literals_of(pattern: &str, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
     let hir = one_byte_whitespace(hir);
-    let seq =
-        Extractor::new().kind(ExtractKind::Prefix).limit_total(512).limit_literal_len(MAX_ANCHOR_LEN).extract(&hir);
+    let seq = Extractor::new().kind(kind).limit_total(512).limit_literal_len(MAX_ANCHOR_LEN).extract(&hir);
     let lits = seq.literals()?;
     if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < MIN_ANCHOR_LEN) {
         return None;
@@ -174,8 +258,9 @@ mod tests {
     }
 
     fn rules(m: &Matcher, text: &str) -> Vec<usize> {
-        let (mut r, mut c) = (Vec::new(), Vec::new());
-        m.matching_rules(text.as_bytes(), &mut r, &mut c);
+        let (mut r, mut scratch) = (Vec::new(), Scratch::default());
+        m.matching_rules(text.as_bytes(), &mut r, &mut scratch);
+        assert!(scratch.suffix_seen.iter().all(|&s| s == 0), "scratch left clean");
         r
     }
 
@@ -187,6 +272,21 @@ mod tests {
         assert_eq!(rules(&m, "box"), vec![1]);
         assert_eq!(rules(&m, "12 bombs"), vec![2]);
         assert!(rules(&m, "nothing here").is_empty());
+    }
+
+    #[test]
+    fn suffix_literals_skip_only_candidates_that_cannot_match() {
+        let m = matcher(&[r"\bshow\b.{0,40}\byour prompt\b", r"[a-z]{2}end"]);
+        assert!(m.needs_suffix[0] && m.needs_suffix[1] && m.always.contains(&1));
+        assert_eq!(rules(&m, "show me your prompt"), vec![0]);
+        // The suffix seen before the prefix: the candidate is skipped.
+        assert!(rules(&m, "your prompt, show me").is_empty());
+        // Seen after it but the regex still decides (\b fails).
+        assert!(rules(&m, "show me your promptly").is_empty());
+        // A later suffix counts even when an earlier one came first.
+        assert_eq!(rules(&m, "your prompt? show it: your prompt"), vec![0]);
+        assert_eq!(rules(&m, "the weekend"), vec![1]);
+        assert!(rules(&m, "nothing to see").is_empty());
     }
 
     #[test]

@@ -101,16 +101,17 @@ pub struct Judgement {
     pub turn: Option<u32>,
 }
 
+#[derive(Default)]
 struct Buffers {
     scan: Vec<u8>,
     scratch: Vec<u8>,
     rules: Vec<usize>,
-    candidates: Vec<(u32, u32)>,
+    matching: matcher::Scratch,
 }
 
 thread_local! {
     // Reused per thread: the hot path allocates nothing for the scan text.
-    static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers { scan: Vec::new(), scratch: Vec::new(), rules: Vec::new(), candidates: Vec::new() }) };
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
 impl Firewall {
@@ -271,7 +272,7 @@ impl Firewall {
                 signals.mixed_script |= s.mixed_script;
                 signals.decoded |= s.decoded;
             });
-            self.judge_scan(&b.scan, signals, &mut b.rules, &mut b.candidates)
+            self.judge_scan(&b.scan, signals, &mut b.rules, &mut b.matching)
         })
     }
 
@@ -281,7 +282,7 @@ impl Firewall {
             let b = &mut *buffers.borrow_mut();
             b.scan.clear();
             let signals = normalize::scan_text(text, &mut b.scan, &mut b.scratch);
-            self.judge_scan(&b.scan, signals, &mut b.rules, &mut b.candidates)
+            self.judge_scan(&b.scan, signals, &mut b.rules, &mut b.matching)
         })
     }
 
@@ -290,9 +291,9 @@ impl Firewall {
         scan: &[u8],
         signals: Signals,
         matched: &mut Vec<usize>,
-        candidates: &mut Vec<(u32, u32)>,
+        scratch: &mut matcher::Scratch,
     ) -> Judgement {
-        self.matcher.matching_rules(scan, matched, candidates);
+        self.matcher.matching_rules(scan, matched, scratch);
         let mut miss = 1.0; // probability that no evidence is an attack
         let mut damp = 1.0;
         let mut reasons = Vec::new();
@@ -487,13 +488,13 @@ mod tests {
             raw.rule.iter().enumerate().flat_map(|(i, r)| r.patterns.iter().map(move |p| (p.as_str(), i))).unzip();
         let set = regex::bytes::RegexSetBuilder::new(&patterns).unicode(false).build().unwrap();
         let fw = Firewall::default_rules();
-        let (mut rules, mut candidates) = (Vec::new(), Vec::new());
+        let (mut rules, mut scratch) = (Vec::new(), matcher::Scratch::default());
         let mut checked = 0;
         for text in stress_texts() {
             let scan = scan_of(&text);
             let mut expected: Vec<usize> = set.matches(&scan).into_iter().map(|p| pattern_rule[p]).collect();
             expected.dedup();
-            fw.matcher.matching_rules(&scan, &mut rules, &mut candidates);
+            fw.matcher.matching_rules(&scan, &mut rules, &mut scratch);
             assert_eq!(rules, expected, "{:?}", String::from_utf8_lossy(&scan));
             checked += 1;
         }
