@@ -137,20 +137,32 @@ fn bench_exec(n: usize) {
     }
     std::fs::write(&requests, &buf).unwrap();
     let bin = env!("CARGO_BIN_EXE_gauntlet");
-    let start = Instant::now();
-    let status = std::process::Command::new(bin)
-        .args(["target", "serve", "--stdio", "--always", "allow"])
-        .stdin(std::fs::File::open(&requests).unwrap())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let piped = start.elapsed().as_secs_f64();
-    println!(
-        "exec baseline: target < requests.jsonl > /dev/null: {n} requests in {piped:.2} s = {:.0} /s",
-        n as f64 / piped
-    );
-    for (workers, window) in [(1, 64), (1, 1024), (2, 64), (2, 1024)] {
+    let piped = || {
+        let start = Instant::now();
+        let status = std::process::Command::new(bin)
+            .args(["target", "serve", "--stdio", "--always", "allow"])
+            .stdin(std::fs::File::open(&requests).unwrap())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        start.elapsed().as_secs_f64()
+    };
+    let configs: Vec<(usize, usize)> = match std::env::var("GAUNTLET_BENCH_EXEC") {
+        // e.g. "1x1024,2x64": workers x window
+        Ok(v) => v
+            .split(',')
+            .map(|p| {
+                let (w, n) = p.split_once('x').expect("WORKERSxWINDOW");
+                (w.parse().unwrap(), n.parse().unwrap())
+            })
+            .collect(),
+        Err(_) => vec![(1, 64), (1, 1024), (2, 64), (2, 1024)],
+    };
+    // This machine's speed drifts by tens of percent within minutes, so
+    // each exec run is paired with a piped run just before it, and the
+    // ratio is the median of three pairs.
+    for (workers, window) in configs {
         let target = ExecTarget::new(ExecConfig {
             command: vec![
                 bin.into(),
@@ -167,14 +179,25 @@ fn bench_exec(n: usize) {
             hello: false,
             dir: root(),
         });
-        let start = Instant::now();
-        let replayed = target.replay(&cases, &()).unwrap();
-        let secs = start.elapsed().as_secs_f64();
-        assert!(replayed.outcomes.iter().all(|o| o.decision.is_ok()));
+        let mut pairs: Vec<(f64, f64)> = (0..3)
+            .map(|_| {
+                let base = piped();
+                let start = Instant::now();
+                let replayed = target.replay(&cases, &()).unwrap();
+                let secs = start.elapsed().as_secs_f64();
+                assert!(replayed.outcomes.iter().all(|o| o.decision.is_ok()));
+                (base, secs)
+            })
+            .collect();
+        pairs.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+        let (base, secs) = pairs[1];
         println!(
-            "exec replay: workers {workers}, window {window}: {n} cases in {secs:.2} s = {:.0} cases/s, {:.2}x the piped time",
+            "exec replay: workers {workers}, window {window}: {n} cases in {secs:.2} s = {:.0} cases/s; piped just before: {base:.2} s; median ratio {:.2}x (of {:.2}x, {:.2}x, {:.2}x)",
             n as f64 / secs,
-            secs / piped
+            secs / base,
+            pairs[0].1 / pairs[0].0,
+            pairs[1].1 / pairs[1].0,
+            pairs[2].1 / pairs[2].0,
         );
     }
 }

@@ -20,6 +20,7 @@ pub mod exit_code;
 pub mod golden_file;
 pub mod hashing;
 pub mod init;
+pub mod json_string;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;

@@ -568,6 +568,55 @@ fn handle_answer<'c>(
     done.record(i, outcome);
 }
 
+/// Whether the workers' outcomes cover every case once, each worker's in
+/// ascending case order (what targets that answer in order produce).
+fn in_case_order(results: &[Vec<(usize, Outcome)>], cases: usize) -> bool {
+    let ascending = results.iter().all(|r| r.windows(2).all(|w| w[0].0 < w[1].0));
+    if !ascending || results.iter().map(Vec::len).sum::<usize>() != cases {
+        return false;
+    }
+    // Merged by index, they must read 0, 1, 2, …
+    let mut heads = vec![0usize; results.len()];
+    (0..cases).all(|i| match results.iter().zip(&heads).position(|(r, &h)| r.get(h).is_some_and(|o| o.0 == i)) {
+        Some(w) => {
+            heads[w] += 1;
+            true
+        }
+        None => false,
+    })
+}
+
+/// Outcomes in case order by merging the workers' ascending lists: each
+/// outcome moves once (a million outcomes are about 100 MB).
+fn merge_in_order(results: Vec<Vec<(usize, Outcome)>>, cases: usize) -> Vec<Outcome> {
+    let mut lists: Vec<std::iter::Peekable<std::vec::IntoIter<(usize, Outcome)>>> =
+        results.into_iter().map(|r| r.into_iter().peekable()).collect();
+    if let [only] = lists.as_mut_slice() {
+        return only.map(|(_, o)| o).collect();
+    }
+    let mut outcomes = Vec::with_capacity(cases);
+    for i in 0..cases {
+        let list = lists.iter_mut().position(|l| l.peek().is_some_and(|o| o.0 == i));
+        let list = &mut lists[list.expect("checked by in_case_order")];
+        outcomes.push(list.next().expect("peeked").1);
+    }
+    outcomes
+}
+
+/// Outcomes in case order from lists in any order; a case without one was
+/// never run (the run was aborted).
+fn scatter(results: Vec<Vec<(usize, Outcome)>>, cases: usize, reason: &str) -> Vec<Outcome> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; cases];
+    for (i, outcome) in results.into_iter().flatten() {
+        debug_assert!(outcomes[i].is_none(), "one outcome per case");
+        outcomes[i] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::error(ErrorKind::Crash, format!("not run: {reason}"), 0)))
+        .collect()
+}
+
 /// A line that matches no in-flight case is charged to the oldest one.
 fn charge_oldest(in_flight: &mut InFlight, done: &mut Done, message: String, now: Instant, cases: &[Case]) {
     if let Some((i, sent)) = in_flight.pop_oldest(cases) {
@@ -607,21 +656,21 @@ impl Target for ExecTarget {
             progress,
         };
         let workers = self.config.workers.max(1).min(cases.len().max(1));
+        let mut clock = crate::stage_clock::StageClock::new("exec");
         let results: Vec<Vec<(usize, Outcome)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| self.work(&run))).collect();
             handles.into_iter().map(|h| h.join().expect("worker thread")).collect()
         });
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
-        for (i, outcome) in results.into_iter().flatten() {
-            debug_assert!(outcomes[i].is_none(), "one outcome per case");
-            outcomes[i] = Some(outcome);
-        }
+        clock.mark("workers");
         let aborted = run.abort.into_inner().expect("abort lock");
-        let reason = aborted.clone().unwrap_or_default();
-        let outcomes = outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::error(ErrorKind::Crash, format!("not run: {reason}"), 0)))
-            .collect();
+        let outcomes = match in_case_order(&results, cases.len()) {
+            true => merge_in_order(results, cases.len()),
+            false => {
+                let reason = aborted.clone().unwrap_or_default();
+                scatter(results, cases.len(), &reason)
+            }
+        };
+        clock.mark("ordered");
         Ok(Replayed { outcomes, aborted })
     }
 
@@ -641,6 +690,24 @@ impl Target for ExecTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_merged_in_case_order_equal_the_scattered_ones() {
+        let outcome = |i: usize| (i, Outcome::error(ErrorKind::Timeout, "t", i as u64));
+        let latencies = |v: &[Outcome]| v.iter().map(|o| o.latency_us).collect::<Vec<_>>();
+        // Two workers taking batches from one queue, each answered in order.
+        let two = || vec![[0, 1, 2, 6, 7].map(outcome).to_vec(), [3, 4, 5, 8].map(outcome).to_vec()];
+        assert!(in_case_order(&two(), 9));
+        assert_eq!(latencies(&merge_in_order(two(), 9)), (0..9).collect::<Vec<u64>>());
+        assert_eq!(latencies(&merge_in_order(two(), 9)), latencies(&scatter(two(), 9, "")));
+        assert!(in_case_order(&[(0..5).map(outcome).collect()], 5));
+        // Out of order, missing or repeated: the general path.
+        assert!(!in_case_order(&[[0, 2, 1].map(outcome).to_vec()], 3));
+        assert!(!in_case_order(&[[0, 1].map(outcome).to_vec()], 3));
+        assert!(!in_case_order(&[[0, 1].map(outcome).to_vec(), [1].map(outcome).to_vec()], 3));
+        let missing = scatter(vec![[0, 2].map(outcome).to_vec()], 3, "aborted");
+        assert!(missing[1].decision.as_ref().is_err_and(|e| e.kind == ErrorKind::Crash));
+    }
 
     #[test]
     fn in_flight_matches_in_order_then_by_id_after_an_out_of_order_answer() {

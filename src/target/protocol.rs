@@ -75,6 +75,27 @@ impl Request {
     /// Serialises the request for `case` as one line (with newline) into `out`,
     /// without building an intermediate value.
     pub fn write_line(case: &Case, out: &mut Vec<u8>) {
+        use crate::json_string::{push_json_str, push_json_str_contents};
+        // The common request, a text without its own context, by hand: the
+        // same bytes as the serde path below (tested), written faster.
+        if let (Payload::Text(text), None) = (&case.payload, &case.context) {
+            out.extend_from_slice(b"{\"id\":");
+            push_json_str(out, &case.id);
+            out.extend_from_slice(b",\"input\":");
+            push_json_str(out, text);
+            out.extend_from_slice(b",\"context\":{\"session\":\"gauntlet:");
+            push_json_str_contents(out, &case.id);
+            out.extend_from_slice(b"\"}");
+            if case.direction == Direction::Egress {
+                out.extend_from_slice(b",\"direction\":\"egress\"");
+            }
+            out.extend_from_slice(b"}\n");
+            return;
+        }
+        Self::write_line_serde(case, out);
+    }
+
+    fn write_line_serde(case: &Case, out: &mut Vec<u8>) {
         #[derive(Serialize)]
         struct Borrowed<'a> {
             id: &'a str,
@@ -185,5 +206,20 @@ mod tests {
         Request::write_line(&case(None), &mut line);
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["context"]["session"], "gauntlet:c\"1");
+    }
+
+    #[test]
+    fn hand_written_request_line_is_byte_identical_to_the_serde_one() {
+        for direction in [Direction::Ingress, Direction::Egress] {
+            for (id, text) in
+                [("gen-1", "Explain how rain forms."), ("a\"b\\c\n", "line\nbreak \"quoted\" \u{1b}[0m 炸弹 \u{7f}")]
+            {
+                let c = Case { direction, ..Case::sample(id, text) };
+                let (mut fast, mut serde) = (Vec::new(), Vec::new());
+                Request::write_line(&c, &mut fast);
+                Request::write_line_serde(&c, &mut serde);
+                assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(serde).unwrap());
+            }
+        }
     }
 }
