@@ -420,7 +420,7 @@ mod tests {
 
     /// Every text of the bundled corpora, plus inputs built to stress the
     /// normaliser's edges (empty views, whitespace runs, encodings).
-    fn stress_texts() -> Vec<String> {
+    pub(super) fn stress_texts() -> Vec<String> {
         let mut texts: Vec<String> = [
             "",
             "   ",
