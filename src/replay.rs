@@ -165,6 +165,7 @@ pub fn replay_repeated(
     n: u32,
     progress: &dyn Progress,
 ) -> Result<ReplayOutput, Error> {
+    let mut clock = crate::stage_clock::StageClock::new("replay");
     let mut runs: Vec<Vec<Outcome>> = Vec::with_capacity(n as usize);
     let mut aborted = None;
     for _ in 0..n.max(1) {
@@ -181,7 +182,9 @@ pub fn replay_repeated(
     }
     if n <= 1 {
         // The common case: no majority to take.
+        clock.mark("target");
         let results = into_results(cases, runs.pop().expect("one run"));
+        clock.mark("results");
         return Ok(ReplayOutput { results, aborted });
     }
     let mut columns: Vec<std::vec::IntoIter<Outcome>> = runs.into_iter().map(|r| r.into_iter()).collect();
