@@ -34,10 +34,11 @@ pub struct Matcher {
     regexes: Vec<Regex>,
     pattern_rule: Vec<usize>,
     anchors: AhoCorasick,
-    /// The ASCII anchor literals alone, for ASCII texts (most of them):
-    /// a few non-ASCII literals multiply the byte classes, and this
-    /// automaton is a quarter of the full one's size, so its walk stays in
-    /// cache.
+    /// The ASCII anchor literals alone, as a DFA, for ASCII texts (most of
+    /// them): the few non-ASCII literals multiply the byte classes, and a
+    /// DFA over every literal would be four times this one's size, so its
+    /// walk would leave the cache. `anchors` (every literal, a contiguous
+    /// NFA) serves the other texts.
     ascii_anchors: AhoCorasick,
     /// `ascii_anchors` literal index → anchor literal index.
     ascii_slots: Vec<u32>,
@@ -56,8 +57,8 @@ pub struct Matcher {
 pub struct Scratch {
     /// (pattern, start) pairs whose regex may match.
     candidates: Vec<(u32, u32)>,
-    /// Per pattern: 1 + the last start of one of its suffix literals, 0 if
-    /// none was seen. All zero between calls.
+    /// Per pattern: 1 + the latest start of one of its suffix literals, 0
+    /// if none was seen. All zero between calls.
     suffix_seen: Vec<u32>,
     /// Patterns whose `suffix_seen` entry this call set.
     touched: Vec<u32>,
