@@ -568,41 +568,6 @@ fn handle_answer<'c>(
     done.record(i, outcome);
 }
 
-/// Whether the workers' outcomes cover every case once, each worker's in
-/// ascending case order (what targets that answer in order produce).
-fn in_case_order(results: &[Vec<(usize, Outcome)>], cases: usize) -> bool {
-    let ascending = results.iter().all(|r| r.windows(2).all(|w| w[0].0 < w[1].0));
-    if !ascending || results.iter().map(Vec::len).sum::<usize>() != cases {
-        return false;
-    }
-    // Merged by index, they must read 0, 1, 2, …
-    let mut heads = vec![0usize; results.len()];
-    (0..cases).all(|i| match results.iter().zip(&heads).position(|(r, &h)| r.get(h).is_some_and(|o| o.0 == i)) {
-        Some(w) => {
-            heads[w] += 1;
-            true
-        }
-        None => false,
-    })
-}
-
-/// Outcomes in case order by merging the workers' ascending lists: each
-/// outcome moves once (a million outcomes are about 100 MB).
-fn merge_in_order(results: Vec<Vec<(usize, Outcome)>>, cases: usize) -> Vec<Outcome> {
-    let mut lists: Vec<std::iter::Peekable<std::vec::IntoIter<(usize, Outcome)>>> =
-        results.into_iter().map(|r| r.into_iter().peekable()).collect();
-    if let [only] = lists.as_mut_slice() {
-        return only.map(|(_, o)| o).collect();
-    }
-    let mut outcomes = Vec::with_capacity(cases);
-    for i in 0..cases {
-        let list = lists.iter_mut().position(|l| l.peek().is_some_and(|o| o.0 == i));
-        let list = &mut lists[list.expect("checked by in_case_order")];
-        outcomes.push(list.next().expect("peeked").1);
-    }
-    outcomes
-}
-
 /// Outcomes in case order from lists in any order; a case without one was
 /// never run (the run was aborted).
 fn scatter(results: Vec<Vec<(usize, Outcome)>>, cases: usize, reason: &str) -> Vec<Outcome> {
@@ -663,13 +628,7 @@ impl Target for ExecTarget {
         });
         clock.mark("workers");
         let aborted = run.abort.into_inner().expect("abort lock");
-        let outcomes = match in_case_order(&results, cases.len()) {
-            true => merge_in_order(results, cases.len()),
-            false => {
-                let reason = aborted.clone().unwrap_or_default();
-                scatter(results, cases.len(), &reason)
-            }
-        };
+        let outcomes = scatter(results, cases.len(), &aborted.clone().unwrap_or_default());
         clock.mark("ordered");
         Ok(Replayed { outcomes, aborted })
     }
@@ -692,21 +651,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outcomes_merged_in_case_order_equal_the_scattered_ones() {
+    fn outcomes_are_put_in_case_order_and_a_case_never_run_is_a_crash() {
         let outcome = |i: usize| (i, Outcome::error(ErrorKind::Timeout, "t", i as u64));
-        let latencies = |v: &[Outcome]| v.iter().map(|o| o.latency_us).collect::<Vec<_>>();
-        // Two workers taking batches from one queue, each answered in order.
-        let two = || vec![[0, 1, 2, 6, 7].map(outcome).to_vec(), [3, 4, 5, 8].map(outcome).to_vec()];
-        assert!(in_case_order(&two(), 9));
-        assert_eq!(latencies(&merge_in_order(two(), 9)), (0..9).collect::<Vec<u64>>());
-        assert_eq!(latencies(&merge_in_order(two(), 9)), latencies(&scatter(two(), 9, "")));
-        assert!(in_case_order(&[(0..5).map(outcome).collect()], 5));
-        // Out of order, missing or repeated: the general path.
-        assert!(!in_case_order(&[[0, 2, 1].map(outcome).to_vec()], 3));
-        assert!(!in_case_order(&[[0, 1].map(outcome).to_vec()], 3));
-        assert!(!in_case_order(&[[0, 1].map(outcome).to_vec(), [1].map(outcome).to_vec()], 3));
-        let missing = scatter(vec![[0, 2].map(outcome).to_vec()], 3, "aborted");
-        assert!(missing[1].decision.as_ref().is_err_and(|e| e.kind == ErrorKind::Crash));
+        // Two workers taking batches from one queue; the second lost case 2.
+        let lists = vec![[0, 1, 6, 7].map(outcome).to_vec(), [5, 3, 4].map(outcome).to_vec()];
+        let outcomes = scatter(lists, 8, "aborted");
+        let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
+        assert_eq!(latencies, vec![0, 1, 0, 3, 4, 5, 6, 7]);
+        assert!(outcomes[2]
+            .decision
+            .as_ref()
+            .is_err_and(|e| e.kind == ErrorKind::Crash && e.message.contains("aborted")));
     }
 
     #[test]
