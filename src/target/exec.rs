@@ -349,7 +349,9 @@ impl ExecTarget {
         let mut line = serde_json::to_vec(&hello).expect("hello serialises");
         line.push(b'\n');
         stdin.write_all(&line).and_then(|_| stdin.flush()).map_err(|e| format!("hello: {e}"))?;
-        match lines.recv_timeout(self.config.timeout) {
+        // The hello is the process's first answer: like the first requests,
+        // it may wait out the start-up (a target loading its model or rules).
+        match lines.recv_timeout(self.config.timeout.max(STARTUP_ALLOWANCE)) {
             Ok(Event::Lines(lines)) if lines.iter().filter(|&&b| b == b'\n').count() == 1 => {
                 let l = &String::from_utf8_lossy(&lines).into_owned();
                 let answer: Hello =
