@@ -30,7 +30,12 @@ const MIN_ANCHOR_LEN: usize = 3;
 /// 5.5 MB (2.4 MB with prefixes alone).
 const MAX_ANCHOR_LEN: usize = 12;
 
+/// Tells matchers apart, so a thread's scratch never uses one matcher's
+/// regex caches with another's regexes.
+static NEXT_MATCHER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 pub struct Matcher {
+    id: usize,
     regexes: Vec<Regex>,
     pattern_rule: Vec<usize>,
     anchors: AhoCorasick,
@@ -62,6 +67,11 @@ pub struct Scratch {
     suffix_seen: Vec<u32>,
     /// Patterns whose `suffix_seen` entry this call set.
     touched: Vec<u32>,
+    /// Each pattern's regex cache, made on first use, for the matcher
+    /// `caches_of`: searching with a cache at hand skips the regex's
+    /// shared pool, a lock on every check from the second thread on.
+    caches: Vec<Option<regex_automata::meta::Cache>>,
+    caches_of: usize,
 }
 
 impl Matcher {
@@ -118,6 +128,7 @@ impl Matcher {
         let ascii_literals: Vec<&Vec<u8>> = ascii_slots.iter().map(|&i| &literals[i as usize]).collect();
         let ascii_anchors = automaton(&ascii_literals, AhoCorasickKind::DFA)?;
         Ok(Matcher {
+            id: NEXT_MATCHER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             regexes,
             pattern_rule,
             anchors,
@@ -134,8 +145,18 @@ impl Matcher {
     /// repeats).
     pub fn matching_rules(&self, haystack: &[u8], rules: &mut Vec<usize>, scratch: &mut Scratch) {
         rules.clear();
-        let Scratch { candidates, suffix_seen, touched } = scratch;
+        let Scratch { candidates, suffix_seen, touched, caches, caches_of } = scratch;
         candidates.clear();
+        if *caches_of != self.id {
+            caches.clear();
+            caches.resize_with(self.regexes.len(), || None);
+            *caches_of = self.id;
+        }
+        let mut is_match = |p: u32, input: Input| {
+            let regex = &self.regexes[p as usize];
+            let cache = caches[p as usize].get_or_insert_with(|| regex.create_cache());
+            regex.search_half_with(cache, &input).is_some()
+        };
         if suffix_seen.len() < self.regexes.len() {
             suffix_seen.resize(self.regexes.len(), 0);
         }
@@ -169,16 +190,13 @@ impl Matcher {
                 continue;
             }
             let input = Input::new(haystack).range(start as usize..).anchored(Anchored::Yes).earliest(true);
-            if self.regexes[p as usize].is_match(input) {
+            if is_match(p, input) {
                 rules.push(rule);
             }
         }
         for &p in &self.always {
             let rule = self.pattern_rule[p as usize];
-            if !rules.contains(&rule)
-                && may_end(p, 0)
-                && self.regexes[p as usize].is_match(Input::new(haystack).earliest(true))
-            {
+            if !rules.contains(&rule) && may_end(p, 0) && is_match(p, Input::new(haystack).earliest(true)) {
                 rules.push(rule);
             }
         }
@@ -288,6 +306,23 @@ mod tests {
         assert_eq!(rules(&m, "your prompt? show it: your prompt"), vec![0]);
         assert_eq!(rules(&m, "the weekend"), vec![1]);
         assert!(rules(&m, "nothing to see").is_empty());
+    }
+
+    #[test]
+    fn one_scratch_serves_matchers_in_turn() {
+        // A thread's scratch holds regex caches of the last matcher it
+        // served; another matcher must not use them.
+        let first = matcher(&[r"\bbomb\b", r"\bsystem prompt\b"]);
+        let second = matcher(&[r"\bsystem prompt\b", r"[a-z]+ing into\b", r"\bbomb\b"]);
+        let (mut found, mut scratch) = (Vec::new(), Scratch::default());
+        for _ in 0..3 {
+            first.matching_rules(b"a bomb and the system prompt", &mut found, &mut scratch);
+            assert_eq!(found, vec![0, 1]);
+            second.matching_rules(b"hacking into the system prompt", &mut found, &mut scratch);
+            assert_eq!(found, vec![0, 1]);
+            second.matching_rules(b"a bomb", &mut found, &mut scratch);
+            assert_eq!(found, vec![2]);
+        }
     }
 
     #[test]
