@@ -310,6 +310,15 @@ fn bench_judge(n: usize) {
     time("failing cases", &|| {
         gauntlet::report::FailingCases::collect(&results, &policy).false_positives.total as usize
     });
+    let out = reports.join("bench-write");
+    time("write results.jsonl", &|| {
+        gauntlet::report::results_file::write_results(&out.join("results.jsonl"), &results).unwrap();
+        0
+    });
+    time("write results.csv", &|| {
+        gauntlet::report::csv_out::write_csv(&out.join("results.csv"), &results).unwrap();
+        0
+    });
 }
 
 /// What one conformance trial costs once the verdict is cached (nextest

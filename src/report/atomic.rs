@@ -1,23 +1,21 @@
 //! Atomic file writes: a report is either the old file or the whole new one,
 //! never half-written (a temp file in the same folder, then a rename).
 
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::errors::Error;
 
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()>,
-) -> Result<(), Error> {
+/// Callers hand over whole buffers, so the file is written unbuffered: a
+/// `BufWriter` would only copy each block once more.
+fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<(), Error> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    {
-        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        write(&mut buffered).map_err(|e| Error::io(path, e))?;
-        buffered.flush().map_err(|e| Error::io(path, e))?;
-    }
+    write(tmp.as_file_mut()).map_err(|e| Error::io(path, e))?;
     // Reports are shared artifacts: readable by all, like a plain write would make them.
     #[cfg(unix)]
     {
@@ -28,10 +26,18 @@ pub fn write_atomic(
     Ok(())
 }
 
+/// Items rendered into one buffer: big enough that a write is one large
+/// syscall, small enough that a block splits over every core.
+const ITEMS_PER_PART: usize = 2048;
+/// Items per block; the writer holds at most about two blocks of output.
+const ITEMS_PER_BLOCK: usize = 64 * 1024;
+
 /// Writes `header`, then `items` rendered by `render` on every core, a block
 /// at a time and in order: memory holds a few blocks of output, never the
 /// file (a million results are hundreds of megabytes of JSON or CSV). One
-/// thread writes a block while the pool renders the next.
+/// thread writes a block while the pool renders the next, and hands the
+/// emptied buffers back for reuse, so rendering neither reallocates nor
+/// faults in fresh pages for every block.
 pub fn write_rendered<T: Sync>(
     path: &Path,
     header: &[u8],
@@ -39,27 +45,36 @@ pub fn write_rendered<T: Sync>(
     render: impl Fn(&[T], &mut Vec<u8>) -> std::io::Result<()> + Sync,
 ) -> Result<(), Error> {
     use rayon::prelude::*;
-    write_atomic(path, |w| {
-        w.write_all(header)?;
+    // Bytes per item seen so far (largest part), to size new buffers.
+    let bytes_per_item = AtomicUsize::new(256);
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    write_atomic(path, |file| {
+        file.write_all(header)?;
         let (blocks, rendered) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
         std::thread::scope(|scope| {
+            let spare = &spare;
             let writer = scope.spawn(move || -> std::io::Result<()> {
                 for parts in rendered {
-                    for part in parts {
-                        w.write_all(&part)?;
+                    for mut part in parts {
+                        file.write_all(&part)?;
+                        part.clear();
+                        spare.lock().expect("spare buffers").push(part);
                     }
                 }
                 Ok(())
             });
+            let render_part = |chunk: &[T]| -> std::io::Result<Vec<u8>> {
+                let wanted = chunk.len() * bytes_per_item.load(Ordering::Relaxed) * 9 / 8;
+                let mut buf = spare.lock().expect("spare buffers").pop().unwrap_or_default();
+                buf.reserve(wanted);
+                render(chunk, &mut buf)?;
+                bytes_per_item.fetch_max(buf.len().div_ceil(chunk.len().max(1)), Ordering::Relaxed);
+                Ok(buf)
+            };
             let render_all = || -> std::io::Result<()> {
-                for block in items.chunks(64 * 1024) {
-                    let parts: std::io::Result<Vec<Vec<u8>>> = block
-                        .par_chunks(2048)
-                        .map(|chunk| {
-                            let mut buf = Vec::with_capacity(chunk.len() * 256);
-                            render(chunk, &mut buf).map(|()| buf)
-                        })
-                        .collect();
+                for block in items.chunks(ITEMS_PER_BLOCK) {
+                    let parts: std::io::Result<Vec<Vec<u8>>> =
+                        block.par_chunks(ITEMS_PER_PART).map(render_part).collect();
                     // A closed channel means the writer failed; its error is reported below.
                     if blocks.send(parts?).is_err() {
                         break;
@@ -76,5 +91,5 @@ pub fn write_rendered<T: Sync>(
 }
 
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_atomic(path, |w| w.write_all(bytes))
+    write_atomic(path, |file| file.write_all(bytes))
 }

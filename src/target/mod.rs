@@ -35,6 +35,29 @@ pub enum ErrorKind {
     Target,
 }
 
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Crash,
+        ErrorKind::Timeout,
+        ErrorKind::Protocol,
+        ErrorKind::Http,
+        ErrorKind::Connect,
+        ErrorKind::Target,
+    ];
+
+    /// The kebab-case name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Crash => "crash",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Http => "http",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Target => "target",
+        }
+    }
+}
+
 /// A target error as recorded for one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseError {
