@@ -67,11 +67,13 @@ pub fn hash_dir(dir: &std::path::Path, ext: &str) -> String {
 /// Every item equal to an earlier one, as (its index, the first one's
 /// index), in index order. Hashes are computed in parallel and sorted, so
 /// only items with equal hashes are compared: for a million ids this is
-/// several times faster than one map filled on one thread.
+/// several times faster than one map filled on one thread. The hash only
+/// groups candidates (equality decides), so a fast non-cryptographic one
+/// (foldhash, already in the tree through indexmap) is safe here.
 pub fn repeats<T: std::hash::Hash + Eq + Sync>(items: &[T]) -> Vec<(usize, usize)> {
     use rayon::prelude::*;
     use std::hash::BuildHasher;
-    let hasher = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let hasher = foldhash::fast::FixedState::default();
     let mut keyed: Vec<(u64, usize)> = items.par_iter().enumerate().map(|(i, x)| (hasher.hash_one(x), i)).collect();
     keyed.par_sort_unstable();
     let mut found = Vec::new();

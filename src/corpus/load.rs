@@ -3,6 +3,7 @@
 //! Every problem is collected as a located diagnostic; the run stops with
 //! all of them (up to a cap) rather than at the first, and nothing is skipped.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,6 @@ use walkdir::WalkDir;
 use super::manifest::{Manifest, Mapping};
 use super::{Case, DatasetInfo, Decision, Direction, Label, Message, Origin, Payload};
 use crate::errors::{Diagnostic, Error, DIAGNOSTIC_CAP};
-use sha2::Digest;
 
 use crate::hashing::Fingerprint;
 
@@ -226,8 +226,6 @@ struct Built {
     /// Without an id in the data, only the manifest's id prefix until
     /// `finish_cases` appends the content hash.
     case: Case,
-    /// A 128-bit key of the payload, only to count repeats within the run.
-    input_key: u128,
     /// For a case without an id: the hash its id is derived from.
     content_hash: Option<String>,
 }
@@ -236,7 +234,8 @@ struct Built {
 #[derive(Default)]
 struct Loaded {
     cases: Vec<Case>,
-    keys: Vec<(u128, Option<String>)>,
+    /// For each case, the content hash its derived id needs (None: it has an id).
+    keys: Vec<Option<String>>,
 }
 
 impl Loaded {
@@ -245,7 +244,7 @@ impl Loaded {
             match row {
                 Ok(b) => {
                     self.cases.push(b.case);
-                    self.keys.push((b.input_key, b.content_hash));
+                    self.keys.push(b.content_hash);
                 }
                 Err(d) => problems.push(d),
             }
@@ -256,7 +255,7 @@ impl Loaded {
 /// Shares the few distinct category, source and tag strings among the many
 /// cases that carry them.
 #[derive(Default)]
-struct Interner(std::collections::HashSet<Arc<str>>);
+struct Interner(std::collections::HashSet<Arc<str>, foldhash::fast::FixedState>);
 
 impl Interner {
     fn get(&mut self, s: &str) -> Arc<str> {
@@ -712,21 +711,11 @@ fn build_case(
             }
         },
     };
-    // A 128-bit key of the payload counts repeats; a case without an id
-    // gets one from its content (never from its line number).
-    let payload_json;
-    let payload_bytes: &[u8] = match &payload {
-        Payload::Text(t) => t.as_bytes(),
-        other => {
-            payload_json = serde_json::to_string(other).unwrap_or_default();
-            payload_json.as_bytes()
-        }
-    };
-    let digest = sha2::Sha256::digest(payload_bytes);
-    let input_key = u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"));
+    // A case without an id gets one from its content (never from its line number).
     let content_hash = id.is_none().then(|| {
+        let payload_bytes = payload_key(&payload).1;
         let mut f = Fingerprint::new();
-        f.part(payload_bytes)
+        f.part(payload_bytes.as_bytes())
             .part(label.as_str().as_bytes())
             .part(category.as_bytes())
             .part(serde_json::to_string(&context).unwrap_or_default().as_bytes());
@@ -752,7 +741,6 @@ fn build_case(
             expected_first_block,
             origin: Origin { path: ctx.path.clone(), line },
         },
-        input_key,
         content_hash,
     })
 }
@@ -769,14 +757,9 @@ fn truncate(s: &str, max: usize) -> String {
 /// cases are told apart by occurrence (`~2`, `~3`), so ids survive reordering.
 fn finish_cases(loaded: Loaded, problems: &mut Vec<Diagnostic>) -> (Vec<Case>, usize) {
     let Loaded { mut cases, keys } = loaded;
-    let mut seen_inputs: std::collections::HashSet<u128, BuildPassThrough> =
-        std::collections::HashSet::with_capacity_and_hasher(cases.len(), BuildPassThrough);
+    let repeated = repeated_inputs(&cases);
     let mut occurrences: HashMap<String, usize> = HashMap::new();
-    let mut repeated = 0;
-    for (case, (key, content_hash)) in cases.iter_mut().zip(keys) {
-        if !seen_inputs.insert(key) {
-            repeated += 1;
-        }
+    for (case, content_hash) in cases.iter_mut().zip(keys) {
         if let Some(hash) = content_hash {
             let base = format!("{}{}", case.id, &hash[..16]);
             let n = occurrences.entry(base.clone()).or_insert(0);
@@ -804,35 +787,22 @@ fn duplicate_ids(cases: &[Case], problems: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The payload keys are already uniform hash bits: hashing them again is waste.
-#[derive(Default, Clone, Copy)]
-struct BuildPassThrough;
-
-impl std::hash::BuildHasher for BuildPassThrough {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
+/// What a payload is compared by: its text, or for a conversation or a
+/// structured input its JSON, with the kind first so that a text that reads
+/// like JSON never equals an object.
+fn payload_key(payload: &Payload) -> (u8, Cow<'_, str>) {
+    match payload {
+        Payload::Text(t) => (0, Cow::Borrowed(t.as_str())),
+        Payload::Conversation(_) => (1, Cow::Owned(serde_json::to_string(payload).unwrap_or_default())),
+        Payload::Structured(_) => (2, Cow::Owned(serde_json::to_string(payload).unwrap_or_default())),
     }
 }
 
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u128(&mut self, i: u128) {
-        self.0 = i as u64;
-    }
+/// Cases whose payload equals an earlier case's: compared exactly, not by a
+/// digest, so no collision can miscount.
+fn repeated_inputs(cases: &[Case]) -> usize {
+    let keys: Vec<(u8, Cow<'_, str>)> = cases.par_iter().map(|c| payload_key(&c.payload)).collect();
+    crate::hashing::repeats(&keys).len()
 }
 
 #[cfg(test)]
