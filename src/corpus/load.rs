@@ -81,6 +81,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         .into());
     }
 
+    let mut clock = crate::stage_clock::StageClock::new("load");
     let mut manifests: HashMap<PathBuf, Option<Arc<Manifest>>> = HashMap::new();
     let mut fingerprint = Fingerprint::new();
     let mut loaded = Loaded::default();
@@ -146,7 +147,9 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         fingerprint.part(path.to_string_lossy().as_bytes());
         fingerprint.part(std::fs::read(path).unwrap_or_default().as_slice());
     }
+    clock.mark("files");
     let (cases, repeated_inputs) = finish_cases(loaded, &mut problems);
+    clock.mark("ids and repeats");
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
@@ -271,8 +274,10 @@ impl Interner {
 }
 
 /// JSONL is read in blocks of whole lines: memory stays bounded by the
-/// block, not the file, and each block is hashed on one thread while the
-/// others parse it in pieces.
+/// block, not the file. A reader thread reads and hashes the next block
+/// while the pool parses this one, and the parsed rows of a block are added
+/// while the next block is parsed, so the serial steps (the read, the
+/// hash, moving rows into place) no longer leave a core idle.
 const JSONL_BLOCK: usize = 8 << 20;
 
 fn read_jsonl(
@@ -283,43 +288,83 @@ fn read_jsonl(
     loaded: &mut Loaded,
     problems: &mut Vec<Diagnostic>,
 ) -> std::io::Result<()> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(file)?;
+    let f = std::fs::File::open(file)?;
     let expected_len = f.metadata()?.len();
     fingerprint.part_len(expected_len);
-    let mut total = 0u64;
-    let mut buf: Vec<u8> = Vec::with_capacity(JSONL_BLOCK);
-    let mut first_line = 1;
-    loop {
-        let read = (&mut f).take(block as u64).read_to_end(&mut buf)?;
-        total += read as u64;
-        let eof = read == 0;
-        // Parse up to the last complete line; the rest waits for the next block
-        // (a line longer than a block just makes the next read longer).
-        let cut = if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
-        if cut > 0 {
-            let ((), (rows, lines)) =
-                rayon::join(|| fingerprint.update(&buf[..cut]), || parse_jsonl_block(&buf[..cut], first_line, ctx));
-            if first_line == 1 && !eof {
+    let (blocks, read_blocks) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+    let (emptied, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_line_blocks(f, block, fingerprint, blocks, spare));
+        let mut first_line = 1;
+        let mut parsed: Option<Vec<Vec<Result<Built, Diagnostic>>>> = None;
+        for buf in read_blocks {
+            let previous = parsed.take();
+            let ((rows, lines), ()) = rayon::join(
+                || parse_jsonl_block(&buf, first_line, ctx),
+                || previous.into_iter().flatten().for_each(|piece| loaded.add(piece, problems)),
+            );
+            if first_line == 1 && (buf.len() as u64) < expected_len {
                 // Room for the whole file at the first block's line length.
-                let estimate = (expected_len as f64 / cut as f64 * lines as f64) as usize;
+                let estimate = (expected_len as f64 / buf.len().max(1) as f64 * lines as f64) as usize;
                 loaded.cases.reserve(estimate);
                 loaded.keys.reserve(estimate);
             }
             first_line += lines;
-            for piece in rows {
-                loaded.add(piece, problems);
+            parsed = Some(rows);
+            let _ = emptied.send(buf); // the reader may be done; then the buffer is just freed
+            if problems.len() > DIAGNOSTIC_CAP * 4 {
+                break; // dropping the receiver stops the reader
             }
-            buf.drain(..cut);
         }
-        if eof || problems.len() > DIAGNOSTIC_CAP * 4 {
-            break;
+        parsed.into_iter().flatten().for_each(|piece| loaded.add(piece, problems));
+        let total = reader.join().expect("reader thread does not panic")?;
+        if total != expected_len && problems.len() <= DIAGNOSTIC_CAP * 4 {
+            problems.push(Diagnostic::new(file, "unreadable-file", "the file changed while it was read"));
+        }
+        Ok(())
+    })
+}
+
+/// The reader thread of [`read_jsonl`]: sends blocks that end at a line end
+/// (the last one holds whatever follows the last newline), each hashed into
+/// `fingerprint` in file order. A line longer than a block just makes that
+/// block longer. Returns the bytes read.
+fn read_line_blocks(
+    mut f: std::fs::File,
+    block: usize,
+    fingerprint: &mut Fingerprint,
+    blocks: std::sync::mpsc::SyncSender<Vec<u8>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut total = 0u64;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(block + block / 8));
+        buf.clear();
+        buf.append(&mut carry);
+        let read = loop {
+            let before = buf.len();
+            let read = (&mut f).take(block as u64).read_to_end(&mut buf)?;
+            total += read as u64;
+            if read == 0 || memchr::memchr(b'\n', &buf[before..]).is_some() {
+                break read;
+            }
+        };
+        let eof = read == 0;
+        let cut = if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        if !buf.is_empty() {
+            fingerprint.update(&buf);
+            if blocks.send(buf).is_err() {
+                return Ok(total); // the parser stopped early (too many problems)
+            }
+        }
+        if eof {
+            return Ok(total);
         }
     }
-    if total != expected_len && problems.len() <= DIAGNOSTIC_CAP * 4 {
-        problems.push(Diagnostic::new(file, "unreadable-file", "the file changed while it was read"));
-    }
-    Ok(())
 }
 
 /// Lines per parallel piece of a block: enough to amortise the split.
@@ -808,6 +853,30 @@ fn repeated_inputs(cases: &[Case]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file of nothing but broken lines stops being read once the
+    /// problems are far past what is shown, instead of reading (or hanging
+    /// on) the rest; the reader thread stops when the parser does.
+    #[test]
+    fn a_file_of_broken_lines_stops_early_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("broken.jsonl");
+        std::fs::write(&file, "{not json\n".repeat(100_000)).unwrap();
+        let mapping = Mapping::default();
+        let ctx = FileContext {
+            path: Arc::new(file.clone()),
+            mapping: &mapping,
+            strict_keys: true,
+            dataset: Arc::from("d"),
+            id_prefix: String::new(),
+        };
+        let (mut fingerprint, mut loaded, mut problems) = (Fingerprint::new(), Loaded::default(), Vec::new());
+        read_jsonl(&file, &ctx, 4096, &mut fingerprint, &mut loaded, &mut problems).unwrap();
+        assert!(loaded.cases.is_empty());
+        assert!(problems.len() > DIAGNOSTIC_CAP * 4, "{}", problems.len());
+        assert!(problems.len() < 10_000, "read far past the cap: {}", problems.len());
+        assert!(problems.iter().all(|p| p.code == "invalid-json"));
+    }
 
     /// Blocks far smaller than lines and lines split across blocks must give
     /// the same cases, line numbers and hash as reading the file at once.
