@@ -222,6 +222,55 @@ impl<'c> InFlight<'c> {
     }
 }
 
+/// How many requests a worker keeps in flight. A request waits in the
+/// target's stdin until the target reads it, and that wait counts against
+/// its timeout; so a full `window` is used only while the target answers
+/// fast enough to drain it within a quarter of the timeout. The limit
+/// starts small and follows the observed time per answer (Little's law:
+/// in flight x time per answer = time a new request waits). Without this, a
+/// 10 ms target with a window of 1024 timed out every request past the
+/// 200th while it was doing nothing wrong.
+struct Pace {
+    window: usize,
+    timeout: Duration,
+    limit: usize,
+    /// Smoothed seconds per answer; None until two batches were seen.
+    per_answer: Option<f64>,
+    last_batch: Option<Instant>,
+}
+
+impl Pace {
+    /// Requests in flight before anything is known about the target.
+    const START: usize = 16;
+
+    fn new(window: usize, timeout: Duration) -> Pace {
+        let window = window.max(1);
+        Pace { window, timeout, limit: window.min(Self::START), per_answer: None, last_batch: None }
+    }
+
+    /// A new process: what was learnt about the old one may not hold.
+    fn restart(&mut self) {
+        *self = Pace::new(self.window, self.timeout);
+    }
+
+    /// `answers` arrived together at `now`.
+    fn answered(&mut self, answers: usize, now: Instant) {
+        // The first batch's wait includes the process's start-up: not a rate.
+        if let (Some(last), true) = (self.last_batch, answers > 0) {
+            let sample = now.duration_since(last).as_secs_f64() / answers as f64;
+            let smoothed = self.per_answer.map_or(sample, |old| 0.5 * old + 0.5 * sample);
+            self.per_answer = Some(smoothed);
+            // A request may wait a quarter of its timeout in the target's queue.
+            let budget = self.timeout.as_secs_f64() / 4.0;
+            let fits = (budget / smoothed.max(1e-9)).min(self.window as f64) as usize;
+            self.limit = fits.clamp(self.window.min(Self::START), self.window);
+        }
+        if answers > 0 {
+            self.last_batch = Some(now);
+        }
+    }
+}
+
 /// What a worker has recorded: outcomes, and where each case's outcome is
 /// (to catch a second answer for it).
 struct Done {
@@ -380,12 +429,13 @@ impl ExecTarget {
         let mut process_started = Instant::now();
         let mut process_ready = false;
         let mut in_flight = InFlight::new(window);
+        let mut pace = Pace::new(window, timeout);
         let mut buf = Vec::with_capacity(window * 256);
         let mut next = Vec::with_capacity(window);
         let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
         loop {
             next.clear();
-            run.take(window.saturating_sub(in_flight.unanswered), &mut next);
+            run.take(pace.limit.saturating_sub(in_flight.unanswered), &mut next);
             let sent = Instant::now();
             for &i in &next {
                 Request::write_line(&run.cases[i], &mut buf);
@@ -412,9 +462,12 @@ impl ExecTarget {
                 Ok(Event::Lines(lines)) => {
                     process_ready = true;
                     let now = Instant::now();
+                    let mut answers = 0;
                     for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                         handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
+                        answers += 1;
                     }
+                    pace.answered(answers, now);
                     done.report(run.progress);
                 }
                 Ok(Event::Eof) | Err(RecvTimeoutError::Disconnected) => {
@@ -435,6 +488,7 @@ impl ExecTarget {
                             process = p;
                             process_started = Instant::now();
                             process_ready = false;
+                            pace.restart();
                         }
                         None => return done.outcomes,
                     }
@@ -470,6 +524,7 @@ impl ExecTarget {
                             process = p;
                             process_started = Instant::now();
                             process_ready = false;
+                            pace.restart();
                         }
                         None => return done.outcomes,
                     }
@@ -664,6 +719,33 @@ mod tests {
             .decision
             .as_ref()
             .is_err_and(|e| e.kind == ErrorKind::Crash && e.message.contains("aborted")));
+    }
+
+    #[test]
+    fn pace_opens_the_window_for_a_fast_target_and_keeps_a_slow_one_short() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut fast = Pace::new(1024, Duration::from_secs(2));
+        assert_eq!(fast.limit, Pace::START);
+        fast.answered(1, ms(3000)); // start-up: ignored
+        assert_eq!(fast.limit, Pace::START);
+        fast.answered(16, ms(3001)); // 16 answers in 1 ms
+        assert_eq!(fast.limit, 1024);
+
+        // 20 ms per answer, 2 s timeout: 500 ms of queue is 25 requests.
+        let mut slow = Pace::new(1024, Duration::from_secs(2));
+        slow.answered(1, ms(100));
+        for k in 1..=10 {
+            slow.answered(1, ms(100 + 20 * k));
+        }
+        assert_eq!(slow.limit, 25);
+        // Slower still: never below the start.
+        slow.answered(1, ms(10_000));
+        assert_eq!(slow.limit, Pace::START);
+        // A window smaller than the start is the limit from the first request.
+        assert_eq!(Pace::new(4, Duration::from_secs(2)).limit, 4);
+        slow.restart();
+        assert_eq!((slow.limit, slow.per_answer), (Pace::START, None));
     }
 
     #[test]

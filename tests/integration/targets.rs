@@ -84,6 +84,29 @@ fn exec_answers_in_order_and_out_of_order() {
     }
 }
 
+/// Regression: requests wait in the target's stdin before it reads them,
+/// and that wait counts against their timeout. With a window of 256 and a
+/// target taking 20 ms per answer, every request past the first ~50 timed
+/// out although the target never hung. The window in use now follows the
+/// target's pace.
+#[test]
+fn exec_slow_target_with_a_wide_window_does_not_time_out_queued_requests() {
+    let pads: Vec<String> = (0..68).map(|i| format!("pad {i}")).collect();
+    let pads: Vec<&str> = pads.iter().map(String::as_str).collect();
+    let dir = exec_project(
+        "exec-slow-wide",
+        "slow",
+        &pads,
+        "window = 256
+workers = 1
+timeout-ms = 1000",
+    );
+    let r = run(&dir);
+    assert_all_cases_once(&r, 80);
+    let timeouts = r.outcomes.values().filter(|v| v["error"]["kind"] == "timeout").count();
+    assert_eq!(timeouts, 0, "{:#?}", r.outcomes.values().find(|v| !v["error"].is_null()));
+}
+
 #[test]
 fn exec_protocol_violations_become_protocol_errors() {
     let dir = exec_project("exec-violations", "ok", &["GARBAGE", "UNKNOWN", "DUP"], "window = 1\ntimeout-ms = 3000");
