@@ -200,6 +200,11 @@ impl<'c> InFlight<'c> {
         Some((slot.case, slot.sent))
     }
 
+    /// Counts every unanswered request as sent at `now`.
+    fn restamp(&mut self, now: Instant) {
+        self.slots.iter_mut().filter(|s| !s.answered).for_each(|s| s.sent = now);
+    }
+
     /// Every unanswered request, oldest first; leaves nothing in flight.
     fn drain(&mut self) -> Vec<(usize, Instant)> {
         let out = self.slots.drain(..).filter(|s| !s.answered).map(|s| (s.case, s.sent)).collect();
@@ -460,12 +465,17 @@ impl ExecTarget {
             let wait = deadline.saturating_duration_since(Instant::now());
             match process.lines.recv_timeout(wait) {
                 Ok(Event::Lines(lines)) => {
-                    process_ready = true;
                     let now = Instant::now();
                     let mut answers = 0;
                     for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                         handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
                         answers += 1;
+                    }
+                    if !process_ready {
+                        // Start-up is not counted against the requests that
+                        // waited for it: their timeout (and latency) starts now.
+                        in_flight.restamp(now);
+                        process_ready = true;
                     }
                     pace.answered(answers, now);
                     done.report(run.progress);

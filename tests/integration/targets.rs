@@ -107,6 +107,27 @@ timeout-ms = 1000",
     assert_eq!(timeouts, 0, "{:#?}", r.outcomes.values().find(|v| !v["error"].is_null()));
 }
 
+/// Regression: start-up is not counted against the requests that waited
+/// for it, but once the first answer came, the others' timeout still ran
+/// from when they were sent, before the start-up: a target starting for
+/// longer than `timeout-ms` had every request after its first answer timed
+/// out and was restarted until the restart budget ran out.
+#[test]
+fn exec_target_starting_slower_than_the_timeout_is_not_timed_out_after_its_first_answer() {
+    let dir = exec_project(
+        "exec-slowstart",
+        "slowstart",
+        &[],
+        "window = 4
+workers = 1
+timeout-ms = 1000",
+    );
+    let r = run(&dir);
+    assert_eq!(r.code, 0, "{:#?}", r.outcomes.values().find(|v| !v["error"].is_null()));
+    assert_all_cases_once(&r, 12);
+    assert!(r.outcomes.values().all(|v| v["error"].is_null()));
+}
+
 #[test]
 fn exec_protocol_violations_become_protocol_errors() {
     let dir = exec_project("exec-violations", "ok", &["GARBAGE", "UNKNOWN", "DUP"], "window = 1\ntimeout-ms = 3000");

@@ -10,6 +10,7 @@ Modes:
   ok        answer in order
   reverse   answer each pair of requests in reverse order
   slow      sleep 20 ms before each answer
+  slowstart sleep 1.5 s before reading anything, then answer like slow
   crash1    crash (exit 3) on the 6th request of the first process only (uses MARKER_FILE)
   crashloop crash on the 3rd request, every time
   quit      exit cleanly after reading the 3rd request, without answering it
@@ -48,6 +49,9 @@ first_process = MARKER is not None and not os.path.exists(MARKER)
 if first_process:
     open(MARKER, "w").close()
 
+if MODE == "slowstart":
+    time.sleep(1.5)  # loading a model, say: longer than the test's timeout
+
 pending = []
 count = 0
 for line in sys.stdin:
@@ -70,7 +74,7 @@ for line in sys.stdin:
     if "UNKNOWN" in text:
         emit(dict(answer(req), id="nobody-asked"))
         continue
-    if MODE == "slow":
+    if MODE in ("slow", "slowstart"):
         time.sleep(0.02)
     if MODE == "reverse":
         pending.append(req)
