@@ -854,6 +854,17 @@ fn repeated_inputs(cases: &[Case]) -> usize {
 mod tests {
     use super::*;
 
+    /// How a JSONL file without a manifest is read.
+    fn plain_jsonl<'m>(file: &Path, mapping: &'m Mapping) -> FileContext<'m> {
+        FileContext {
+            path: Arc::new(file.to_path_buf()),
+            mapping,
+            strict_keys: true,
+            dataset: Arc::from("d"),
+            id_prefix: String::new(),
+        }
+    }
+
     /// A file of nothing but broken lines stops being read once the
     /// problems are far past what is shown, instead of reading (or hanging
     /// on) the rest; the reader thread stops when the parser does.
@@ -863,13 +874,7 @@ mod tests {
         let file = dir.path().join("broken.jsonl");
         std::fs::write(&file, "{not json\n".repeat(100_000)).unwrap();
         let mapping = Mapping::default();
-        let ctx = FileContext {
-            path: Arc::new(file.clone()),
-            mapping: &mapping,
-            strict_keys: true,
-            dataset: Arc::from("d"),
-            id_prefix: String::new(),
-        };
+        let ctx = plain_jsonl(&file, &mapping);
         let (mut fingerprint, mut loaded, mut problems) = (Fingerprint::new(), Loaded::default(), Vec::new());
         read_jsonl(&file, &ctx, 4096, &mut fingerprint, &mut loaded, &mut problems).unwrap();
         assert!(loaded.cases.is_empty());
@@ -901,13 +906,7 @@ mod tests {
         }
         std::fs::write(&file, &text).unwrap();
         let mapping = Mapping::default();
-        let ctx = FileContext {
-            path: Arc::new(file.clone()),
-            mapping: &mapping,
-            strict_keys: true,
-            dataset: Arc::from("d"),
-            id_prefix: String::new(),
-        };
+        let ctx = plain_jsonl(&file, &mapping);
         for block in [7, 64, 1000, JSONL_BLOCK] {
             let (mut fingerprint, mut loaded, mut problems) = (Fingerprint::new(), Loaded::default(), Vec::new());
             read_jsonl(&file, &ctx, block, &mut fingerprint, &mut loaded, &mut problems).unwrap();
