@@ -3,8 +3,11 @@
 //! process and a real server.
 //!
 //! - stdio: one request per line in, one answer per line out, in order;
-//!   output is flushed whenever no more input is buffered, so a windowed
-//!   client gets batched writes and a one-at-a-time client gets prompt ones.
+//!   output is flushed whenever no more input is buffered, so a one-at-a-time
+//!   client gets prompt answers, and every [`FLUSH_EVERY`] answers, so a
+//!   windowed client can send more while the rest of its window is judged
+//!   (flushing only when input runs dry would idle this process for one
+//!   round trip per window).
 //! - http: `POST /v1/gate` (one request, one answer), `GET /health`,
 //!   `GET /version`.
 
@@ -68,6 +71,11 @@ fn hello_answer() -> Hello {
 
 /// Serves stdin → stdout until stdin closes. Bad lines are reported on
 /// stderr and answered with nothing (the client sees a protocol error).
+/// Answers written between flushes while input is still buffered: small
+/// enough that a client's window of 64 refills four times per pass, large
+/// enough that the write calls cost little next to the judging.
+const FLUSH_EVERY: usize = 16;
+
 pub fn serve_stdio(firewall: &Judge) -> Result<(), Error> {
     let stdin = std::io::stdin();
     let mut reader = BufReader::with_capacity(1 << 16, stdin.lock());
@@ -75,9 +83,11 @@ pub fn serve_stdio(firewall: &Judge) -> Result<(), Error> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = String::new();
     let io = |e: std::io::Error| Error::io(std::path::Path::new("<stdio>"), e);
+    let mut unflushed = 0;
     loop {
-        if reader.buffer().is_empty() {
+        if reader.buffer().is_empty() || unflushed >= FLUSH_EVERY {
             out.flush().map_err(io)?;
+            unflushed = 0;
         }
         line.clear();
         if reader.read_line(&mut line).map_err(io)? == 0 {
@@ -101,6 +111,7 @@ pub fn serve_stdio(firewall: &Judge) -> Result<(), Error> {
             continue;
         }
         out.write_all(b"\n").map_err(io)?;
+        unflushed += 1;
     }
     out.flush().map_err(io)
 }
