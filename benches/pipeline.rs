@@ -21,6 +21,17 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU seconds used so far by this process and by its reaped children
+/// (Linux; /proc counts in ticks of 1/100 s).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses: utime is the 12th.
+    let fields: Vec<f64> =
+        stat[stat.rfind(')')? + 2..].split(' ').skip(11).take(4).map_while(|f| f.parse().ok()).collect();
+    let [utime, stime, cutime, cstime] = fields[..] else { return None };
+    Some(((utime + stime) / 100.0, (cutime + cstime) / 100.0))
+}
+
 fn bundled_inputs() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for file in ["benign.jsonl", "adversarial.jsonl"] {
@@ -180,23 +191,30 @@ fn bench_exec(n: usize) {
             hello: false,
             dir: root(),
         });
-        let mut pairs: Vec<(f64, f64)> = (0..pair_count)
+        // (piped wall, exec wall, piped target CPU, exec harness CPU, exec target CPU)
+        let mut pairs: Vec<(f64, f64, f64, f64, f64)> = (0..pair_count)
             .map(|_| {
+                let before = cpu_seconds().unwrap_or_default();
                 let base = piped();
+                let middle = cpu_seconds().unwrap_or_default();
                 let start = Instant::now();
                 let replayed = target.replay(&cases, &()).unwrap();
                 let secs = start.elapsed().as_secs_f64();
+                let after = cpu_seconds().unwrap_or_default();
                 assert!(replayed.outcomes.iter().all(|o| o.decision.is_ok()));
-                (base, secs)
+                (base, secs, middle.1 - before.1, after.0 - middle.0, after.1 - middle.1)
             })
             .collect();
         pairs.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
-        let (base, secs) = pairs[pairs.len() / 2];
-        let ratios = pairs.iter().map(|(b, s)| format!("{:.2}x", s / b)).collect::<Vec<_>>().join(", ");
+        let (base, secs, piped_cpu, harness_cpu, target_cpu) = pairs[pairs.len() / 2];
+        let ratios = pairs.iter().map(|p| format!("{:.2}x", p.1 / p.0)).collect::<Vec<_>>().join(", ");
         println!(
             "exec replay: workers {workers}, window {window}: {n} cases in {secs:.2} s = {:.0} cases/s; piped just before: {base:.2} s; median ratio {:.2}x (of {ratios})",
             n as f64 / secs,
             secs / base,
+        );
+        println!(
+            "  CPU in the median pair: harness {harness_cpu:.2} s, target {target_cpu:.2} s (the target alone, piped: {piped_cpu:.2} s)"
         );
     }
 }
