@@ -1,25 +1,26 @@
 //! The `exec` target: persistent processes speaking the JSON-lines protocol.
 //!
 //! Each worker owns one process and keeps up to `window` requests in flight.
-//! A writer thread feeds the process's stdin and a reader thread drains its
-//! stdout in chunks of whole lines, so neither side can block the other when
-//! pipes fill, and the worker itself never waits on a pipe: it only matches
-//! answers (in order first, by id when the target answers out of order) and
-//! prepares the next requests.
+//! [`pipes`] moves the bytes so that neither pipe can block the other when
+//! both fill; the worker matches answers (in order first, by id when the
+//! target answers out of order) and sends the next requests.
 //! Every case ends with exactly one outcome: an answer, or `timeout`
 //! (the process is killed and restarted), `crash` (it died with the case in
 //! flight), or `protocol` (a malformed, unknown or repeated answer, or none
 //! before a clean exit). Restarts are bounded; past the budget the run is
 //! marked aborted and the remaining cases are recorded as not run.
 
+mod pipes;
+
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use pipes::{Pipes, Wait};
 
 use super::protocol::{excerpt, Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
 use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
@@ -49,6 +50,9 @@ pub struct ExecTarget {
     config: ExecConfig,
     stderr: Arc<Mutex<StderrLog>>,
     version: Mutex<Option<String>>,
+    /// Reader and writer threads instead of `poll` (always so off unix);
+    /// set by tests so both ways stay exercised.
+    threads: bool,
 }
 
 #[derive(Default)]
@@ -57,26 +61,14 @@ struct StderrLog {
     dropped: u64,
 }
 
-enum Event {
-    /// Whole lines, as many as were available at once: handled as one batch,
-    /// so the worker refills the window with one write rather than one per
-    /// answer, and lines cost no allocation each.
-    Lines(Vec<u8>),
-    Eof,
-}
-
 struct Process {
     child: Child,
-    /// Request lines for the writer thread, which owns the process's stdin:
-    /// a write that blocks on a full pipe never stops the worker from
-    /// reading answers and preparing the next requests. Dropping it closes stdin.
-    requests: Option<Sender<Vec<u8>>>,
-    lines: Receiver<Event>,
+    pipes: Pipes,
 }
 
 impl Process {
     fn kill(mut self) {
-        drop(self.requests.take());
+        self.pipes.close_input();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -318,7 +310,7 @@ impl Done {
 
 impl ExecTarget {
     pub fn new(config: ExecConfig) -> ExecTarget {
-        ExecTarget { config, stderr: Arc::default(), version: Mutex::new(None) }
+        ExecTarget { config, stderr: Arc::default(), version: Mutex::new(None), threads: false }
     }
 
     fn spawn(&self) -> Result<Process, String> {
@@ -333,33 +325,6 @@ impl ExecTarget {
             .map_err(|e| format!("cannot start `{program}`: {e}"))?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut stdout = stdout;
-            let mut pending: Vec<u8> = Vec::new();
-            let mut chunk = vec![0u8; 1 << 16];
-            loop {
-                match stdout.read(&mut chunk) {
-                    Ok(0) | Err(_) => {
-                        if !pending.is_empty() {
-                            pending.push(b'\n'); // a last line without its newline still counts
-                            let _ = tx.send(Event::Lines(pending));
-                        }
-                        let _ = tx.send(Event::Eof);
-                        return;
-                    }
-                    Ok(n) => {
-                        pending.extend_from_slice(&chunk[..n]);
-                        if let Some(last) = pending.iter().rposition(|&b| b == b'\n') {
-                            let rest = pending.split_off(last + 1);
-                            if tx.send(Event::Lines(std::mem::replace(&mut pending, rest))).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            }
-        });
         let log = self.stderr.clone();
         std::thread::spawn(move || {
             let mut stderr = stderr;
@@ -374,25 +339,26 @@ impl ExecTarget {
                 log.dropped += (n - room) as u64;
             }
         });
-        let mut stdin = child.stdin.take().expect("piped");
-        let mut process = Process { child, requests: None, lines: rx };
-        if self.config.hello {
-            self.hello(&mut stdin, &process.lines)?;
-        }
-        let (requests, pending) = channel::<Vec<u8>>();
-        std::thread::spawn(move || {
-            for buf in pending {
-                // A write error means the process is gone; the worker sees its EOF.
-                if stdin.write_all(&buf).is_err() {
-                    return;
-                }
+        let stdin = child.stdin.take().expect("piped");
+        let pipes = match Pipes::new(stdin, stdout, self.threads) {
+            Ok(pipes) => pipes,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("cannot set up pipes to `{program}`: {e}"));
             }
-        });
-        process.requests = Some(requests);
+        };
+        let mut process = Process { child, pipes };
+        if self.config.hello {
+            if let Err(e) = self.hello(&mut process.pipes) {
+                process.kill();
+                return Err(e);
+            }
+        }
         Ok(process)
     }
 
-    fn hello(&self, stdin: &mut ChildStdin, lines: &Receiver<Event>) -> Result<(), String> {
+    fn hello(&self, pipes: &mut Pipes) -> Result<(), String> {
         let hello = Hello {
             hello: HelloBody {
                 protocol: Some(PROTOCOL_VERSION.into()),
@@ -402,12 +368,13 @@ impl ExecTarget {
         };
         let mut line = serde_json::to_vec(&hello).expect("hello serialises");
         line.push(b'\n');
-        stdin.write_all(&line).and_then(|_| stdin.flush()).map_err(|e| format!("hello: {e}"))?;
+        pipes.send(&line);
         // The hello is the process's first answer: like the first requests,
         // it may wait out the start-up (a target loading its model or rules).
-        match lines.recv_timeout(self.config.timeout.max(STARTUP_ALLOWANCE)) {
-            Ok(Event::Lines(lines)) if lines.iter().filter(|&&b| b == b'\n').count() == 1 => {
-                let l = &String::from_utf8_lossy(&lines).into_owned();
+        let mut incoming = Vec::new();
+        match pipes.wait(&mut incoming, Instant::now() + self.config.timeout.max(STARTUP_ALLOWANCE)) {
+            Wait::Lines if incoming.iter().filter(|&&b| b == b'\n').count() == 1 => {
+                let l = &String::from_utf8_lossy(&incoming).into_owned();
                 let answer: Hello =
                     serde_json::from_str(l).map_err(|_| format!("hello: unexpected answer {}", excerpt(l)))?;
                 let version =
@@ -436,21 +403,25 @@ impl ExecTarget {
         let mut in_flight = InFlight::new(window);
         let mut pace = Pace::new(window, timeout);
         let mut buf = Vec::with_capacity(window * 256);
+        let mut incoming = Vec::with_capacity(1 << 16);
         let mut next = Vec::with_capacity(window);
         let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
         loop {
             next.clear();
-            run.take(pace.limit.saturating_sub(in_flight.unanswered), &mut next);
+            // Refill in batches of at least half the limit: the target still
+            // has the other half to judge meanwhile, and each wake-up, read
+            // and write then carries many requests rather than a few.
+            let free = pace.limit.saturating_sub(in_flight.unanswered);
+            if free * 2 >= pace.limit || in_flight.unanswered == 0 {
+                run.take(free, &mut next);
+            }
             let sent = Instant::now();
             for &i in &next {
                 Request::write_line(&run.cases[i], &mut buf);
                 in_flight.push(i, &run.cases[i].id, sent);
             }
             if !buf.is_empty() {
-                if let Some(requests) = process.requests.as_ref() {
-                    // The writer is gone only with the process; its EOF is handled below.
-                    let _ = requests.send(std::mem::replace(&mut buf, Vec::with_capacity(window * 256)));
-                }
+                process.pipes.send(&buf);
                 buf.clear();
             }
             let Some(oldest) = in_flight.oldest().map(|s| s.sent) else {
@@ -463,14 +434,16 @@ impl ExecTarget {
                 false => (oldest + timeout).max(process_started + STARTUP_ALLOWANCE),
             };
             let wait = deadline.saturating_duration_since(Instant::now());
-            match process.lines.recv_timeout(wait) {
-                Ok(Event::Lines(lines)) => {
+            match process.pipes.wait(&mut incoming, Instant::now() + wait) {
+                Wait::Lines => {
                     let now = Instant::now();
                     let mut answers = 0;
-                    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    let end = whole_lines(&incoming);
+                    for line in incoming[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                         handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
                         answers += 1;
                     }
+                    incoming.drain(..end);
                     if !process_ready {
                         // Start-up is not counted against the requests that
                         // waited for it: their timeout (and latency) starts now.
@@ -480,7 +453,7 @@ impl ExecTarget {
                     pace.answered(answers, now);
                     done.report(run.progress);
                 }
-                Ok(Event::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                Wait::Eof => {
                     let status = process.exit_status();
                     let clean = status.is_some_and(|s| s.success());
                     let (kind, why) = if clean {
@@ -492,18 +465,12 @@ impl ExecTarget {
                         done.record(i, Outcome::error(kind, why.clone(), sent.elapsed().as_micros() as u64));
                     }
                     done.report(run.progress);
-                    process.kill();
-                    match self.restart(run, &why) {
-                        Some(p) => {
-                            process = p;
-                            process_started = Instant::now();
-                            process_ready = false;
-                            pace.restart();
-                        }
-                        None => return done.outcomes,
-                    }
+                    let Some(next) = self.replace(run, process, &why) else { return done.outcomes };
+                    (process, process_started, process_ready) = (next, Instant::now(), false);
+                    pace.restart();
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Wait::Timeout => {
+                    incoming.clear(); // a partial line from the process about to be killed
                     let now = Instant::now();
                     let mut requeue = Vec::new();
                     for (i, sent) in in_flight.drain() {
@@ -528,25 +495,21 @@ impl ExecTarget {
                         queue.push_front(i);
                     }
                     drop(queue);
-                    process.kill();
-                    match self.restart(run, "target hung past the timeout") {
-                        Some(p) => {
-                            process = p;
-                            process_started = Instant::now();
-                            process_ready = false;
-                            pace.restart();
-                        }
-                        None => return done.outcomes,
-                    }
+                    let Some(next) = self.replace(run, process, "target hung past the timeout") else {
+                        return done.outcomes;
+                    };
+                    (process, process_started, process_ready) = (next, Instant::now(), false);
+                    pace.restart();
                 }
             }
         }
         // Close stdin and read what is left: a late duplicate answer still
         // makes its case a protocol error; other stray lines are ignored.
-        drop(process.requests.take());
+        process.pipes.close_input();
         let grace = Instant::now() + timeout.min(Duration::from_secs(2));
-        while let Ok(Event::Lines(lines)) = process.lines.recv_timeout(grace.saturating_duration_since(Instant::now()))
-        {
+        while process.pipes.wait(&mut incoming, grace) == Wait::Lines {
+            let end = whole_lines(&incoming);
+            let lines = incoming.drain(..end).collect::<Vec<u8>>();
             for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 if let Ok(r) = serde_json::from_slice::<Response>(line) {
                     if let Some(case) = run.case_with_id(&r.id) {
@@ -561,7 +524,9 @@ impl ExecTarget {
         done.outcomes
     }
 
-    fn restart(&self, run: &Run, why: &str) -> Option<Process> {
+    /// Kills a failed process and starts the next, within the restart budget.
+    fn replace(&self, run: &Run, failed: Process, why: &str) -> Option<Process> {
+        failed.kill();
         if run.aborted() {
             return None;
         }
@@ -635,6 +600,11 @@ fn handle_answer<'c>(
     done.record(i, outcome);
 }
 
+/// Length of the whole lines at the start of `incoming`.
+fn whole_lines(incoming: &[u8]) -> usize {
+    memchr::memrchr(b'\n', incoming).map_or(0, |last| last + 1)
+}
+
 /// Outcomes in case order from lists in any order; a case without one was
 /// never run (the run was aborted).
 fn scatter(results: Vec<Vec<(usize, Outcome)>>, cases: usize, reason: &str) -> Vec<Outcome> {
@@ -690,7 +660,12 @@ impl Target for ExecTarget {
         let workers = self.config.workers.max(1).min(cases.len().max(1));
         let mut clock = crate::stage_clock::StageClock::new("exec");
         let results: Vec<Vec<(usize, Outcome)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| self.work(&run))).collect();
+            let handles: Vec<_> = (0..workers)
+                .map(|k| {
+                    let worker = std::thread::Builder::new().name(format!("exec-worker-{k}"));
+                    worker.spawn_scoped(s, || self.work(&run)).expect("worker thread starts")
+                })
+                .collect();
             handles.into_iter().map(|h| h.join().expect("worker thread")).collect()
         });
         clock.mark("workers");
@@ -756,6 +731,55 @@ mod tests {
         assert_eq!(Pace::new(4, Duration::from_secs(2)).limit, 4);
         slow.restart();
         assert_eq!((slow.limit, slow.per_answer), (Pace::START, None));
+    }
+
+    /// The worker loop is shared by both ways of moving bytes; this runs
+    /// it through each against a real process that misbehaves on cue.
+    #[cfg(unix)]
+    #[test]
+    fn both_pipe_backends_give_every_case_its_one_documented_outcome() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/targets/exec_gate.py");
+        let text = |i: usize| match i {
+            7 => "GARBAGE",
+            13 => "DUP",
+            21 => "an attack",
+            29 => "UNKNOWN",
+            35 => "HANG",
+            _ => "hello",
+        };
+        let cases: Vec<Case> = (0..60).map(|i| Case::sample(&format!("c{i}"), text(i))).collect();
+        for threads in [false, true] {
+            let mut target = ExecTarget::new(ExecConfig {
+                command: vec!["python3".into(), script.into(), "ok".into()],
+                workers: 1,
+                window: 8,
+                timeout: Duration::from_millis(1000),
+                max_restarts: 3,
+                hello: false,
+                dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            });
+            target.threads = threads;
+            let replayed = target.replay(&cases, &()).unwrap();
+            assert_eq!(replayed.aborted, None, "threads: {threads}");
+            let got: Vec<String> = replayed
+                .outcomes
+                .iter()
+                .map(|o| match &o.decision {
+                    Ok(d) => format!("{d:?}"),
+                    Err(e) => e.kind.as_str().to_string(),
+                })
+                .collect();
+            let want: Vec<String> = (0..60)
+                .map(|i| match i {
+                    7 | 13 | 29 => "protocol",
+                    21 => "Block",
+                    35 => "timeout",
+                    _ => "Allow",
+                })
+                .map(String::from)
+                .collect();
+            assert_eq!(got, want, "threads: {threads}");
+        }
     }
 
     #[test]
