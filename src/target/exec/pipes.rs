@@ -104,6 +104,9 @@ pub(super) struct Polled {
     written: usize,
     /// Close stdin once `outgoing` is written.
     closing: bool,
+    /// stdout was read empty and nothing since said otherwise: skip the
+    /// read that would only fail, one system call per wake-up.
+    drained: bool,
     ended: bool,
     chunk: Box<[u8]>,
 }
@@ -119,6 +122,7 @@ impl Polled {
             outgoing: Vec::new(),
             written: 0,
             closing: false,
+            drained: false,
             ended: false,
             chunk: vec![0; CHUNK].into_boxed_slice(),
         })
@@ -163,8 +167,18 @@ impl Polled {
                     self.ended = true;
                     return;
                 }
-                Ok(n) => incoming.extend_from_slice(&self.chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Ok(n) => {
+                    incoming.extend_from_slice(&self.chunk[..n]);
+                    // A pipe read returns all it has up to the buffer size.
+                    if n < self.chunk.len() {
+                        self.drained = true;
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.drained = true;
+                    return;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.ended = true;
@@ -177,7 +191,7 @@ impl Polled {
     fn wait(&mut self, incoming: &mut Vec<u8>, deadline: Instant) -> Wait {
         use rustix::event::{poll, PollFd, PollFlags};
         loop {
-            if !self.ended {
+            if !self.ended && !self.drained {
                 self.read_available(incoming);
             }
             if let Some(wait) = finish_lines(incoming, self.ended) {
@@ -197,6 +211,7 @@ impl Polled {
                 }
                 _ => poll(&mut [PollFd::new(&self.stdout, PollFlags::IN)], timeout.as_ref()).map(|_| false),
             };
+            self.drained = false;
             match polled {
                 Ok(true) => self.write_some(),
                 Ok(false) => {}
