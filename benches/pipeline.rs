@@ -148,10 +148,16 @@ fn bench_exec(n: usize) {
     }
     std::fs::write(&requests, &buf).unwrap();
     let bin = env!("CARGO_BIN_EXE_gauntlet");
+    // Any other target, e.g. GAUNTLET_BENCH_EXEC_TARGET="python3 my_gate.py".
+    let command: Vec<String> = match std::env::var("GAUNTLET_BENCH_EXEC_TARGET") {
+        Ok(v) => v.split_whitespace().map(String::from).collect(),
+        Err(_) => [bin, "target", "serve", "--stdio", "--always", "allow"].map(String::from).to_vec(),
+    };
+    println!("exec target: {}", command.join(" "));
     let piped = || {
         let start = Instant::now();
-        let status = std::process::Command::new(bin)
-            .args(["target", "serve", "--stdio", "--always", "allow"])
+        let status = std::process::Command::new(&command[0])
+            .args(&command[1..])
             .stdin(std::fs::File::open(&requests).unwrap())
             .stdout(std::process::Stdio::null())
             .status()
@@ -176,14 +182,7 @@ fn bench_exec(n: usize) {
     let pair_count: usize = std::env::var("GAUNTLET_BENCH_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     for (workers, window) in configs {
         let target = ExecTarget::new(ExecConfig {
-            command: vec![
-                bin.into(),
-                "target".into(),
-                "serve".into(),
-                "--stdio".into(),
-                "--always".into(),
-                "allow".into(),
-            ],
+            command: command.clone(),
             workers,
             window,
             timeout: std::time::Duration::from_secs(10),
