@@ -50,7 +50,7 @@ pub struct ExecTarget {
     config: ExecConfig,
     stderr: Arc<Mutex<StderrLog>>,
     version: Mutex<Option<String>>,
-    /// Reader and writer threads instead of `poll` (always so off unix);
+    /// Reader and writer threads instead of `poll` (the only way off unix);
     /// set by tests so both ways stay exercised.
     threads: bool,
 }
