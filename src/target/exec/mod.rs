@@ -509,14 +509,14 @@ impl ExecTarget {
         let grace = Instant::now() + timeout.min(Duration::from_secs(2));
         while process.pipes.wait(&mut incoming, grace) == Wait::Lines {
             let end = whole_lines(&incoming);
-            let lines = incoming.drain(..end).collect::<Vec<u8>>();
-            for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            for line in incoming[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 if let Ok(r) = serde_json::from_slice::<Response>(line) {
                     if let Some(case) = run.case_with_id(&r.id) {
                         done.answered_twice(case, &String::from_utf8_lossy(line));
                     }
                 }
             }
+            incoming.drain(..end);
         }
         if process.exit_status().is_none() {
             process.kill();

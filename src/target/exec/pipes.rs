@@ -129,26 +129,29 @@ impl Polled {
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        if self.stdin.is_some() && !self.closing {
+        if self.closing {
+            return;
+        }
+        let Some(stdin) = self.stdin.as_mut() else { return };
+        if self.outgoing.is_empty() {
+            // Nothing queued: write from the caller's buffer and keep only
+            // what the pipe did not take, rather than copying every byte.
+            match write_nonblocking(stdin, bytes) {
+                Some(n) => self.outgoing.extend_from_slice(&bytes[n..]),
+                None => self.stdin = None,
+            }
+        } else {
             self.outgoing.extend_from_slice(bytes);
             self.write_some();
         }
     }
 
-    /// Writes until the pipe is full or nothing is left.
+    /// Writes queued bytes until the pipe is full or nothing is left.
     fn write_some(&mut self) {
         let Some(stdin) = self.stdin.as_mut() else { return };
-        while self.written < self.outgoing.len() {
-            match stdin.write(&self.outgoing[self.written..]) {
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    // The process closed its stdin or died: nothing more goes out.
-                    self.stdin = None;
-                    break;
-                }
-            }
+        match write_nonblocking(stdin, &self.outgoing[self.written..]) {
+            Some(n) => self.written += n,
+            None => self.stdin = None,
         }
         if self.written == self.outgoing.len() || self.stdin.is_none() {
             self.outgoing.clear();
@@ -227,6 +230,22 @@ impl Polled {
         self.closing = true;
         self.write_some();
     }
+}
+
+/// Writes as much of `bytes` as the pipe takes now; None once the process
+/// closed its stdin or died, after which nothing more goes out.
+#[cfg(unix)]
+fn write_nonblocking(stdin: &mut ChildStdin, bytes: &[u8]) -> Option<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match stdin.write(&bytes[done..]) {
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+    Some(done)
 }
 
 /// Lines from the reader thread, as many as were available at once.
