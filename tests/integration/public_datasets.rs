@@ -1,39 +1,38 @@
-//! Public datasets from ../shared/corpora load with only a corpus.toml added.
+//! Public datasets (copies in tests/data/public, with their licences) load
+//! with only a corpus.toml added. Nothing here reads outside the repository.
 
 use std::path::PathBuf;
 
 use crate::helpers::*;
 
-fn shared(name: &str) -> PathBuf {
-    repo_root().join("..").join("shared").join("corpora").join(name)
+fn public(name: &str) -> PathBuf {
+    repo_root().join("tests/data/public").join(name)
 }
 
-/// Copies a shared dataset and our manifest for it into a fresh project.
-fn project_with_shared(names: &[&str], scratch_name: &str) -> Option<PathBuf> {
+/// Copies a public dataset and our manifest for it into a fresh project.
+fn project_with_public(names: &[&str], scratch_name: &str) -> PathBuf {
     let dir = scratch(scratch_name);
     for name in names {
-        let src = shared(name);
-        if !src.exists() {
-            return None;
-        }
         let dst = dir.join("corpora").join(name);
         std::fs::create_dir_all(&dst).unwrap();
-        for entry in std::fs::read_dir(&src).unwrap() {
+        for entry in std::fs::read_dir(public(name)).unwrap() {
             let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+            let file = entry.file_name();
+            // Only the data: a LICENSE beside it is not a corpus file anyway.
+            if file.to_string_lossy().ends_with(".csv") || file.to_string_lossy().ends_with(".jsonl") {
+                std::fs::copy(entry.path(), dst.join(&file)).unwrap();
+            }
         }
         std::fs::copy(repo_root().join("tests/data/manifests").join(name).join("corpus.toml"), dst.join("corpus.toml"))
             .unwrap();
     }
     write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\n");
-    Some(dir)
+    dir
 }
 
 #[test]
-fn shared_datasets_load_with_only_a_manifest() {
-    let Some(dir) = project_with_shared(&["jailbreakbench", "giskard", "bipia-email"], "shared-all") else {
-        panic!("../shared/corpora is missing: these tests need the shared datasets beside the repo");
-    };
+fn public_datasets_load_with_only_a_manifest() {
+    let dir = project_with_public(&["jailbreakbench", "giskard", "bipia-email"], "public-all");
     let out = gauntlet(&["run", "--quiet"], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
@@ -61,9 +60,7 @@ fn shared_datasets_load_with_only_a_manifest() {
 /// rows leaves every id attached to the same text.
 #[test]
 fn derived_ids_survive_reordering() {
-    let Some(dir) = project_with_shared(&["bipia-email"], "shared-reorder") else {
-        panic!("../shared/corpora missing")
-    };
+    let dir = project_with_public(&["bipia-email"], "public-reorder");
     let ids = |dir: &PathBuf| -> std::collections::BTreeMap<String, String> {
         let out = gauntlet(&["run", "--quiet"], dir);
         assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
