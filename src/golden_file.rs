@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_bytes;
 use crate::errors::Error;
-use crate::report::atomic::write_bytes;
 
 pub fn snapshot_path(golden_dir: &Path, dataset: &str) -> PathBuf {
     let safe: String = dataset

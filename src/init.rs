@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_bytes;
 use crate::errors::{Diagnostic, Error};
-use crate::report::atomic::write_bytes;
 
 const FILES: &[(&str, &str)] = &[
     (

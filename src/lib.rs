@@ -1,15 +1,21 @@
 //! gauntlet: a CI conformance and calibration harness for LLM security gates.
 //!
-//! Data flows one way, one module per stage:
+//! Data flows one way, one module per stage, and no module imports a later
+//! one (`tests/integration/architecture.rs` enforces it):
 //!
 //! `corpus` (labelled cases) → `target` (the gate under test) → `replay`
 //! (cases through the target, one outcome each) → `metrics` (rates with
-//! confidence intervals, pure) → `evaluate` (gates, pure) → `report`
-//! (verdict.json, results.jsonl, terminal table).
+//! confidence intervals, pure) → `evaluate` (gates, waivers, fixtures and
+//! the overall verdict, pure) → `report` (one model, every format).
+//! `calibrate` and `release` are pure computations beside `evaluate`.
 //!
-//! `pipeline` wires the stages together for the CLI; everything it calls is
-//! usable on its own, so other tools can embed a stage without the rest.
+//! Below every stage sit `errors` (the diagnostics catalogue), `exit_code`,
+//! `text` (making hostile text inert), `atomic_file` and `hashing`. Above
+//! them, `config` reads gauntlet.toml into the stages' types and `pipeline`
+//! wires the stages for each command; everything it calls is usable on its
+//! own, so other tools can embed a stage without the rest.
 
+pub mod atomic_file;
 pub mod calibrate;
 pub mod config;
 pub mod conformance;
@@ -30,5 +36,6 @@ pub mod report;
 pub mod serve;
 pub mod stage_clock;
 pub mod target;
+pub mod text;
 
 pub use errors::{Diagnostic, Error};

@@ -29,6 +29,29 @@ pub enum Judge {
     Always(Decision),
 }
 
+impl Judge {
+    /// `gauntlet target serve`'s judge: a fixed answer, or the built-in
+    /// firewall (embedded rules unless a rules file is given).
+    pub fn new(
+        always: Option<Decision>,
+        rules: Option<std::path::PathBuf>,
+        threshold: Option<f64>,
+        system_prompt: Option<String>,
+    ) -> Result<Judge, Error> {
+        if let Some(d) = always {
+            return Ok(Judge::Always(d));
+        }
+        let spec = crate::target::TargetSpec {
+            kind: "builtin".into(),
+            rules: rules.map(|p| p.display().to_string()),
+            threshold,
+            system_prompt,
+            ..Default::default()
+        };
+        Ok(Judge::Firewall(Box::new(spec.firewall(std::path::Path::new(""), None, None)?)))
+    }
+}
+
 fn answer<'r>(judge: &Judge, request: &'r Request) -> Result<Response<'r>, String> {
     let payload = request.payload().ok_or("a request needs `input` (string or object) or `messages`")?;
     let firewall = match judge {

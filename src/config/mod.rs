@@ -22,6 +22,7 @@ use crate::errors::{toml_diagnostic, Diagnostic, Error};
 use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CostWeights, CountingPolicy, ErrorCounting, IntervalMethod};
 use crate::release::{BurnWindow, ReleasePolicy};
+use crate::target::{SpecFile, TargetSpec};
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
 
@@ -47,7 +48,7 @@ pub(crate) fn toml_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(Pat
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
-    target: RawTarget,
+    target: TargetSpec,
     #[serde(default)]
     run: RawRun,
     #[serde(default)]
@@ -85,53 +86,6 @@ struct RawBurnWindow {
 struct RawWaiverPolicy {
     max_days: Option<i64>,
     expiring_soon_days: Option<i64>,
-}
-
-/// One table for every target kind; fields that do not belong to the chosen
-/// kind are reported rather than ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawTarget {
-    pub kind: String,
-    // builtin
-    pub rules: Option<String>,
-    pub threshold: Option<f64>,
-    pub approval_threshold: Option<f64>,
-    /// The system prompt (text) whose leakage egress detection looks for.
-    pub system_prompt: Option<String>,
-    // exec
-    pub command: Option<Vec<String>>,
-    pub workers: Option<usize>,
-    pub window: Option<usize>,
-    pub max_restarts: Option<u32>,
-    pub hello: Option<bool>,
-    // http
-    pub url: Option<String>,
-    pub body: Option<String>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub decision: Option<String>,
-    pub decision_map: Option<BTreeMap<String, String>>,
-    pub score: Option<String>,
-    pub reasons: Option<String>,
-    pub concurrency: Option<usize>,
-    pub retries: Option<u32>,
-    // exec and http
-    pub timeout_ms: Option<u64>,
-    // every kind
-    /// Tenants: the corpora run once per tenant (`[[target.tenant]]`).
-    pub tenant: Option<Vec<RawTenant>>,
-    /// Whether a request without a tenant may be served (default true).
-    pub anonymous: Option<bool>,
-}
-
-/// One tenant; for the built-in target it may override the threshold and
-/// the system prompt.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawTenant {
-    pub id: String,
-    pub threshold: Option<f64>,
-    pub system_prompt: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,7 +164,7 @@ pub struct Config {
     /// The folder relative paths resolve against.
     pub base: PathBuf,
     pub text: String,
-    pub target: RawTarget,
+    pub target: TargetSpec,
     pub corpora: Vec<PathBuf>,
     pub gates: PathBuf,
     pub waivers: PathBuf,
@@ -228,6 +182,11 @@ const HTTP_KEYS: &[&str] =
     &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
 
 impl Config {
+    /// Where `[target]` was read from, for the target factory's diagnostics.
+    pub fn spec_file(&self) -> SpecFile<'_> {
+        SpecFile { path: &self.path, text: &self.text, base: &self.base }
+    }
+
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Diagnostic::new(path, "unreadable-config", format!("cannot read config: {e}")))?;
@@ -421,24 +380,6 @@ impl Config {
             release,
             costs: CostWeights(raw.counting.costs.clone().unwrap_or_default()),
         })
-    }
-}
-
-impl RawTarget {
-    fn present_keys(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        macro_rules! check {
-            ($($field:ident => $key:literal),*) => { $(if self.$field.is_some() { keys.push($key); })* };
-        }
-        check!(
-            rules => "rules", threshold => "threshold", approval_threshold => "approval-threshold",
-            system_prompt => "system-prompt",
-            command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
-            hello => "hello", url => "url", body => "body", headers => "headers", decision => "decision",
-            decision_map => "decision-map", score => "score", reasons => "reasons",
-            concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms"
-        );
-        keys
     }
 }
 

@@ -5,6 +5,9 @@
 //! payload is an enum so that text prompts, structured policy requests and
 //! conversations share one pipeline.
 
+mod case_builder;
+mod ids;
+mod jsonl;
 mod load;
 mod manifest;
 
@@ -44,8 +47,22 @@ impl Label {
 }
 
 /// What a gate answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Decision {
     Allow,
     Block,

@@ -54,7 +54,7 @@ pub struct FixtureSuite {
 
 /// One fixture case judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct FixtureCaseOutcome {
     pub name: String,
     /// `suite::case`, as waivers and conformance trials name it.
@@ -62,8 +62,10 @@ pub struct FixtureCaseOutcome {
     pub expect: Decision,
     pub actual: Option<Decision>,
     pub error: Option<CaseError>,
+    #[serde(default)]
     pub pass: bool,
     pub score: Option<f64>,
+    #[serde(default)]
     pub reasons: Vec<String>,
     /// The input (hostile: escape it), cut at the report cap.
     pub text: String,
@@ -74,10 +76,11 @@ pub struct FixtureCaseOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct FixtureSuiteOutcome {
     pub suite: String,
     pub path: String,
+    #[serde(default)]
     pub cases: Vec<FixtureCaseOutcome>,
 }
 
@@ -105,9 +108,9 @@ pub fn judge_fixtures(suites: &[FixtureSuite], results: &HashMap<&str, &CaseResu
                 .map(|c| {
                     let result = results.get(c.result_id(&suite.name).as_str());
                     let actual = result.and_then(|r| r.decision);
-                    let (text, _) = crate::report::text::truncate_chars(
+                    let (text, _) = crate::text::truncate_chars(
                         &result.map(|r| r.input.display_text()).unwrap_or_default(),
-                        crate::report::CASE_TEXT_CAP,
+                        crate::text::CASE_TEXT_CAP,
                     );
                     FixtureCaseOutcome {
                         name: c.name.clone(),

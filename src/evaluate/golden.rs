@@ -8,8 +8,38 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::corpus::Label;
 use crate::replay::CaseResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GoldenStatus {
+    Match,
+    Changed,
+    Missing,
+    Blessed,
+}
+
+/// One dataset's decision snapshot check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct GoldenReport {
+    pub dataset: String,
+    pub path: String,
+    pub status: GoldenStatus,
+    #[serde(default)]
+    pub cases: u64,
+    #[serde(default)]
+    pub flips: u64,
+    #[serde(default)]
+    pub changes: u64,
+    /// Readable diff, flipped decisions first (hostile text: escape it).
+    pub diff: String,
+    /// Where the new state was written for review (`.snap.new`), if anywhere.
+    pub pending: Option<String>,
+}
 
 /// The snapshot body for a set of results.
 pub fn snapshot_body<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> String {

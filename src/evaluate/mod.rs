@@ -7,6 +7,8 @@
 mod fixtures;
 mod gates;
 pub mod golden;
+pub mod own_gates;
+mod verdict;
 mod waivers;
 
 pub use fixtures::{
@@ -16,6 +18,7 @@ pub use fixtures::{
 pub use gates::{
     evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode,
 };
+pub use verdict::{overall, Overall};
 pub use waivers::{
     apply as apply_waivers, audit_only as audit_waivers_only, check_rules as check_waiver_rules, lifecycle_outcome,
     locate_key, status_name, AppliedWaiver, Scope, Waiver, WaiverJudgement, WaiverPolicy, WaiverReport, WaiverStatus,

@@ -107,9 +107,16 @@ pub enum WaiverStatus {
     Unused,
 }
 
+impl WaiverStatus {
+    /// An expired or invalid waiver fails CI; the others only inform.
+    pub fn is_blocking(self) -> bool {
+        matches!(self, WaiverStatus::Expired | WaiverStatus::Invalid)
+    }
+}
+
 /// A waiver applied to a gate or fixture case, shown beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct AppliedWaiver {
     pub id: String,
     pub expires: String,
@@ -120,15 +127,17 @@ pub struct AppliedWaiver {
 
 /// The judgement of one waiver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct WaiverReport {
     pub id: String,
     pub status: WaiverStatus,
     pub days_remaining: Option<i64>,
     /// `path:line: error[code]: message` lines, and notes.
+    #[serde(default)]
     pub detail: Vec<String>,
     pub defined_at: String,
     /// What it waived in this run.
+    #[serde(default)]
     pub applied_to: Vec<String>,
     pub raw: serde_json::Value,
 }
@@ -306,8 +315,7 @@ pub fn apply(
 /// The `waiver-lifecycle` gate: fails on expired or invalid waivers, warns
 /// (in its detail) on expiring-soon and unused ones.
 pub fn lifecycle_outcome(reports: &[WaiverReport], gate: super::Gate) -> GateOutcome {
-    let blocking: Vec<&WaiverReport> =
-        reports.iter().filter(|r| matches!(r.status, WaiverStatus::Expired | WaiverStatus::Invalid)).collect();
+    let blocking: Vec<&WaiverReport> = reports.iter().filter(|r| r.status.is_blocking()).collect();
     let warnings: Vec<&WaiverReport> =
         reports.iter().filter(|r| matches!(r.status, WaiverStatus::ExpiringSoon | WaiverStatus::Unused)).collect();
     let describe = |rs: &[&WaiverReport]| {

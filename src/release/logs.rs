@@ -36,12 +36,6 @@ struct Line<'a> {
     latency_us: Option<u64>,
     #[serde(default, borrow)]
     policy_version: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    tenant: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    #[allow(dead_code)]
-    label: Option<Cow<'a, str>>,
 }
 
 /// Which population a log's lines belong to.

@@ -1,5 +1,5 @@
 //! Release readiness: one GO / NO-GO from the evidence a release manager
-//! needs. Pure checks here; `pipeline::release` gathers the files.
+//! needs. Pure checks here (`checks`); `pipeline::release` reads the files.
 //!
 //! Burn rate follows the multiwindow, multi-burn-rate alerting of SRE
 //! practice: with SLO target T the error budget is B = 1 − T and the burn
@@ -9,12 +9,14 @@
 //! fire: low traffic would make one error look like an outage). Promotion
 //! needs every pair clear at the end of the log and one short window earlier.
 
+mod checks;
 pub mod logs;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calibrate::stats::compare_proportions;
+use crate::metrics::stats::compare_proportions;
 use crate::metrics::{percentile_nearest_rank, CountingPolicy, Rate};
+pub use checks::{Blockers, VerdictFacts};
 use logs::Entry;
 
 pub const RELEASE_SCHEMA: &str = "gauntlet.release.v1";
@@ -298,6 +300,13 @@ pub struct ReleaseReport {
     pub burn_alerts: Vec<AlertState>,
     pub canary: Option<CanaryCheck>,
     pub policy: ReleasePolicy,
+}
+
+impl ReleaseReport {
+    /// GO passes; anything else blocks the release.
+    pub fn outcome(&self) -> crate::exit_code::Outcome {
+        crate::exit_code::Outcome::failed_if(self.decision != "GO")
+    }
 }
 
 #[cfg(test)]

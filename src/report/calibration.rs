@@ -248,7 +248,7 @@ pub fn render_markdown(c: &Calibration) -> String {
             b.flips_total, b.added_total, b.removed_total
         );
         for f in b.flips.iter().take(10) {
-            let (text, _) = super::text::truncate_chars(&f.text, 120);
+            let (text, _) = crate::text::truncate_chars(&f.text, 120);
             let _ = writeln!(
                 out,
                 "- {} ({}): {:?} → {:?}: {}",

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::atomic::write_rendered;
+use crate::atomic_file::write_rendered;
 use crate::corpus::{Direction, Payload};
 use crate::errors::Error;
 use crate::replay::CaseResult;

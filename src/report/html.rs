@@ -13,9 +13,9 @@ use sha2::Digest;
 
 use super::history::HistoryEntry;
 use super::model::{CaseSamples, GateReport, Verdict};
-use super::text::is_dangerous;
-use crate::evaluate::{format_value, status_name, GateStatus, Metric};
+use crate::evaluate::status_name;
 use crate::metrics::{MetricSet, Rate};
+use crate::text::is_dangerous;
 
 const TEMPLATE: &str = include_str!("templates/dashboard.html.tera");
 const SCRIPT: &str = include_str!("templates/dashboard.js");
@@ -66,6 +66,8 @@ struct GateRow {
     samples: u64,
     mode: String,
     note: String,
+    /// The whole detail (a golden diff, every failing reason), shown on hover.
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -177,31 +179,19 @@ pub struct DashboardView {
 }
 
 fn gate_row(g: &GateReport) -> GateRow {
-    let value = g.value.map(|v| format_value(g.metric, v)).unwrap_or_else(|| "no data".into());
-    let interval = match g.interval {
-        Some([l, h]) if g.metric != Metric::Count => format!("[{}, {}]", pct(l), pct(h)),
-        _ => "–".into(),
-    };
-    let op = match g.comparator {
-        crate::evaluate::Comparator::Max => "≤",
-        crate::evaluate::Comparator::Min => "≥",
-    };
-    let note = match (&g.waiver, g.status) {
-        (Some(w), _) => format!("waived by {} until {} ({}), {} days left", w.id, w.expires, w.tracking, w.days_left),
-        (None, GateStatus::Pass) => String::new(),
-        (None, _) => g.detail.clone(),
-    };
+    let view = g.view();
     GateRow {
         id: visible(&g.id),
         description: visible(&g.description),
-        status: g.status.as_str(),
+        status: view.status,
         blocking: g.blocking,
-        value,
-        interval,
-        threshold: format!("{op} {}", format_value(g.metric, g.threshold)),
+        value: view.value,
+        interval: view.interval.unwrap_or_else(|| "–".into()),
+        threshold: view.threshold,
         samples: g.samples,
         mode: format!("{:?}", g.mode).to_lowercase(),
-        note: visible(&note),
+        note: visible(&view.note),
+        detail: visible(&g.detail),
     }
 }
 
@@ -218,7 +208,7 @@ fn chart(
         .enumerate()
         .map(|(i, (name, m))| {
             let r = pick(m);
-            let (label, cut) = super::text::truncate_chars(&visible(name), 30);
+            let (label, cut) = crate::text::truncate_chars(&visible(name), 30);
             Bar {
                 label: if cut { format!("{label}…") } else { label },
                 title: visible(name),
@@ -281,7 +271,7 @@ fn case_group(title: &'static str, s: &CaseSamples) -> CaseGroup {
         .iter()
         .map(|c| {
             let text = visible(&c.text);
-            let (short, cut) = super::text::truncate_chars(&text, SHORT_TEXT);
+            let (short, cut) = crate::text::truncate_chars(&text, SHORT_TEXT);
             let rest = if cut { text[short.len()..].to_string() } else { String::new() };
             CaseRow {
                 id: visible(&c.id),

@@ -8,24 +8,12 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::html::visible;
 use super::model::{GateReport, Verdict};
-use crate::evaluate::{format_value, GateStatus, Metric};
+use crate::evaluate::GateStatus;
 
 fn gate_message(g: &GateReport) -> String {
-    let value = g.value.map(|v| format_value(g.metric, v)).unwrap_or_else(|| "no data".into());
-    let interval = match g.interval {
-        Some([l, h]) if g.metric != Metric::Count => format!(" [{:.2}%, {:.2}%]", l * 100.0, h * 100.0),
-        _ => String::new(),
-    };
-    let op = match g.comparator {
-        crate::evaluate::Comparator::Max => "<=",
-        crate::evaluate::Comparator::Min => ">=",
-    };
-    format!(
-        "{}: value {value}{interval}, threshold {op} {}, {} samples",
-        g.status.as_str(),
-        format_value(g.metric, g.threshold),
-        g.samples
-    )
+    let view = g.view();
+    let interval = view.interval.map(|i| format!(" {i}")).unwrap_or_default();
+    format!("{}: value {}{interval}, threshold {}, {} samples", view.status, view.value, view.threshold, g.samples)
 }
 
 pub fn render_junit(v: &Verdict) -> String {
@@ -36,11 +24,7 @@ pub fn render_junit(v: &Verdict) -> String {
             GateStatus::Pass => TestCaseStatus::success(),
             GateStatus::Waived => {
                 let mut s = TestCaseStatus::skipped();
-                let message = match &g.waiver {
-                    Some(w) => format!("waived until {} ({})", w.expires, w.tracking),
-                    None => "waived".into(),
-                };
-                s.set_message(visible(&message));
+                s.set_message(visible(&g.view().note));
                 s
             }
             GateStatus::Error => {

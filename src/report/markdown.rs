@@ -8,7 +8,6 @@ use std::fmt::Write;
 use super::history::HistoryEntry;
 use super::html::visible;
 use super::model::Verdict;
-use crate::evaluate::{format_value, GateStatus, Metric};
 
 /// The summary never exceeds this many bytes.
 pub const SUMMARY_CAP: usize = 64 * 1024;
@@ -37,7 +36,7 @@ pub fn md_escape(s: &str) -> String {
 }
 
 fn cut(s: &str) -> String {
-    let (short, truncated) = super::text::truncate_chars(s, TEXT_CUT);
+    let (short, truncated) = crate::text::truncate_chars(s, TEXT_CUT);
     if truncated {
         format!("{short}…")
     } else {
@@ -69,32 +68,18 @@ pub fn render_summary(v: &Verdict, previous: Option<&HistoryEntry>) -> String {
         "| Status | Gate | Value | 95% interval | Threshold | Samples | Note |\n|---|---|---|---|---|---|---|\n",
     );
     for g in &v.gates {
-        let value = g.value.map(|x| format_value(g.metric, x)).unwrap_or_else(|| "no data".into());
-        let interval = match g.interval {
-            Some([l, h]) if g.metric != Metric::Count => format!("[{:.2}%, {:.2}%]", l * 100.0, h * 100.0),
-            _ => "–".into(),
-        };
-        let op = match g.comparator {
-            crate::evaluate::Comparator::Max => "≤",
-            crate::evaluate::Comparator::Min => "≥",
-        };
-        let note = match (&g.waiver, g.status) {
-            (Some(w), _) => format!("waived until {} ({})", w.expires, w.tracking),
-            (None, GateStatus::Pass) => String::new(),
-            (None, _) => g.detail.lines().next().unwrap_or("").to_string(),
-        };
+        let view = g.view();
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {} | {} {} | {} | {} |",
-            g.status.as_str(),
+            "| {}{} | {} | {} | {} | {} | {} | {} |",
+            view.status,
             if g.blocking { "" } else { " (non-blocking)" },
             md_escape(&g.id),
-            value,
-            interval,
-            op,
-            format_value(g.metric, g.threshold),
+            view.value,
+            view.interval.as_deref().unwrap_or("–"),
+            view.threshold,
             g.samples,
-            md_escape(&cut(&note)),
+            md_escape(&cut(&view.note)),
         );
     }
     if let Some(p) = previous {

@@ -4,7 +4,6 @@
 //! formats) render from it and compute nothing of their own, so a saved
 //! verdict re-renders identically later.
 
-pub mod atomic;
 pub mod calibration;
 pub mod csv_out;
 pub mod history;
@@ -15,7 +14,6 @@ mod model;
 pub mod release;
 pub mod results_file;
 pub mod terminal;
-pub mod text;
 
 use std::path::Path;
 
@@ -35,9 +33,12 @@ pub fn render_all(verdict: &Verdict, results: Option<&[CaseResult]>, out_dir: &P
     let previous = history.iter().rev().find(|h| h.finished_at != verdict.run.finished_at);
     let html = html::render_dashboard(verdict, &history)
         .map_err(|e| Error::Target(format!("rendering the dashboard: {e}")))?;
-    atomic::write_bytes(&out_dir.join("dashboard.html"), html.as_bytes())?;
-    atomic::write_bytes(&out_dir.join("junit.xml"), junit::render_junit(verdict).as_bytes())?;
-    atomic::write_bytes(&out_dir.join("summary.md"), markdown::render_summary(verdict, previous).as_bytes())?;
+    crate::atomic_file::write_bytes(&out_dir.join("dashboard.html"), html.as_bytes())?;
+    crate::atomic_file::write_bytes(&out_dir.join("junit.xml"), junit::render_junit(verdict).as_bytes())?;
+    crate::atomic_file::write_bytes(
+        &out_dir.join("summary.md"),
+        markdown::render_summary(verdict, previous).as_bytes(),
+    )?;
     if let Some(results) = results {
         csv_out::write_csv(&out_dir.join("results.csv"), results)?;
     }

@@ -3,9 +3,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{DatasetInfo, Decision, Label};
+pub use crate::evaluate::golden::{GoldenReport, GoldenStatus};
+pub use crate::evaluate::Overall;
 use crate::evaluate::{
-    AppliedWaiver, Bound, Comparator, Filter, FixtureSuiteOutcome, GateOutcome, GateStatus, Lane, Metric, Mode,
-    WaiverReport, WaiverStatus,
+    format_value, AppliedWaiver, Bound, Comparator, Filter, FixtureSuiteOutcome, GateOutcome, GateStatus, Lane, Metric,
+    Mode, WaiverReport, WaiverStatus,
 };
 use crate::metrics::{CountingPolicy, Metrics};
 use crate::replay::CaseResult;
@@ -15,12 +17,11 @@ pub const VERDICT_SCHEMA: &str = "gauntlet.verdict.v1";
 
 /// How many failing cases of each kind a verdict carries as examples.
 pub const FAILING_CASES_CAP: usize = 50;
-/// Longest case text carried in a report, in characters.
-pub const CASE_TEXT_CAP: usize = 2000;
+pub use crate::text::CASE_TEXT_CAP;
 
 /// The whole outcome of a run: `verdict.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct Verdict {
     /// Always `gauntlet.verdict.v1` for this format.
     pub schema: String,
@@ -28,13 +29,16 @@ pub struct Verdict {
     /// The process exit code this verdict gives (0, 1 or 3).
     pub exit_code: i32,
     pub run: RunInfo,
+    #[serde(default)]
     pub gates: Vec<GateReport>,
     pub metrics: Metrics,
     pub corpora: CorporaInfo,
     pub failing_cases: FailingCases,
     /// Expectation suites (`fixtures/*.toml`), case by case.
+    #[serde(default)]
     pub fixtures: Vec<FixtureSuiteOutcome>,
     /// Decision snapshots (`fixtures/golden/`), one per dataset.
+    #[serde(default)]
     pub golden: Vec<GoldenReport>,
     pub waivers: WaiverAudit,
 }
@@ -43,13 +47,15 @@ pub const WAIVER_AUDIT_SCHEMA: &str = "gauntlet.waiver-audit.v1";
 
 /// `waiver-audit.json`, and the verdict's `waivers` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct WaiverAudit {
     /// Always `gauntlet.waiver-audit.v1`.
     pub schema: String,
     pub today: String,
     pub lane: Option<Lane>,
+    #[serde(default)]
     pub counts: BTreeMap<WaiverStatus, u64>,
+    #[serde(default)]
     pub waivers: Vec<WaiverReport>,
 }
 
@@ -61,54 +67,15 @@ impl WaiverAudit {
         }
         WaiverAudit { schema: WAIVER_AUDIT_SCHEMA.into(), today, lane, counts, waivers }
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum GoldenStatus {
-    Match,
-    Changed,
-    Missing,
-    Blessed,
-}
-
-/// One dataset's decision snapshot check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct GoldenReport {
-    pub dataset: String,
-    pub path: String,
-    pub status: GoldenStatus,
-    pub cases: u64,
-    pub flips: u64,
-    pub changes: u64,
-    /// Readable diff, flipped decisions first (hostile text: escape it).
-    pub diff: String,
-    /// Where the new state was written for review (`.snap.new`), if anywhere.
-    pub pending: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Overall {
-    Pass,
-    Fail,
-    /// The target failed so that no honest verdict exists.
-    Error,
-}
-
-impl Overall {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Overall::Pass => "pass",
-            Overall::Fail => "fail",
-            Overall::Error => "error",
-        }
+    /// `gauntlet waivers audit` fails on any expired or invalid waiver.
+    pub fn outcome(&self) -> crate::exit_code::Outcome {
+        crate::exit_code::Outcome::failed_if(self.waivers.iter().any(|w| w.status.is_blocking()))
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct RunInfo {
     pub tool_version: String,
     pub git_commit: Option<String>,
@@ -122,6 +89,7 @@ pub struct RunInfo {
     pub hashes: Hashes,
     pub counting: CountingPolicy,
     /// False when the target gave up part way; then `aborted` says why.
+    #[serde(default)]
     pub complete: bool,
     pub aborted: Option<String>,
     /// Set on a shard's verdict (`--partition hash:M/N`).
@@ -130,7 +98,7 @@ pub struct RunInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct Hashes {
     pub config: String,
     pub corpora: String,
@@ -139,23 +107,28 @@ pub struct Hashes {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct CorporaInfo {
+    #[serde(default)]
     pub cases: u64,
+    #[serde(default)]
     pub files: Vec<String>,
+    #[serde(default)]
     pub datasets: Vec<DatasetInfo>,
     /// Cases whose input repeats an earlier case's input.
+    #[serde(default)]
     pub repeated_inputs: u64,
 }
 
 /// One gate's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct GateReport {
     pub id: String,
     pub description: String,
     pub status: GateStatus,
     /// Whether this gate can fail the run (enforce mode).
+    #[serde(default)]
     pub blocking: bool,
     pub mode: Mode,
     pub metric: Metric,
@@ -166,7 +139,9 @@ pub struct GateReport {
     pub threshold: f64,
     pub comparator: Comparator,
     pub bound: Bound,
+    #[serde(default)]
     pub samples: u64,
+    #[serde(default)]
     pub min_samples: u64,
     #[serde(rename = "where")]
     pub filter: Filter,
@@ -178,7 +153,64 @@ pub struct GateReport {
     pub waiver: Option<AppliedWaiver>,
 }
 
+impl Verdict {
+    pub fn outcome(&self) -> crate::exit_code::Outcome {
+        self.verdict.outcome()
+    }
+}
+
+/// One gate as every report shows it. Computed once here so the terminal,
+/// JUnit, Markdown and HTML cannot disagree; each renderer only escapes,
+/// cuts to its width and picks its placeholder for a missing interval.
+/// Text fields are raw (gate ids and details may carry case text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateView {
+    pub status: &'static str,
+    /// The value in the metric's unit, or `no data`.
+    pub value: String,
+    /// `[low%, high%]` for rates that have an interval.
+    pub interval: Option<String>,
+    /// `≤` for a maximum, `≥` for a minimum.
+    pub comparator: &'static str,
+    /// The comparator and the threshold, e.g. `≤ 10.00%`.
+    pub threshold: String,
+    /// One line: the waiver applied, or why the gate did not pass, or
+    /// (for the waiver lifecycle gate) what it checked; empty for a plain pass.
+    pub note: String,
+    pub waiver_days_left: Option<i64>,
+}
+
 impl GateReport {
+    pub fn view(&self) -> GateView {
+        let comparator = match self.comparator {
+            Comparator::Max => "≤",
+            Comparator::Min => "≥",
+        };
+        let interval = match self.interval {
+            Some([low, high]) if self.metric != Metric::Count => {
+                Some(format!("[{:.2}%, {:.2}%]", low * 100.0, high * 100.0))
+            }
+            _ => None,
+        };
+        let note = match (&self.waiver, self.status) {
+            (Some(w), _) => {
+                format!("waived by {} until {} ({}), {} days left", w.id, w.expires, w.tracking, w.days_left)
+            }
+            (None, GateStatus::Pass) if self.id == crate::evaluate::LIFECYCLE_GATE => self.detail.clone(),
+            (None, GateStatus::Pass) => String::new(),
+            (None, _) => self.detail.lines().next().unwrap_or("").to_string(),
+        };
+        GateView {
+            status: self.status.as_str(),
+            value: self.value.map(|v| format_value(self.metric, v)).unwrap_or_else(|| "no data".into()),
+            interval,
+            comparator,
+            threshold: format!("{comparator} {}", format_value(self.metric, self.threshold)),
+            note,
+            waiver_days_left: self.waiver.as_ref().map(|w| w.days_left),
+        }
+    }
+
     pub fn from_outcome(o: &GateOutcome, reproduce: String) -> Self {
         GateReport {
             id: o.gate.id.clone(),
@@ -205,7 +237,7 @@ impl GateReport {
 
 /// Examples of what went wrong, capped, with the totals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct FailingCases {
     pub false_positives: CaseSamples,
     pub attack_successes: CaseSamples,
@@ -213,15 +245,17 @@ pub struct FailingCases {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct CaseSamples {
+    #[serde(default)]
     pub total: u64,
     /// The first cases in corpus order, at most the cap.
+    #[serde(default)]
     pub shown: Vec<CaseSample>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct CaseSample {
     pub id: String,
     pub label: Label,
@@ -229,16 +263,18 @@ pub struct CaseSample {
     pub source: String,
     /// The input as text, cut at the cap (see `truncated`). Hostile: escape it.
     pub text: String,
+    #[serde(default)]
     pub truncated: bool,
     pub decision: Option<Decision>,
     pub score: Option<f64>,
+    #[serde(default)]
     pub reasons: Vec<String>,
     pub error: Option<CaseError>,
 }
 
 impl CaseSample {
     pub fn from_result(r: &CaseResult) -> Self {
-        let (text, truncated) = super::text::truncate_chars(&r.input.display_text(), CASE_TEXT_CAP);
+        let (text, truncated) = crate::text::truncate_chars(&r.input.display_text(), CASE_TEXT_CAP);
         CaseSample {
             id: r.id.clone(),
             label: r.label,
@@ -280,25 +316,52 @@ impl FailingCases {
     }
 }
 
-/// The overall verdict from gate statuses: any blocking gate failing,
-/// inconclusive or in error fails the run; an aborted run is an error.
-pub fn overall(gates: &[GateReport], complete: bool) -> (Overall, i32) {
-    if !complete {
-        return (Overall::Error, crate::exit_code::TARGET_ERROR);
-    }
-    if gates.iter().any(|g| g.blocking && g.status.is_failing()) {
-        (Overall::Fail, crate::exit_code::GATE_FAILED)
-    } else {
-        (Overall::Pass, crate::exit_code::PASS)
-    }
-}
-
 /// The JSON Schema of `waiver-audit.json`.
 pub fn waiver_audit_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(WaiverAudit)).expect("schema serialises")
+    open_schema(schemars::schema_for!(WaiverAudit))
+}
+
+/// v1 formats only grow: a published schema must accept properties it does
+/// not list, so `additionalProperties: false` (from types that reject
+/// unknown keys in config files) is taken out everywhere.
+fn open_schema(schema: schemars::Schema) -> serde_json::Value {
+    fn open(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.get("additionalProperties") == Some(&serde_json::Value::Bool(false)) {
+                    map.remove("additionalProperties");
+                }
+                map.values_mut().for_each(open);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(open),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(schema).expect("schema serialises");
+    open(&mut value);
+    value
 }
 
 /// The JSON Schema of `verdict.json`, generated from these types.
 pub fn verdict_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Verdict)).expect("schema serialises")
+    open_schema(schemars::schema_for!(Verdict))
+}
+
+/// The JSON Schemas `gauntlet schema` prints (copies in `docs/schema/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    Verdict,
+    WaiverAudit,
+    Calibration,
+    Release,
+}
+
+/// The JSON Schema of one output format.
+pub fn schema(kind: SchemaKind) -> serde_json::Value {
+    match kind {
+        SchemaKind::Verdict => verdict_schema(),
+        SchemaKind::WaiverAudit => waiver_audit_schema(),
+        SchemaKind::Calibration => open_schema(schemars::schema_for!(crate::calibrate::Calibration)),
+        SchemaKind::Release => open_schema(schemars::schema_for!(crate::release::ReleaseReport)),
+    }
 }

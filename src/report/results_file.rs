@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::atomic::write_rendered;
+use crate::atomic_file::write_rendered;
 use crate::corpus::{Direction, Payload};
 use crate::errors::{Diagnostic, Error};
 use crate::replay::CaseResult;

@@ -2,38 +2,11 @@
 
 use std::fmt::Write;
 
-use super::text::terminal_safe;
-use super::{GateReport, Verdict};
-use crate::evaluate::{format_value, Metric};
+use super::Verdict;
+use crate::text::terminal_safe;
 
-fn value_cell(g: &GateReport) -> String {
-    g.value.map(|v| format_value(g.metric, v)).unwrap_or_else(|| "no data".into())
-}
-
-fn interval_cell(g: &GateReport) -> String {
-    match g.interval {
-        Some([low, high]) if g.metric != Metric::Count => format!("[{:.2}%, {:.2}%]", low * 100.0, high * 100.0),
-        _ => "-".into(),
-    }
-}
-
-fn threshold_cell(g: &GateReport) -> String {
-    let op = match g.comparator {
-        crate::evaluate::Comparator::Max => "≤",
-        crate::evaluate::Comparator::Min => "≥",
-    };
-    format!("{op} {}", format_value(g.metric, g.threshold))
-}
-
-fn note_cell(g: &GateReport) -> String {
-    use crate::evaluate::GateStatus;
-    let note = match (&g.waiver, g.status) {
-        (Some(w), _) => format!("waived until {} ({}), {} days left", w.expires, w.tracking, w.days_left),
-        (None, GateStatus::Pass) if g.id == crate::evaluate::LIFECYCLE_GATE => g.detail.clone(),
-        (None, GateStatus::Pass) => String::new(),
-        (None, _) => g.detail.lines().next().unwrap_or("").to_string(),
-    };
-    let (short, cut) = super::text::truncate_chars(&note, 100);
+fn note_cell(note: &str) -> String {
+    let (short, cut) = crate::text::truncate_chars(note, 100);
     terminal_safe(&if cut { format!("{short}…") } else { short })
 }
 
@@ -44,15 +17,16 @@ pub fn render(v: &Verdict) -> String {
         .gates
         .iter()
         .map(|g| {
+            let view = g.view();
             [
-                g.status.as_str().to_uppercase(),
+                view.status.to_uppercase(),
                 terminal_safe(&g.id),
-                value_cell(g),
-                interval_cell(g),
-                threshold_cell(g),
+                view.value,
+                view.interval.unwrap_or_else(|| "-".into()),
+                view.threshold,
                 g.samples.to_string(),
                 format!("{:?}", g.mode).to_lowercase(),
-                note_cell(g),
+                note_cell(&view.note),
             ]
         })
         .collect();

@@ -8,7 +8,10 @@ pub mod builtin;
 pub mod exec;
 pub mod http;
 pub mod protocol;
+mod spec;
 pub mod tenants;
+
+pub use spec::{from_config, SpecFile, TargetSpec, TenantSpec};
 
 use std::sync::Arc;
 

@@ -172,7 +172,7 @@ pub struct HelloBody {
 
 /// Cuts an offending line for an error message.
 pub fn excerpt(line: &str) -> String {
-    let (s, cut) = crate::report::text::truncate_chars(line.trim_end(), 200);
+    let (s, cut) = crate::text::truncate_chars(line.trim_end(), 200);
     if cut {
         format!("{s}…")
     } else {

@@ -3,17 +3,19 @@
 
 mod helpers;
 
+mod architecture;
 mod calibration;
 mod corpus_errors;
 mod egress;
 mod fixtures;
 mod policy;
+mod public_datasets;
 mod release;
+mod renderers;
 mod reports;
 mod run_bundled;
 mod schema;
 mod sharding;
-mod shared_corpora;
 mod targets;
 mod tenants;
 mod waivers;

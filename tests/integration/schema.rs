@@ -30,3 +30,25 @@ fn emitted_verdict_validates_against_published_schema() {
     broken["verdict"] = serde_json::json!("maybe");
     assert!(!validator.is_valid(&broken));
 }
+
+/// `gauntlet.verdict.v1` only grows: a v1 file with fields this version
+/// does not know, or without fields added later, still reads and validates.
+#[test]
+fn a_v1_verdict_from_another_version_reads_and_validates() {
+    let fixed = read_json(&repo_root().join("tests/data/report-model/verdict.json"));
+    let mut newer = fixed.clone();
+    newer["added-later"] = serde_json::json!({"anything": 1});
+    newer["run"]["also-new"] = serde_json::json!("x");
+    newer["gates"][0]["new-gate-field"] = serde_json::json!(true);
+    let mut older = fixed.clone();
+    for key in ["golden", "fixtures"] {
+        older.as_object_mut().unwrap().remove(key);
+    }
+    let schema = read_json(&repo_root().join(SCHEMA_PATH));
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    for v in [newer, older] {
+        let read: gauntlet::report::Verdict = serde_json::from_value(v.clone()).expect("a v1 verdict reads");
+        assert_eq!(read.gates.len(), 6);
+        assert!(validator.is_valid(&v), "{:?}", validator.iter_errors(&v).map(|e| e.to_string()).collect::<Vec<_>>());
+    }
+}

@@ -58,8 +58,9 @@ struct RawSignals {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawRule {
     id: String,
-    #[allow(dead_code)]
-    description: String,
+    /// Required, for the people who read and review rules; never scored.
+    #[serde(rename = "description")]
+    _description: serde::de::IgnoredAny,
     /// Positive: evidence of an attack. Negative: benign context that damps the score.
     weight: f64,
     patterns: Vec<String>,
@@ -124,6 +125,11 @@ impl Firewall {
     pub fn from_file(path: &Path, overrides: Overrides) -> Result<Firewall, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_toml(path, &text, overrides)
+    }
+
+    /// The firewall with the rules embedded in the binary.
+    pub fn embedded(overrides: Overrides) -> Result<Firewall, Error> {
+        Self::from_toml(Path::new("<embedded rules.toml>"), DEFAULT_RULES, overrides)
     }
 
     pub fn from_toml(path: &Path, text: &str, overrides: Overrides) -> Result<Firewall, Error> {

@@ -5,6 +5,9 @@
 //! terminal needs control characters neutralised, or an ANSI/OSC sequence in
 //! a prompt could rewrite the screen or a bidi override could hide text.
 
+/// Longest case text carried in a report or fixture outcome, in characters.
+pub const CASE_TEXT_CAP: usize = 2000;
+
 /// Replaces control, bidi and zero-width characters with visible escapes.
 pub fn terminal_safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -1,0 +1,207 @@
+//! The command line's arguments (clap). Part of the binary, not the library:
+//! each subcommand's options map one to one onto a library call in `main.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use gauntlet::calibrate::FprBound;
+use gauntlet::corpus::Decision;
+use gauntlet::evaluate::Lane;
+use gauntlet::partition::Partition;
+use gauntlet::report::SchemaKind;
+
+#[derive(Parser)]
+#[command(name = "gauntlet", version, about = "CI conformance and calibration harness for LLM security gates")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Replay the corpora through the target and judge the gates.
+    Run {
+        /// The project config.
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        /// Write reports here instead of the config's reports folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "full")]
+        lane: Lane,
+        /// No progress bar and no table; the exit code still tells.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Judge waivers as of this date (YYYY-MM-DD); also GAUNTLET_TODAY.
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        /// Replay each case N times (non-deterministic targets); rates use the majority.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+        /// Replay twice, on different thread counts, and fail on any difference.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Run only shard M of N (1-based): hash:M/N. Writes a shard result for `gauntlet merge`.
+        #[arg(long)]
+        partition: Option<Partition>,
+    },
+    /// Combine shard results (folders written by `run --partition`) into one verdict and reports.
+    Merge {
+        /// Shard folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Monthly calibration review: threshold sweep, ROC/AUC, target-FPR operating points, baseline comparison.
+    Calibrate {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        /// Saved results (results.jsonl or its folder) instead of a replay.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Baseline results (folder or results.jsonl); default reports/baseline/ when present.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.10")]
+        target_fpr: Vec<f64>,
+        /// Which FPR must meet the target: upper (95% bound, default) or point.
+        #[arg(long, value_enum, default_value = "upper")]
+        bound: FprBound,
+        /// Smallest worsening (absolute, e.g. 0.01 = 1 point) that counts as a regression.
+        #[arg(long, default_value_t = 0.01)]
+        tolerance: f64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Release readiness: one GO / NO-GO from verdict, waivers, fixtures, calibration and decision logs.
+    Release {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        version: Option<String>,
+        /// JSONL decision logs; prefix `canary:` or `baseline:`, or let `policy-version` = --version mark the canary.
+        #[arg(long)]
+        decision_log: Vec<String>,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Scaffold a working project (config, example corpus, gates, fixtures, waiver template, CI workflow).
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a JSON Schema: verdict (default), waiver-audit or calibration.
+    Schema {
+        #[arg(value_enum, default_value = "verdict")]
+        which: SchemaKind,
+    },
+    /// The built-in firewall as a target process or server.
+    Target {
+        #[command(subcommand)]
+        command: TargetCommand,
+    },
+    /// Re-render dashboard.html, junit.xml, summary.md (and results.csv) from saved files.
+    Report {
+        #[arg(long, default_value = "reports/verdict.json")]
+        from: PathBuf,
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Where to write (default: beside the verdict).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Golden fixtures.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
+    /// Time-bounded waivers.
+    Waivers {
+        #[command(subcommand)]
+        command: WaiversCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TargetCommand {
+    /// Serve the built-in firewall over the target protocol (docs/protocol.md).
+    Serve {
+        /// JSON lines on stdin/stdout.
+        #[arg(long, conflicts_with = "http")]
+        stdio: bool,
+        /// HTTP on ADDR (e.g. 127.0.0.1:8080; port 0 picks one and prints it).
+        #[arg(long)]
+        http: Option<String>,
+        /// Answer every request with this decision without judging (a trivial
+        /// target for benchmarking the harness): allow, block or require_approval.
+        #[arg(long, value_enum)]
+        always: Option<Decision>,
+        /// Rules file instead of the embedded rules.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// The system prompt whose leakage egress detection looks for.
+        #[arg(long)]
+        system_prompt: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FixturesCommand {
+    /// Replay and accept the current decisions as fixtures/golden snapshots (refused when CI is set).
+    Bless {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WaiversCommand {
+    /// Check every waiver (no replay): exit 1 on an expired or invalid one.
+    Audit {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Append a valid waiver for a gate to waivers/waivers.toml.
+    New {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        gate: String,
+        #[arg(long)]
+        days: i64,
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        tracking: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "both")]
+        scope: String,
+        #[arg(long, default_value = "the gate passes without it")]
+        remove_when: String,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+    },
+}

@@ -1,0 +1,60 @@
+//! The commands, each a short function that wires the stages:
+//! corpus → target → replay → metrics → evaluate → report.
+//!
+//! This is the layer that touches files, processes and the clock. Every
+//! stage it calls is usable on its own; the steps several commands share
+//! (planning, judging, writing) live in `plan`, `judge` and `write`, so a
+//! merged or re-rendered run goes through exactly the code a plain run does.
+
+mod calibrate;
+mod golden;
+mod judge;
+mod merge;
+mod plan;
+mod release;
+mod report;
+mod run;
+mod waivers;
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+pub use calibrate::{calibrate, CalibrateOptions};
+pub use judge::{judge, Judging, ReplayFacts};
+pub use merge::merge;
+pub use plan::{plan, Plan};
+pub use release::{release, ReleaseOptions};
+pub use report::report_from;
+pub use run::{bless, run, RunOptions, RunOutput};
+pub use waivers::{audit_waivers, new_waiver, NewWaiver};
+
+use crate::atomic_file::write_bytes;
+use crate::errors::Error;
+
+/// The date waivers and evidence ages are judged against.
+pub fn resolve_today(explicit: Option<NaiveDate>) -> Result<NaiveDate, Error> {
+    if let Some(d) = explicit {
+        return Ok(d);
+    }
+    match std::env::var("GAUNTLET_TODAY") {
+        Ok(s) if !s.is_empty() => NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map_err(|_| Error::Usage(format!("GAUNTLET_TODAY=`{s}` is not a YYYY-MM-DD date"))),
+        _ => Ok(chrono::Local::now().date_naive()),
+    }
+}
+
+fn git_commit(dir: &Path) -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA") {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(dir).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Pretty JSON with a trailing newline, written atomically.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("report serialises");
+    bytes.push(b'\n');
+    write_bytes(path, &bytes)
+}

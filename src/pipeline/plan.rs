@@ -1,0 +1,77 @@
+//! Loading and validating every input before a case is replayed, all
+//! problems collected at once.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::config::{load_fixtures, load_gates, load_waivers, Config};
+use crate::corpus::{load_corpora, CorpusSet};
+use crate::errors::{Diagnostic, Error};
+use crate::evaluate::{FixtureInput, FixtureSuite, Gate, Waiver};
+use crate::stage_clock::StageClock;
+use crate::target::Target;
+
+/// Everything loaded and validated before any case is replayed.
+pub struct Plan {
+    pub config: Config,
+    pub gates: Vec<Gate>,
+    pub corpus: CorpusSet,
+    pub target: Box<dyn Target>,
+    pub fixtures: Vec<FixtureSuite>,
+    pub waivers: Vec<Waiver>,
+}
+
+/// Loads and validates every input, collecting all problems before failing.
+pub fn plan(config_path: &Path) -> Result<Plan, Error> {
+    let mut clock = StageClock::new("plan");
+    let config = Config::load(config_path)?;
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let gates = load_gates(&config.gates, &mut problems);
+    let fixtures = load_fixtures(&config.fixtures, &mut problems);
+    let waivers = load_waivers(&config.waivers, &mut problems);
+    let target = match crate::target::from_config(&config.target, &config.spec_file()) {
+        Ok(t) => Some(t),
+        Err(Error::Input(mut d)) => {
+            problems.append(&mut d);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    clock.mark("target");
+    let corpus = match load_corpora(&config.corpora, &config.base) {
+        Ok(c) => Some(c),
+        Err(Error::Input(mut d)) => {
+            problems.append(&mut d);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    clock.mark("corpora");
+    let refers_to_cases = fixtures.iter().flat_map(|s| &s.cases).any(|c| matches!(c.input, FixtureInput::Ref(_)));
+    if let Some(corpus) = corpus.as_ref().filter(|_| refers_to_cases) {
+        let ids: HashSet<&str> = corpus.cases.iter().map(|c| c.id.as_str()).collect();
+        for suite in &fixtures {
+            for case in &suite.cases {
+                if let FixtureInput::Ref(id) = &case.input {
+                    if !ids.contains(id.as_str()) {
+                        let (path, line) = case.defined_at.rsplit_once(':').unwrap_or((&case.defined_at, "0"));
+                        problems.push(
+                            Diagnostic::new(
+                                Path::new(path),
+                                "unknown-ref",
+                                format!("fixture `ref` names no corpus case `{id}`"),
+                            )
+                            .at_line(line.parse().unwrap_or(0)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    match (corpus, target) {
+        (Some(corpus), Some(target)) if problems.is_empty() => {
+            Ok(Plan { config, gates, corpus, target, fixtures, waivers })
+        }
+        _ => Err(Error::Input(problems)),
+    }
+}

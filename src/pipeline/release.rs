@@ -1,0 +1,182 @@
+//! `gauntlet release`: reads every piece of evidence, then lets the pure
+//! checks in `release` decide GO / NO-GO.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::write_json;
+use crate::atomic_file::write_bytes;
+use crate::calibrate::Calibration;
+use crate::config::Config;
+use crate::corpus::load_corpora;
+use crate::errors::Error;
+use crate::hashing::sha256_hex;
+use crate::release::{
+    burn_alerts, canary_check, logs, Blockers, Evidence, ReleaseReport, VerdictFacts, RELEASE_SCHEMA,
+};
+use crate::report::Verdict;
+
+/// What `gauntlet release` was asked to do.
+pub struct ReleaseOptions {
+    pub config: PathBuf,
+    pub version: Option<String>,
+    /// Log paths, optionally prefixed `canary:` or `baseline:`; unprefixed
+    /// lines are canary when their `policy-version` equals `version`.
+    pub decision_logs: Vec<String>,
+    pub today: Option<NaiveDate>,
+    pub out_dir: Option<PathBuf>,
+}
+
+fn file_evidence(id: &str, path: &Path, summary: String, produced_at: Option<&str>) -> Evidence {
+    let bytes = std::fs::read(path).ok();
+    let age_hours = produced_at
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_minutes() as f64 / 60.0)
+        .or_else(|| {
+            let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+            Some(modified.elapsed().ok()?.as_secs_f64() / 3600.0)
+        })
+        .map(|h| (h * 10.0).round() / 10.0);
+    Evidence {
+        id: id.into(),
+        path: path.display().to_string(),
+        sha256: bytes.as_deref().map(sha256_hex),
+        age_hours,
+        summary,
+    }
+}
+
+/// The verdict's facts the release checks need, compared with the project
+/// as it is now.
+fn verdict_facts(v: &Verdict, age_hours: Option<f64>, config: &Config) -> VerdictFacts {
+    VerdictFacts {
+        lane: v.run.lane,
+        overall: v.verdict,
+        failing_blocking: v
+            .gates
+            .iter()
+            .filter(|g| g.blocking && g.status.is_failing())
+            .map(|g| g.id.clone())
+            .collect(),
+        age_hours,
+        same_config: v.run.hashes.config == sha256_hex(config.text.as_bytes()),
+        same_corpora: load_corpora(&config.corpora, &config.base).ok().map(|c| c.summary.hash == v.run.hashes.corpora),
+        fixture_gates: v
+            .gates
+            .iter()
+            .filter(|g| g.id.starts_with("fixtures:") || g.id.starts_with("golden:"))
+            .map(|g| (g.id.clone(), g.status, g.detail.lines().next().unwrap_or("").to_string()))
+            .collect(),
+    }
+}
+
+/// GO only when every check passes; every blocking reason names the
+/// evidence it rests on.
+pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
+    let today = super::resolve_today(opts.today)?;
+    let config = Config::load(&opts.config)?;
+    let policy = config.release.clone();
+    let mut evidence = Vec::new();
+    let mut blockers = Blockers::default();
+
+    let verdict_path = config.reports.join("verdict.json");
+    let verdict: Option<Verdict> =
+        std::fs::read_to_string(&verdict_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let facts = match &verdict {
+        None => {
+            evidence.push(file_evidence("verdict", &verdict_path, "missing or unreadable".into(), None));
+            None
+        }
+        Some(v) => {
+            let e = file_evidence(
+                "verdict",
+                &verdict_path,
+                format!("{} ({} lane, {} cases)", v.verdict.as_str(), v.run.lane.as_str(), v.corpora.cases),
+                Some(&v.run.finished_at),
+            );
+            let facts = verdict_facts(v, e.age_hours, &config);
+            evidence.push(e);
+            Some(facts)
+        }
+    };
+    blockers.verdict(facts.as_ref(), policy.max_verdict_age_days);
+
+    let out_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
+    let audit = super::audit_waivers(&opts.config, Some(today), Some(&out_dir))?;
+    evidence.push(file_evidence(
+        "waiver-audit",
+        &out_dir.join("waiver-audit.json"),
+        format!("{} waiver(s) as of {today}", audit.waivers.len()),
+        None,
+    ));
+    blockers.waivers(&audit.waivers);
+
+    let calibration_path = config.reports.join("calibration.json");
+    let calibration: Option<Calibration> =
+        std::fs::read_to_string(&calibration_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    match &calibration {
+        None => evidence.push(file_evidence("calibration", &calibration_path, "missing".into(), None)),
+        Some(c) => {
+            let summary = match &c.baseline {
+                Some(b) => format!(
+                    "baseline {}: regression {}",
+                    b.source,
+                    if b.regression_detected { "detected" } else { "not detected" }
+                ),
+                None => "no baseline compared".into(),
+            };
+            evidence.push(file_evidence("calibration", &calibration_path, summary, Some(&c.generated_at)));
+        }
+    }
+    blockers.calibration(calibration.as_ref());
+
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    for (i, spec) in opts.decision_logs.iter().enumerate() {
+        let (population, path) = match spec.split_once(':') {
+            Some(("canary", p)) => (logs::Population::Canary, p),
+            Some(("baseline", p)) => (logs::Population::Baseline, p),
+            _ => (
+                opts.version.clone().map(logs::Population::ByVersion).unwrap_or(logs::Population::Canary),
+                spec.as_str(),
+            ),
+        };
+        let (mut e, mut bad) = logs::read_log(Path::new(path), &population).map_err(Error::from)?;
+        evidence.push(file_evidence(
+            &format!("decision-log-{}", i + 1),
+            Path::new(path),
+            format!("{} decisions", e.len()),
+            None,
+        ));
+        entries.append(&mut e);
+        problems.append(&mut bad);
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    entries.sort_by_key(|e| e.ts_ms);
+    let canary_entries: Vec<logs::Entry> = entries.iter().filter(|e| e.canary).copied().collect();
+    let alerts = burn_alerts(&canary_entries, &policy);
+    blockers.burn(&alerts);
+    let canary = entries.iter().any(|e| !e.canary).then(|| canary_check(&entries, &policy, &config.counting));
+    blockers.canary(canary.as_ref());
+
+    let blocking = blockers.0;
+    let report = ReleaseReport {
+        schema: RELEASE_SCHEMA.into(),
+        version: opts.version.clone(),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        today: today.format("%Y-%m-%d").to_string(),
+        decision: if blocking.is_empty() { "GO".into() } else { "NO-GO".into() },
+        blocking,
+        evidence,
+        burn_alerts: alerts,
+        canary,
+        policy,
+    };
+    write_json(&out_dir.join("release-readiness.json"), &report)?;
+    write_bytes(&out_dir.join("release-readiness.md"), crate::report::release::render_markdown(&report).as_bytes())?;
+    write_bytes(&out_dir.join("release-readiness.html"), crate::report::release::render_html(&report).as_bytes())?;
+    Ok(report)
+}

@@ -1,0 +1,267 @@
+//! `gauntlet run`: plan, replay, judge, write.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::judge::{Judging, ReplayFacts};
+use super::plan::{plan, Plan};
+use crate::config::Config;
+use crate::corpus::{Case, Decision, Label, Origin};
+use crate::errors::Error;
+use crate::evaluate::own_gates::{self, PROBE_PREFIX};
+use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite, GateOutcome, Lane};
+use crate::partition::Partition;
+use crate::replay::{replay_repeated, CaseResult, Counter};
+use crate::report::{CorporaInfo, Verdict};
+use crate::stage_clock::StageClock;
+use crate::target::{Progress, Target};
+
+/// What `gauntlet run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    /// Overrides the config's reports folder.
+    pub out_dir: Option<PathBuf>,
+    pub lane: Lane,
+    pub quiet: bool,
+    /// The date waivers are judged against; `None` reads GAUNTLET_TODAY, then the clock.
+    pub today: Option<NaiveDate>,
+    /// Accept the current decisions as the golden snapshots (never in CI).
+    pub bless: bool,
+    /// Replay each case this many times; rates use the per-case majority.
+    pub repeat: u32,
+    /// Replay twice (the second time on another thread count) and fail on any difference.
+    pub check_determinism: bool,
+    /// Only this shard of the cases (`--partition hash:M/N`).
+    pub partition: Option<Partition>,
+}
+
+impl RunOptions {
+    /// Defaults for a plain `gauntlet run` with this config.
+    pub fn new(config: PathBuf) -> Self {
+        RunOptions {
+            config,
+            out_dir: None,
+            lane: Lane::Full,
+            quiet: true,
+            today: None,
+            bless: false,
+            repeat: 1,
+            check_determinism: false,
+            partition: None,
+        }
+    }
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub verdict: Verdict,
+    pub results: Vec<CaseResult>,
+    pub reports_dir: PathBuf,
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn advance(&self, cases: u64) {
+        self.0.inc(cases);
+    }
+}
+
+/// Synthetic cases for fixture entries that carry their own input.
+fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
+    let category: Arc<str> = Arc::from("fixture");
+    let dataset: Arc<str> = Arc::from("fixtures");
+    let mut out = Vec::new();
+    for suite in suites {
+        let source: Arc<str> = Arc::from(format!("fixture:{}", suite.name).as_str());
+        for case in &suite.cases {
+            if let FixtureInput::Input(payload) = &case.input {
+                let (path, line) = case.defined_at.rsplit_once(':').unwrap_or((&case.defined_at, "0"));
+                out.push(Case {
+                    id: FixtureCase::replay_id(&suite.name, &case.name),
+                    payload: payload.clone(),
+                    label: if case.expect == Decision::Allow { Label::Benign } else { Label::Adversarial },
+                    category: category.clone(),
+                    source: source.clone(),
+                    tags: Vec::new(),
+                    expected: Some(case.expect),
+                    direction: Default::default(),
+                    context: None,
+                    dataset: dataset.clone(),
+                    expected_first_block: None,
+                    origin: Origin { path: Arc::new(PathBuf::from(path)), line: line.parse().unwrap_or(0) },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// With `[[target.tenant]]`, every case runs once per tenant (id
+/// `<id>@<tenant>`, `context.tenant` set); cases naming a tenant already keep it.
+fn expand_for_tenants(cases: Vec<Case>, config: &Config) -> Vec<Case> {
+    let tenants: Vec<&str> = config.target.tenant.iter().flatten().map(|t| t.id.as_str()).collect();
+    if tenants.is_empty() {
+        return cases;
+    }
+    let mut out = Vec::with_capacity(cases.len() * tenants.len());
+    for case in cases {
+        if crate::target::tenants::tenant_of(&case).is_some() {
+            out.push(case);
+            continue;
+        }
+        for t in &tenants {
+            let mut c = case.clone();
+            c.id = format!("{}@{t}", case.id);
+            c.context
+                .get_or_insert_with(Default::default)
+                .insert("tenant".into(), serde_json::Value::String(t.to_string()));
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Requests that a tenant-aware gate must refuse: one for a tenant that does
+/// not exist and, when anonymous access is off, one without a tenant.
+fn tenant_probes(config: &Config) -> Vec<Case> {
+    if config.target.tenant.as_ref().is_none_or(|t| t.is_empty()) {
+        return Vec::new();
+    }
+    let make = |id: &str, tenant: Option<&str>| Case {
+        id: format!("{PROBE_PREFIX}{id}"),
+        payload: crate::corpus::Payload::Text("Hello, what are your opening hours?".into()),
+        label: Label::Adversarial,
+        category: Arc::from("tenant-probe"),
+        source: Arc::from("gauntlet"),
+        tags: Vec::new(),
+        expected: Some(Decision::Block),
+        direction: Default::default(),
+        context: tenant.map(|t| {
+            let mut m = serde_json::Map::new();
+            m.insert("tenant".into(), serde_json::Value::String(t.into()));
+            m
+        }),
+        dataset: Arc::from("probes"),
+        expected_first_block: None,
+        origin: Origin { path: Arc::new(config.path.clone()), line: 0 },
+    };
+    let mut probes = vec![make("unknown-tenant", Some("gauntlet-probe-no-such-tenant"))];
+    if !config.target.anonymous.unwrap_or(true) {
+        probes.push(make("no-tenant", None));
+    }
+    probes
+}
+
+/// Replays again on a different number of threads for gate `determinism`.
+fn second_replay(
+    target: &dyn Target,
+    cases: Vec<Case>,
+    first: &[CaseResult],
+    repeat: u32,
+) -> Result<GateOutcome, Error> {
+    let threads = if rayon::current_num_threads() > 1 { 1 } else { 2 };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Target(format!("cannot start the determinism replay: {e}")))?;
+    let second = pool.install(|| replay_repeated(target, cases, repeat, &Counter::default()))?;
+    Ok(own_gates::determinism(first, &second.results, (rayon::current_num_threads(), threads)))
+}
+
+/// Runs the whole pipeline and writes `verdict.json`, `results.jsonl`,
+/// `waiver-audit.json` and the human reports (a shard writes its results
+/// for `gauntlet merge` instead of reports).
+pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
+    let today = super::resolve_today(opts.today)?;
+    let started = chrono::Utc::now();
+    let mut clock = StageClock::new("run");
+    let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
+    clock.mark("plan");
+    let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
+    let corpus_summary = corpus.summary.clone();
+    let mut cases = expand_for_tenants(corpus.cases, &config);
+    let mut seqs = None;
+    if let Some(p) = opts.partition {
+        let (kept, seq) = p.select(cases);
+        cases = kept;
+        seqs = Some(seq);
+    }
+    let corpus_len = cases.len();
+    // Fixture inputs and tenant probes run once: unsharded, or in shard 1.
+    if opts.partition.is_none_or(|p| p.index == 1) {
+        cases.extend(fixture_cases(&fixtures));
+        cases.extend(tenant_probes(&config));
+    }
+    let second_pass = opts.check_determinism.then(|| cases.clone());
+
+    let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
+    let replayed = if show_bar {
+        let bar = indicatif::ProgressBar::new(cases.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {per_sec} eta {eta}")
+                .expect("valid template"),
+        );
+        let bar = Bar(bar);
+        let out = replay_repeated(target.as_ref(), cases, opts.repeat, &bar);
+        bar.0.finish_and_clear();
+        out?
+    } else {
+        replay_repeated(target.as_ref(), cases, opts.repeat, &Counter::default())?
+    };
+    clock.mark("replay");
+    let determinism = match second_pass {
+        Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat)?),
+        None => None,
+    };
+    let aborted = replayed.aborted.clone();
+    let mut results = replayed.results;
+    let fixture_results = results.split_off(corpus_len);
+    if let Some(seqs) = seqs {
+        for (r, s) in results.iter_mut().zip(seqs) {
+            r.seq = Some(s);
+        }
+    }
+    let facts = ReplayFacts {
+        started,
+        fingerprint: target.fingerprint(),
+        corpus: CorporaInfo {
+            cases: 0,
+            files: corpus_summary.files.iter().map(|f| f.display().to_string()).collect(),
+            datasets: corpus_summary.datasets.clone(),
+            repeated_inputs: corpus_summary.repeated_inputs as u64,
+        },
+        corpora_hash: corpus_summary.hash.clone(),
+        git_commit: super::git_commit(&config.base),
+        aborted,
+        partition: opts.partition,
+        extra_gates: determinism.into_iter().collect(),
+    };
+    let judging = Judging {
+        config: &config,
+        gates: &gates,
+        fixtures: &fixtures,
+        waivers: &waivers,
+        lane: opts.lane,
+        today,
+        bless: opts.bless,
+    };
+    let verdict =
+        super::judge::judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, target.stderr_log())?;
+    clock.mark("judged+written");
+    Ok(RunOutput { verdict, results, reports_dir })
+}
+
+/// `gauntlet fixtures bless`: replay and accept the current decisions as the
+/// golden snapshots. Refused with `CI` set: snapshots are reviewed locally.
+pub fn bless(config: PathBuf) -> Result<RunOutput, Error> {
+    if crate::golden_file::in_ci() {
+        return Err(Error::Usage("refusing to bless snapshots with CI set: review and bless locally".into()));
+    }
+    run(&RunOptions { bless: true, ..RunOptions::new(config) })
+}

@@ -1,0 +1,140 @@
+//! The release checks, pure: each takes evidence already read (by
+//! `pipeline::release`) and says what blocks the release, naming the
+//! evidence it rests on.
+
+use super::{AlertState, BlockingReason, CanaryCheck};
+use crate::calibrate::Calibration;
+use crate::evaluate::{status_name, GateStatus, Lane, Overall, WaiverReport};
+
+/// What the release needs to know about the latest verdict.
+#[derive(Debug, Clone)]
+pub struct VerdictFacts {
+    pub lane: Lane,
+    pub overall: Overall,
+    /// Blocking gates that failed, were inconclusive or in error.
+    pub failing_blocking: Vec<String>,
+    pub age_hours: Option<f64>,
+    /// Whether the verdict was computed from the gauntlet.toml being released.
+    pub same_config: bool,
+    /// Whether it was computed from the corpora being released; `None` when
+    /// they cannot be loaded to compare.
+    pub same_corpora: Option<bool>,
+    /// `fixtures:*` and `golden:*` gates: id, status, first line of detail.
+    pub fixture_gates: Vec<(String, GateStatus, String)>,
+}
+
+/// Collects blocking reasons, each tied to an evidence id.
+#[derive(Default)]
+pub struct Blockers(pub Vec<BlockingReason>);
+
+impl Blockers {
+    fn block(&mut self, check: &str, message: String, evidence: &str) {
+        self.0.push(BlockingReason { check: check.into(), message, evidence: evidence.into() });
+    }
+
+    /// The latest verdict: present, full lane, passing, fresh, and of what is released.
+    pub fn verdict(&mut self, v: Option<&VerdictFacts>, max_age_days: i64) {
+        let Some(v) = v else {
+            self.block("verdict", "no readable verdict.json: run `gauntlet run --lane full` first".into(), "verdict");
+            return;
+        };
+        if v.lane != Lane::Full {
+            self.block(
+                "verdict",
+                format!("the latest verdict is from the {} lane; release needs the full lane", v.lane.as_str()),
+                "verdict",
+            );
+        }
+        if v.overall != Overall::Pass {
+            self.block(
+                "verdict",
+                format!("the verdict is {}: {}", v.overall.as_str(), v.failing_blocking.join(", ")),
+                "verdict",
+            );
+        }
+        if let Some(hours) = v.age_hours.filter(|h| *h > max_age_days as f64 * 24.0) {
+            self.block(
+                "verdict",
+                format!("the verdict is {hours:.0} hours old; at most {max_age_days} days are accepted"),
+                "verdict",
+            );
+        }
+        if !v.same_config {
+            self.block(
+                "verdict",
+                "the verdict was computed from a different gauntlet.toml than the one being released".into(),
+                "verdict",
+            );
+        }
+        match v.same_corpora {
+            Some(false) => self.block(
+                "verdict",
+                "the verdict was computed from different corpora than the ones being released".into(),
+                "verdict",
+            ),
+            None => self.block(
+                "verdict",
+                "the corpora cannot be loaded to check the verdict's corpus hash".into(),
+                "verdict",
+            ),
+            Some(true) => {}
+        }
+        for (id, status, first_line) in &v.fixture_gates {
+            if *status != GateStatus::Pass {
+                self.block("fixtures", format!("{id} is {}: {first_line}", status.as_str()), "verdict");
+            }
+        }
+    }
+
+    /// Expired or invalid waivers as of the release date.
+    pub fn waivers(&mut self, waivers: &[WaiverReport]) {
+        for w in waivers.iter().filter(|w| w.status.is_blocking()) {
+            self.block(
+                "waivers",
+                format!("waiver {} is {}: {}", w.id, status_name(w.status), w.detail.join("; ")),
+                "waiver-audit",
+            );
+        }
+    }
+
+    /// A calibration review must exist and show no regression.
+    pub fn calibration(&mut self, c: Option<&Calibration>) {
+        let Some(c) = c else {
+            self.block(
+                "calibration",
+                "no calibration review (reports/calibration.json): run `gauntlet calibrate`".into(),
+                "calibration",
+            );
+            return;
+        };
+        if let Some(b) = c.baseline.as_ref().filter(|b| b.regression_detected) {
+            let which: Vec<String> =
+                b.comparisons.iter().filter(|x| x.regression).map(|x| format!("{} {}", x.scope, x.metric)).collect();
+            self.block("calibration", format!("regression against the baseline: {}", which.join(", ")), "calibration");
+        }
+    }
+
+    /// Burn-rate alerts firing now, or cleared too recently.
+    pub fn burn(&mut self, alerts: &[AlertState]) {
+        for a in alerts.iter().filter(|a| a.firing_now || a.firing_before) {
+            self.block(
+                "burn-rate",
+                format!(
+                    "{}x burn-rate alert ({} min / {} min windows) {}",
+                    a.window.factor,
+                    a.window.long_minutes,
+                    a.window.short_minutes,
+                    if a.firing_now { "firing at the end of the log" } else { "cleared less than two windows ago" }
+                ),
+                "decision-log-1",
+            );
+        }
+    }
+
+    /// The canary against its baseline population.
+    pub fn canary(&mut self, c: Option<&CanaryCheck>) {
+        for r in c.filter(|c| c.status != "pass").iter().flat_map(|c| &c.reasons) {
+            self.block("canary", r.clone(), "decision-log-1");
+        }
+    }
+}

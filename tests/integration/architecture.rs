@@ -1,0 +1,139 @@
+//! The layout rules, checked on the source: data flows one way (a module
+//! never imports a later stage), and no source file grows past 700 lines.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::helpers::repo_root;
+
+/// Each top-level module of the library and its layer. A module may import
+/// modules of lower layers only (its own submodules aside); equal layers are
+/// independent of each other.
+const LAYERS: &[(&str, u32)] = &[
+    // Base: no knowledge of any stage.
+    ("exit_code", 0),
+    ("text", 0),
+    ("hashing", 0),
+    ("json_string", 0),
+    ("stage_clock", 0),
+    ("errors", 1),
+    ("atomic_file", 2),
+    // The stages, in the order data flows.
+    ("corpus", 3),
+    ("partition", 4),
+    ("target", 4),
+    ("replay", 5),
+    ("metrics", 6),
+    ("evaluate", 7),
+    ("calibrate", 7),
+    ("release", 8),
+    ("report", 9),
+    // Reading gauntlet.toml into the stages' validated types.
+    ("config", 9),
+    // Wiring: files, processes and the clock.
+    ("golden_file", 10),
+    ("init", 10),
+    ("serve", 10),
+    ("pipeline", 11),
+    ("conformance", 12),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level modules a source text names through `crate::`, comments aside.
+fn crate_imports(text: &str) -> Vec<String> {
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let mut out = Vec::new();
+    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // `use crate::{a::x, b}`: every top-level name in the group.
+            let body = &group[..group.find('}').unwrap_or(group.len())];
+            out.extend(body.split(',').map(|p| ident(p.trim())).filter(|s| !s.is_empty()));
+        } else {
+            out.push(ident(rest));
+        }
+    }
+    out
+}
+
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    first.trim_end_matches(".rs").to_string()
+}
+
+#[test]
+fn no_module_imports_a_later_stage() {
+    let src = repo_root().join("src");
+    let layer: BTreeMap<&str, u32> = LAYERS.iter().copied().collect();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut upward = Vec::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        // The binary's files are above everything.
+        if matches!(module.as_str(), "main" | "cli_args" | "lib") {
+            continue;
+        }
+        let Some(&from) = layer.get(module.as_str()) else {
+            panic!("src/{module} has no layer: add it to LAYERS in tests/integration/architecture.rs");
+        };
+        for imported in crate_imports(&std::fs::read_to_string(file).unwrap()) {
+            if imported == module {
+                continue;
+            }
+            let to = *layer
+                .get(imported.as_str())
+                .unwrap_or_else(|| panic!("{}: unknown module {imported}", file.display()));
+            if to >= from {
+                upward.push(format!("{} ({module}, layer {from}) imports {imported} (layer {to})", file.display()));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "imports against the data flow:\n{}", upward.join("\n"));
+}
+
+#[test]
+fn every_library_module_has_a_layer() {
+    let lib = std::fs::read_to_string(repo_root().join("src/lib.rs")).unwrap();
+    let declared: Vec<&str> =
+        lib.lines().filter_map(|l| l.strip_prefix("pub mod ").and_then(|m| m.strip_suffix(';'))).collect();
+    let known: Vec<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
+    assert_eq!(declared.iter().filter(|m| !known.contains(m)).count(), 0, "{declared:?} vs {known:?}");
+    assert_eq!(declared.len(), known.len(), "LAYERS names a module lib.rs does not declare");
+}
+
+#[test]
+fn the_import_check_sees_grouped_and_nested_imports() {
+    let seen = crate_imports("use crate::{report::x, metrics};\n// crate::pipeline\nlet a = crate::target::y;");
+    assert_eq!(seen, ["report", "metrics", "target"]);
+}
+
+#[test]
+fn no_source_file_is_over_700_lines_and_main_is_under_250() {
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "benches"] {
+        rust_files(&repo_root().join(dir), &mut files);
+    }
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).unwrap().lines().count();
+            (n > 700).then(|| format!("{} has {n} lines", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these along their seams:\n{}", long.join("\n"));
+    let main = std::fs::read_to_string(repo_root().join("src/main.rs")).unwrap().lines().count();
+    assert!(main < 250, "src/main.rs has {main} lines: it only parses, calls the library and prints");
+}
