@@ -93,3 +93,10 @@ pub fn write_rendered<T: Sync>(
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomic(path, |file| file.write_all(bytes))
 }
+
+/// Whether files can be written into `dir` (created if missing): checked
+/// before a replay, so an unwritable reports folder costs no target time.
+pub fn check_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    tempfile::NamedTempFile::new_in(dir).map(drop)
+}

@@ -4,7 +4,56 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use crate::diagnostic_codes::Code;
 use crate::exit_code;
+
+/// Where something was defined: a file, and the line and column when the
+/// parser knows them. Kept typed through validation, so a later check can
+/// report at the right place without re-parsing a `path:line` string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl Location {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Location { path: path.into(), line: None, column: None }
+    }
+
+    pub fn at_line(mut self, line: usize) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    /// The line and column of a byte offset in the file's text.
+    pub fn at_offset(mut self, source: &str, offset: usize) -> Self {
+        let (line, column) = line_column(source, offset);
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    /// A diagnostic at this location.
+    pub fn diagnostic(&self, code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { path: self.path.clone(), line: self.line, column: self.column, code, message: message.into() }
+    }
+}
+
+/// `path`, `path:line` or `path:line:column`.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One problem in an input file, located as precisely as the parser allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,13 +61,13 @@ pub struct Diagnostic {
     pub path: PathBuf,
     pub line: Option<usize>,
     pub column: Option<usize>,
-    /// A stable kebab-case code, e.g. `duplicate-id`.
-    pub code: &'static str,
+    /// A stable code from the catalogue, e.g. `duplicate-id`.
+    pub code: Code,
     pub message: String,
 }
 
 impl Diagnostic {
-    pub fn new(path: &Path, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(path: &Path, code: Code, message: impl Into<String>) -> Self {
         Diagnostic { path: path.to_path_buf(), line: None, column: None, code, message: message.into() }
     }
 
@@ -67,14 +116,8 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        write!(f, ": error[{}]: {}", self.code, self.message)
+        let at = Location { path: self.path.clone(), line: self.line, column: self.column };
+        write!(f, "{at}: error[{}]: {}", self.code, self.message)
     }
 }
 
@@ -136,7 +179,7 @@ fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
 
 /// Converts a TOML parse error into a located diagnostic.
 pub fn toml_diagnostic(path: &Path, source: &str, err: &toml::de::Error) -> Diagnostic {
-    let d = Diagnostic::new(path, "invalid-toml", err.message().trim().to_string());
+    let d = Diagnostic::new(path, Code::InvalidToml, err.message().trim().to_string());
     match err.span() {
         Some(span) => d.at_offset(source, span.start),
         None => d,

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::atomic_file::write_bytes;
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error};
 
 const FILES: &[(&str, &str)] = &[
@@ -37,7 +38,7 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .iter()
         .map(|(p, _)| dir.join(p))
         .filter(|p| p.exists())
-        .map(|p| Diagnostic::new(&p, "file-exists", "already exists; init writes into an empty project only"))
+        .map(|p| Diagnostic::new(&p, Code::FileExists, "already exists; init writes into an empty project only"))
         .collect();
     if !existing.is_empty() {
         return Err(Error::Input(existing));

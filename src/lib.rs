@@ -20,6 +20,7 @@ pub mod calibrate;
 pub mod config;
 pub mod conformance;
 pub mod corpus;
+pub mod diagnostic_codes;
 pub mod errors;
 pub mod evaluate;
 pub mod exit_code;

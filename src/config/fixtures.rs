@@ -7,7 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::corpus::{Decision, Payload};
-use crate::errors::{line_column, toml_diagnostic, Diagnostic};
+use crate::errors::Code;
+use crate::errors::{line_column, toml_diagnostic, Diagnostic, Location};
 use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite};
 
 #[derive(Debug, Deserialize)]
@@ -56,24 +57,27 @@ pub fn load_fixtures(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<FixtureS
                     Ok(serde_json::Value::Object(o)) => FixtureInput::Input(Payload::Structured(o)),
                     _ => {
                         problems
-                            .push(here("invalid-input", "fixture input table cannot be represented as JSON".into()));
+                            .push(here(Code::InvalidInput, "fixture input table cannot be represented as JSON".into()));
                         continue;
                     }
                 },
                 (Some(_), None) => {
-                    problems.push(here("invalid-input", "fixture `input` must be a string or a table".into()));
+                    problems.push(here(Code::InvalidInput, "fixture `input` must be a string or a table".into()));
                     continue;
                 }
                 (None, Some(r)) => FixtureInput::Ref(r.clone()),
                 _ => {
-                    problems.push(here("input-or-ref", "a fixture case needs exactly one of `input` or `ref`".into()));
+                    problems
+                        .push(here(Code::InputOrRef, "a fixture case needs exactly one of `input` or `ref`".into()));
                     continue;
                 }
             };
             let name = c.name.or(c.reference).unwrap_or_else(|| format!("case-{}", i + 1));
             if !names.insert(name.clone()) {
-                problems
-                    .push(here("duplicate-fixture-case", format!("fixture case `{name}` appears twice in this suite")));
+                problems.push(here(
+                    Code::DuplicateFixtureCase,
+                    format!("fixture case `{name}` appears twice in this suite"),
+                ));
             }
             cases.push(FixtureCase {
                 name,
@@ -81,7 +85,7 @@ pub fn load_fixtures(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<FixtureS
                 expect: c.expect,
                 note: c.note,
                 tracking: c.tracking,
-                defined_at: format!("{}:{line}", path.display()),
+                defined_at: Location::new(&path).at_line(line),
             });
         }
         suites.push(FixtureSuite { name: suite_name, path: path.display().to_string(), cases });

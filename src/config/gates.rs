@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 use walkdir::WalkDir;
 
-use crate::errors::{toml_diagnostic, Diagnostic};
+use crate::errors::Code;
+use crate::errors::{toml_diagnostic, Diagnostic, Location};
 use crate::evaluate::{Bound, Comparator, Filter, Gate, Lane, Metric, Mode};
 
 #[derive(Debug, Deserialize)]
@@ -52,7 +53,7 @@ pub const RESERVED_GATE_IDS: &[&str] = &["waiver-lifecycle"];
 /// Loads every `*.toml` under `dir` (sorted). A missing folder means no gates.
 pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
     let mut gates = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen: HashMap<String, Location> = HashMap::new();
     if !dir.exists() {
         return gates;
     }
@@ -60,7 +61,7 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                problems.push(Diagnostic::new(dir, "unreadable-file", e.to_string()));
+                problems.push(Diagnostic::new(dir, Code::UnreadableFile, e.to_string()));
                 continue;
             }
         };
@@ -71,7 +72,7 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                problems.push(Diagnostic::new(path, "unreadable-file", e.to_string()));
+                problems.push(Diagnostic::new(path, Code::UnreadableFile, e.to_string()));
                 continue;
             }
         };
@@ -87,28 +88,29 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
             let raw = spanned.into_inner();
             let here = |code, msg: String| Diagnostic::new(path, code, msg).at_offset(&text, span.start);
             let (line, _) = crate::errors::line_column(&text, span.start);
-            let defined_at = format!("{}:{line}", path.display());
+            let defined_at = Location::new(path).at_line(line);
             if !is_valid_id(&raw.id) {
                 problems.push(here(
-                    "invalid-gate-id",
+                    Code::InvalidGateId,
                     format!("gate id `{}` must be lowercase letters, digits, `-`, `_`, `:` or `.`", raw.id),
                 ));
             }
             if RESERVED_GATE_IDS.contains(&raw.id.as_str()) {
                 problems.push(here(
-                    "reserved-gate-id",
+                    Code::ReservedGateId,
                     format!("gate id `{}` is reserved for gauntlet's own gate", raw.id),
                 ));
             }
             if let Some(first) = seen.insert(raw.id.clone(), defined_at.clone()) {
-                problems.push(here("duplicate-gate-id", format!("gate id `{}` is already defined at {first}", raw.id)));
+                problems
+                    .push(here(Code::DuplicateGateId, format!("gate id `{}` is already defined at {first}", raw.id)));
             }
             let (comparator, threshold) = match (raw.max, raw.min) {
                 (Some(max), None) => (Comparator::Max, max),
                 (None, Some(min)) => (Comparator::Min, min),
                 _ => {
                     problems.push(here(
-                        "invalid-threshold",
+                        Code::InvalidThreshold,
                         format!("gate `{}` needs exactly one of `max` or `min`", raw.id),
                     ));
                     continue;
@@ -116,20 +118,21 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
             };
             if raw.metric.is_rate() && !(0.0..=1.0).contains(&threshold) {
                 problems.push(here(
-                    "invalid-threshold",
+                    Code::InvalidThreshold,
                     format!("gate `{}`: a rate threshold is a fraction in [0, 1] (10% is 0.10)", raw.id),
                 ));
             }
             if !raw.metric.is_rate() && threshold < 0.0 {
-                problems.push(here("invalid-threshold", format!("gate `{}`: threshold must not be negative", raw.id)));
+                problems
+                    .push(here(Code::InvalidThreshold, format!("gate `{}`: threshold must not be negative", raw.id)));
             }
             if raw.lanes.is_empty() {
-                problems.push(here("empty-lanes", format!("gate `{}` runs in no lane", raw.id)));
+                problems.push(here(Code::EmptyLanes, format!("gate `{}` runs in no lane", raw.id)));
             }
             let bound =
                 raw.bound.unwrap_or(if raw.metric.is_rate() { Bound::conservative(comparator) } else { Bound::Point });
             if !raw.metric.is_rate() && bound != Bound::Point {
-                problems.push(here("invalid-bound", format!("gate `{}`: only rates have interval bounds", raw.id)));
+                problems.push(here(Code::InvalidBound, format!("gate `{}`: only rates have interval bounds", raw.id)));
             }
             gates.push(Gate {
                 id: raw.id,
@@ -174,13 +177,13 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(gates[0].bound, Bound::Upper);
         assert_eq!(gates[1].bound, Bound::Lower);
-        assert!(gates[1].defined_at.ends_with(":6"), "{}", gates[1].defined_at);
+        assert_eq!(gates[1].defined_at.line, Some(6), "{}", gates[1].defined_at);
     }
 
     #[test]
     fn reports_every_gate_problem_with_its_line() {
         let (_, problems) = load("[[gate]]\nid = \"a\"\nmetric = \"fpr\"\nmax = 10\n\n[[gate]]\nid = \"a\"\nmetric = \"asr\"\nmax = 0.5\nmin = 0.1\n");
-        let found: Vec<_> = problems.iter().map(|d| (d.code, d.line)).collect();
+        let found: Vec<_> = problems.iter().map(|d| (d.code.as_str(), d.line)).collect();
         assert_eq!(
             found,
             [("invalid-threshold", Some(1)), ("duplicate-gate-id", Some(6)), ("invalid-threshold", Some(6))]

@@ -18,7 +18,8 @@ pub use gates::{load_gates, RESERVED_GATE_IDS};
 pub use waivers::{load_waivers, parse_waivers};
 
 use crate::corpus::Decision;
-use crate::errors::{toml_diagnostic, Diagnostic, Error};
+use crate::errors::Code;
+use crate::errors::{toml_diagnostic, Diagnostic, Error, Location};
 use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CostWeights, CountingPolicy, ErrorCounting, IntervalMethod};
 use crate::release::{BurnWindow, ReleasePolicy};
@@ -38,7 +39,7 @@ pub(crate) fn toml_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(Pat
         .filter_map(|path| match std::fs::read_to_string(&path) {
             Ok(text) => Some((path, text)),
             Err(e) => {
-                problems.push(Diagnostic::new(&path, "unreadable-file", e.to_string()));
+                problems.push(Diagnostic::new(&path, Code::UnreadableFile, e.to_string()));
                 None
             }
         })
@@ -95,10 +96,11 @@ struct RawRun {
     corpora: Vec<String>,
     #[serde(default = "default_gates")]
     gates: String,
-    #[serde(default = "default_waivers")]
-    waivers: String,
-    #[serde(default = "default_fixtures")]
-    fixtures: String,
+    /// Left out: `waivers` beside the config, which may not exist. Written
+    /// out: the folder must exist (a typo must not drop every waiver).
+    waivers: Option<String>,
+    /// As `waivers`: a configured fixtures folder must exist.
+    fixtures: Option<String>,
     #[serde(default = "default_reports")]
     reports: String,
 }
@@ -108,8 +110,8 @@ impl Default for RawRun {
         RawRun {
             corpora: default_corpora(),
             gates: default_gates(),
-            waivers: default_waivers(),
-            fixtures: default_fixtures(),
+            waivers: None,
+            fixtures: None,
             reports: default_reports(),
         }
     }
@@ -120,12 +122,6 @@ fn default_corpora() -> Vec<String> {
 }
 fn default_gates() -> String {
     "gates".into()
-}
-fn default_waivers() -> String {
-    "waivers".into()
-}
-fn default_fixtures() -> String {
-    "fixtures".into()
 }
 fn default_reports() -> String {
     "reports".into()
@@ -181,7 +177,26 @@ const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "he
 const HTTP_KEYS: &[&str] =
     &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
 
+/// The byte offset of `key = ` at the start of a line (a table key, not a
+/// word inside a comment or a value), or 0.
+pub fn key_offset(text: &str, key: &str) -> usize {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+            return offset + (line.len() - t.len());
+        }
+        offset += line.len();
+    }
+    0
+}
+
 impl Config {
+    /// A location at `key = ` in this config (its first line when absent).
+    pub fn key_location(&self, key: &str) -> Location {
+        Location::new(&self.path).at_offset(&self.text, key_offset(&self.text, key))
+    }
+
     /// Where `[target]` was read from, for the target factory's diagnostics.
     pub fn spec_file(&self) -> SpecFile<'_> {
         SpecFile { path: &self.path, text: &self.text, base: &self.base }
@@ -189,7 +204,7 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Diagnostic::new(path, "unreadable-config", format!("cannot read config: {e}")))?;
+            .map_err(|e| Diagnostic::new(path, Code::UnreadableConfig, format!("cannot read config: {e}")))?;
         Self::parse(path, text)
     }
 
@@ -207,7 +222,7 @@ impl Config {
                 problems.push(
                     Diagnostic::new(
                         path,
-                        "unknown-target-kind",
+                        Code::UnknownTargetKind,
                         format!("target kind `{other}` is not builtin, exec or http"),
                     )
                     .near(&text, "kind"),
@@ -219,7 +234,7 @@ impl Config {
         for t in raw.target.tenant.iter().flatten() {
             if t.id.trim().is_empty() || !seen_tenants.insert(t.id.clone()) {
                 problems.push(
-                    Diagnostic::new(path, "invalid-tenant", format!("tenant id `{}` is empty or repeated", t.id))
+                    Diagnostic::new(path, Code::InvalidTenant, format!("tenant id `{}` is empty or repeated", t.id))
                         .near(&text, &t.id),
                 );
             }
@@ -227,7 +242,7 @@ impl Config {
                 problems.push(
                     Diagnostic::new(
                         path,
-                        "key-not-for-kind",
+                        Code::KeyNotForKind,
                         "tenant threshold and system-prompt apply to the builtin target only",
                     )
                     .near(&text, "[[target.tenant]]"),
@@ -239,7 +254,7 @@ impl Config {
                 problems.push(
                     Diagnostic::new(
                         path,
-                        "key-not-for-kind",
+                        Code::KeyNotForKind,
                         format!("`{key}` does not apply to a `{}` target", raw.target.kind),
                     )
                     .near(&text, key),
@@ -248,24 +263,25 @@ impl Config {
         }
         match raw.target.kind.as_str() {
             "exec" if raw.target.command.as_ref().is_none_or(|c| c.is_empty()) => problems.push(
-                Diagnostic::new(path, "missing-field", "an exec target needs `command`, a non-empty list")
+                Diagnostic::new(path, Code::MissingField, "an exec target needs `command`, a non-empty list")
                     .near(&text, "[target]"),
             ),
             "http" if raw.target.url.is_none() => problems
-                .push(Diagnostic::new(path, "missing-field", "an http target needs `url`").near(&text, "[target]")),
+                .push(Diagnostic::new(path, Code::MissingField, "an http target needs `url`").near(&text, "[target]")),
             _ => {}
         }
         for (key, value) in [("threshold", raw.target.threshold), ("approval-threshold", raw.target.approval_threshold)]
         {
             if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
-                problems
-                    .push(Diagnostic::new(path, "out-of-range", format!("`{key}` must be in [0, 1]")).near(&text, key));
+                problems.push(
+                    Diagnostic::new(path, Code::OutOfRange, format!("`{key}` must be in [0, 1]")).near(&text, key),
+                );
             }
         }
         let confidence = raw.counting.confidence.unwrap_or(0.95);
         if !(confidence > 0.5 && confidence < 1.0) {
             problems.push(
-                Diagnostic::new(path, "out-of-range", "`confidence` must be in (0.5, 1)").near(&text, "confidence"),
+                Diagnostic::new(path, Code::OutOfRange, "`confidence` must be in (0.5, 1)").near(&text, "confidence"),
             );
         }
         let default_policy = WaiverPolicy::default();
@@ -277,7 +293,7 @@ impl Config {
             problems.push(
                 Diagnostic::new(
                     path,
-                    "out-of-range",
+                    Code::OutOfRange,
                     format!("`max-days` must be 1 to {MAX_WAIVER_DAYS}: a project may lower the limit, never raise it"),
                 )
                 .near(&text, "max-days"),
@@ -285,7 +301,7 @@ impl Config {
         }
         if waiver_policy.expiring_soon_days < 0 {
             problems.push(
-                Diagnostic::new(path, "out-of-range", "`expiring-soon-days` must not be negative")
+                Diagnostic::new(path, Code::OutOfRange, "`expiring-soon-days` must not be negative")
                     .near(&text, "expiring-soon-days"),
             );
         }
@@ -314,7 +330,7 @@ impl Config {
         };
         if !(release.slo_target > 0.0 && release.slo_target < 1.0) {
             problems.push(
-                Diagnostic::new(path, "out-of-range", "`slo-target` must be in (0, 1), e.g. 0.999")
+                Diagnostic::new(path, Code::OutOfRange, "`slo-target` must be in (0, 1), e.g. 0.999")
                     .near(&text, "slo-target"),
             );
         }
@@ -323,7 +339,7 @@ impl Config {
             problems.push(
                 Diagnostic::new(
                     path,
-                    "invalid-window",
+                    Code::InvalidWindow,
                     "each burn window needs 0 < short-minutes < long-minutes and factor > 0",
                 )
                 .near(&text, "windows"),
@@ -338,15 +354,34 @@ impl Config {
                 problems.push(
                     Diagnostic::new(
                         path,
-                        "invalid-cost",
+                        Code::InvalidCost,
                         format!("cost `{cell}` must be EXPECTED->ACTUAL (e.g. block->allow) with a weight ≥ 0"),
                     )
                     .near(&text, cell),
                 );
             }
         }
+        let folder_key = |key: &str| Location::new(path).at_offset(&text, key_offset(&text, key));
+        for (key, value) in [("waivers", &raw.run.waivers), ("fixtures", &raw.run.fixtures)] {
+            if let Some(dir) = value.as_deref().map(|d| base.join(d)).filter(|d| !d.is_dir()) {
+                problems.push(folder_key(key).diagnostic(
+                    Code::MissingFolder,
+                    format!("`{key}` names {}, which is not a folder", dir.display()),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("workers", raw.target.workers.map(|v| v as u64)),
+            ("window", raw.target.window.map(|v| v as u64)),
+            ("timeout-ms", raw.target.timeout_ms),
+            ("concurrency", raw.target.concurrency.map(|v| v as u64)),
+        ] {
+            if value == Some(0) {
+                problems.push(folder_key(key).diagnostic(Code::OutOfRange, format!("`{key}` must be at least 1")));
+            }
+        }
         if raw.run.corpora.is_empty() {
-            problems.push(Diagnostic::new(path, "empty-corpus", "`corpora` lists no path").near(&text, "corpora"));
+            problems.push(Diagnostic::new(path, Code::EmptyCorpus, "`corpora` lists no path").near(&text, "corpora"));
         }
         if !problems.is_empty() {
             return Err(Error::Input(problems));
@@ -368,8 +403,8 @@ impl Config {
         Ok(Config {
             corpora: raw.run.corpora.iter().map(|p| resolve(p)).collect(),
             gates: resolve(&raw.run.gates),
-            waivers: resolve(&raw.run.waivers),
-            fixtures: resolve(&raw.run.fixtures),
+            waivers: resolve(raw.run.waivers.as_deref().unwrap_or("waivers")),
+            fixtures: resolve(raw.run.fixtures.as_deref().unwrap_or("fixtures")),
             reports: resolve(&raw.run.reports),
             path: path.to_path_buf(),
             base,

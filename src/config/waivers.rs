@@ -7,7 +7,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::errors::{line_column, toml_diagnostic, Diagnostic};
+use crate::errors::Code;
+use crate::errors::{line_column, toml_diagnostic, Diagnostic, Location};
 use crate::evaluate::{locate_key, Scope, Waiver, WaiverTarget};
 
 const REQUIRED: &[&str] = &["id", "owner", "created", "expires", "tracking", "reason", "scope", "remove-when"];
@@ -36,7 +37,7 @@ pub fn parse_waivers(path: &Path, text: &str) -> Result<Vec<Waiver>, Diagnostic>
     if let Some(key) = doc.get_ref().keys().find(|k| *k != "waiver") {
         return Err(Diagnostic::new(
             path,
-            "unknown-field",
+            Code::UnknownField,
             format!("unknown top-level key `{key}`; waivers are [[waiver]] tables"),
         )
         .near(text, key));
@@ -53,41 +54,44 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
     // to the next table header.
     let table_end = text[span.start + 1..].find("\n[").map(|i| span.start + 1 + i).unwrap_or(text.len());
     let table_text = &text[span.start..table_end.max(span.end)];
-    let at_key = |key: &str| -> Diagnostic {
-        let d = Diagnostic::new(path, "waiver", String::new());
+    let at_key = |key: &str| -> Location {
         let offset =
             table_text.find(&format!("\n{key} =")).or_else(|| table_text.find(&format!("\n{key}="))).map(|i| i + 1);
-        d.at_offset(text, span.start + offset.unwrap_or(0))
+        Location::new(path).at_offset(text, span.start + offset.unwrap_or(0))
     };
-    let mut locations: Vec<(String, Diagnostic)> = vec![(String::new(), at_key("\u{0}"))];
+    let mut locations: Vec<(String, Location)> = vec![(String::new(), at_key("\u{0}"))];
     for key in REQUIRED.iter().chain(OPTIONAL) {
         locations.push((key.to_string(), at_key(key)));
     }
-    let diag = |key: &str, code: &'static str, message: String| locate_key(&locations, key, code, message);
+    let diag = |key: &str, code: crate::errors::Code, message: String| locate_key(&locations, key, code, message);
     let mut problems = Vec::new();
     for key in table.keys() {
         if !REQUIRED.contains(&key.as_str()) && !OPTIONAL.contains(&key.as_str()) {
-            problems.push(diag("", "unknown-field", format!("unknown waiver field `{key}`")));
+            problems.push(diag("", Code::UnknownField, format!("unknown waiver field `{key}`")));
         }
     }
     let string_field = |key: &str, required: bool, problems: &mut Vec<Diagnostic>| -> Option<String> {
         match table.get(key) {
             None if required => {
-                problems.push(diag("", "missing-field", format!("waiver is missing `{key}`")));
+                problems.push(diag("", Code::MissingField, format!("waiver is missing `{key}`")));
                 None
             }
             None => None,
             Some(toml::Value::String(s)) if s.trim().is_empty() => {
-                problems.push(diag(key, "empty-field", format!("`{key}` must not be empty")));
+                problems.push(diag(key, Code::EmptyField, format!("`{key}` must not be empty")));
                 None
             }
             Some(toml::Value::String(s)) => Some(s.clone()),
             Some(toml::Value::Datetime(_)) => {
-                problems.push(diag(key, "unquoted-date", format!("`{key}` must be a quoted \"YYYY-MM-DD\" string")));
+                problems.push(diag(key, Code::UnquotedDate, format!("`{key}` must be a quoted \"YYYY-MM-DD\" string")));
                 None
             }
             Some(other) => {
-                problems.push(diag(key, "wrong-type", format!("`{key}` must be a string, not {}", other.type_str())));
+                problems.push(diag(
+                    key,
+                    Code::WrongType,
+                    format!("`{key}` must be a string, not {}", other.type_str()),
+                ));
                 None
             }
         }
@@ -107,7 +111,7 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
         value.and_then(|s| match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
             Ok(d) if s.len() == 10 => Some(d),
             _ => {
-                problems.push(diag(key, "invalid-date", format!("`{key}` = \"{s}\" is not a YYYY-MM-DD date")));
+                problems.push(diag(key, Code::InvalidDate, format!("`{key}` = \"{s}\" is not a YYYY-MM-DD date")));
                 None
             }
         })
@@ -119,7 +123,11 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
         "preflight" => Some(Scope::Preflight),
         "both" => Some(Scope::Both),
         _ => {
-            problems.push(diag("scope", "invalid-scope", format!("`scope` = \"{s}\" is not full, preflight or both")));
+            problems.push(diag(
+                "scope",
+                Code::InvalidScope,
+                format!("`scope` = \"{s}\" is not full, preflight or both"),
+            ));
             None
         }
     });
@@ -127,11 +135,15 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
         (Some(g), None) => Some(WaiverTarget::Gate(g)),
         (None, Some(c)) => Some(WaiverTarget::Case(c)),
         (Some(_), Some(_)) => {
-            problems.push(diag("case", "gate-and-case", "a waiver names a `gate` or a `case`, not both".into()));
+            problems.push(diag("case", Code::GateAndCase, "a waiver names a `gate` or a `case`, not both".into()));
             None
         }
         (None, None) => {
-            problems.push(diag("", "missing-target", "a waiver needs `gate` (or `case` for one fixture case)".into()));
+            problems.push(diag(
+                "",
+                Code::MissingTarget,
+                "a waiver needs `gate` (or `case` for one fixture case)".into(),
+            ));
             None
         }
     };
@@ -146,7 +158,7 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
         created,
         expires,
         scope,
-        defined_at: format!("{}:{line}", path.display()),
+        defined_at: Location::new(path).at_line(line),
         raw: serde_json::to_value(&table).unwrap_or_default(),
         key_locations: locations,
         problems,

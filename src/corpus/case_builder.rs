@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::ids::payload_key;
 use super::load::{Built, FileContext, Interner, KNOWN_KEYS};
 use super::{Case, Decision, Direction, Label, Message, Origin, Payload};
+use crate::errors::Code;
 use crate::errors::Diagnostic;
 use crate::hashing::Fingerprint;
 
@@ -37,7 +38,7 @@ pub(super) fn parse_csv(bytes: &[u8], ctx: &FileContext) -> Vec<Result<Built, Di
 }
 
 pub(super) fn csv_diagnostic(path: &Path, e: &csv::Error) -> Diagnostic {
-    let d = Diagnostic::new(path, "invalid-csv", e.to_string());
+    let d = Diagnostic::new(path, Code::InvalidCsv, e.to_string());
     match e.position() {
         Some(p) => d.at_line(p.line() as usize),
         None => d,
@@ -80,11 +81,11 @@ pub(super) fn build_case(
     interner: &mut Interner,
 ) -> Result<Built, Diagnostic> {
     let m = ctx.mapping;
-    let err = |code: &'static str, msg: String| Diagnostic::new(&ctx.path, code, msg).at_line(line);
+    let err = |code: crate::errors::Code, msg: String| Diagnostic::new(&ctx.path, code, msg).at_line(line);
     if ctx.strict_keys {
         if let Some(key) = object.unknown_key() {
             return Err(err(
-                "unknown-field",
+                Code::UnknownField,
                 format!(
                     "unknown field `{key}` (expected one of {}; a corpus.toml can map other fields)",
                     KNOWN_KEYS.join(", ")
@@ -101,37 +102,37 @@ pub(super) fn build_case(
     };
     let payload = match (input, field(&m.messages, "messages")) {
         (Some(_), Some(_)) => {
-            return Err(err("ambiguous-payload", "a case has either `input` or `messages`, not both".into()))
+            return Err(err(Code::AmbiguousPayload, "a case has either `input` or `messages`, not both".into()))
         }
         (Some(Value::String(s)), None) => Payload::Text(s),
         (Some(Value::Object(o)), None) => Payload::Structured(o),
-        (Some(_), None) => return Err(err("invalid-input", "`input` must be a string or an object".into())),
+        (Some(_), None) => return Err(err(Code::InvalidInput, "`input` must be a string or an object".into())),
         (None, Some(messages)) => {
             let parsed: Vec<Message> = match messages {
                 Value::String(s) => serde_json::from_str(s),
                 other => serde_json::from_value(other.clone()),
             }
-            .map_err(|e| err("invalid-messages", format!("`messages` must be a list of {{role, content}}: {e}")))?;
+            .map_err(|e| err(Code::InvalidMessages, format!("`messages` must be a list of {{role, content}}: {e}")))?;
             if parsed.is_empty() {
-                return Err(err("invalid-messages", "`messages` is empty".into()));
+                return Err(err(Code::InvalidMessages, "`messages` is empty".into()));
             }
             Payload::Conversation(parsed)
         }
         (None, None) => {
             let name = m.input.as_deref().unwrap_or("input");
-            return Err(err("missing-input", format!("missing input field `{name}`")));
+            return Err(err(Code::MissingInput, format!("missing input field `{name}`")));
         }
     };
 
     let label = match field(&m.label, "label") {
         Some(v) => {
-            let text = scalar_text(v).ok_or_else(|| err("invalid-label", "label must be a scalar".into()))?;
+            let text = scalar_text(v).ok_or_else(|| err(Code::InvalidLabel, "label must be a scalar".into()))?;
             let mapped = m.label_map.as_ref().and_then(|map| map.get(&text).copied());
             match mapped.or_else(|| Label::parse(&text)) {
                 Some(l) => l,
                 None => {
                     return Err(err(
-                        "invalid-label",
+                        Code::InvalidLabel,
                         format!(
                             "label `{}` is neither benign nor adversarial (add it to `label-map` in corpus.toml)",
                             truncate(&text, 60)
@@ -141,21 +142,21 @@ pub(super) fn build_case(
             }
         }
         None => m.default_label.ok_or_else(|| {
-            err("missing-label", "missing label (set `label` or `default-label` in corpus.toml)".into())
+            err(Code::MissingLabel, "missing label (set `label` or `default-label` in corpus.toml)".into())
         })?,
     };
 
     let category = match field(&m.category, "category").and_then(scalar_text) {
         Some(c) if !c.trim().is_empty() => c,
         _ => m.default_category.clone().ok_or_else(|| {
-            err("missing-category", "missing category (set `category` or `default-category` in corpus.toml)".into())
+            err(Code::MissingCategory, "missing category (set `category` or `default-category` in corpus.toml)".into())
         })?,
     };
 
     let id = match field(&m.id, "id") {
         Some(v) => match scalar_text(v) {
             Some(s) if !s.trim().is_empty() => Some(s),
-            _ => return Err(err("invalid-id", "id must be a non-empty string or number".into())),
+            _ => return Err(err(Code::InvalidId, "id must be a non-empty string or number".into())),
         },
         None => None,
     };
@@ -166,17 +167,20 @@ pub(super) fn build_case(
         None => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|t| scalar_text(t).ok_or_else(|| err("invalid-tags", "tags must be strings".into())))
+            .map(|t| scalar_text(t).ok_or_else(|| err(Code::InvalidTags, "tags must be strings".into())))
             .collect::<Result<_, _>>()?,
         Some(Value::String(s)) => s.split(';').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),
-        Some(_) => return Err(err("invalid-tags", "tags must be a list or a `;`-separated string".into())),
+        Some(_) => return Err(err(Code::InvalidTags, "tags must be a list or a `;`-separated string".into())),
     };
 
     let expected = match field(&m.expected, "expected").and_then(scalar_text) {
         None => None,
         Some(s) if s.is_empty() => None,
         Some(s) => Some(Decision::parse(&s).ok_or_else(|| {
-            err("invalid-expected", format!("expected `{}` is not allow, block or require_approval", truncate(&s, 40)))
+            err(
+                Code::InvalidExpected,
+                format!("expected `{}` is not allow, block or require_approval", truncate(&s, 40)),
+            )
         })?),
     };
 
@@ -187,7 +191,7 @@ pub(super) fn build_case(
             "egress" => Direction::Egress,
             _ => {
                 return Err(err(
-                    "invalid-direction",
+                    Code::InvalidDirection,
                     format!("direction `{}` is not ingress or egress", truncate(&s, 40)),
                 ))
             }
@@ -207,7 +211,7 @@ pub(super) fn build_case(
         None => match object.get("context") {
             None | Some(Value::Null) => None,
             Some(Value::Object(o)) => Some(o.clone()),
-            Some(_) => return Err(err("invalid-context", "`context` must be an object".into())),
+            Some(_) => return Err(err(Code::InvalidContext, "`context` must be an object".into())),
         },
     };
 
@@ -217,7 +221,7 @@ pub(super) fn build_case(
             Some(i) if matches!(payload, Payload::Conversation(ref m) if (i as usize) < m.len()) => Some(i as u32),
             _ => {
                 return Err(err(
-                    "invalid-expected-first-block",
+                    Code::InvalidExpectedFirstBlock,
                     "`expected-first-block` is the index of a message of this conversation".into(),
                 ))
             }

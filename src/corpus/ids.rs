@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::load::Loaded;
 use super::{Case, Payload};
+use crate::errors::Code;
 use crate::errors::Diagnostic;
 
 /// Derives missing ids, checks uniqueness and counts repeated inputs.
@@ -37,7 +38,7 @@ pub(super) fn duplicate_ids(cases: &[Case], problems: &mut Vec<Diagnostic>) {
         problems.push(
             Diagnostic::new(
                 &case.origin.path,
-                "duplicate-id",
+                Code::DuplicateId,
                 format!("duplicate case id `{}` (first defined at {})", case.id, first.origin),
             )
             .at_line(case.origin.line),

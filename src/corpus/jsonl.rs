@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::case_builder::{build_case, Fields};
 use super::load::{Built, FileContext, Interner, Loaded, KNOWN_KEYS};
+use crate::errors::Code;
 use crate::errors::{Diagnostic, DIAGNOSTIC_CAP};
 use crate::hashing::Fingerprint;
 
@@ -51,7 +52,7 @@ pub(super) fn read_jsonl(
         parsed.into_iter().flatten().for_each(|piece| loaded.add(piece, problems));
         let total = reader.join().expect("reader thread does not panic")?;
         if total != expected_len && problems.len() <= DIAGNOSTIC_CAP * 4 {
-            problems.push(Diagnostic::new(file, "unreadable-file", "the file changed while it was read"));
+            problems.push(Diagnostic::new(file, Code::UnreadableFile, "the file changed while it was read"));
         }
         Ok(())
     })
@@ -135,7 +136,9 @@ pub(super) fn parse_jsonl_piece(piece: &[u8], first_line: usize, ctx: &FileConte
             let valid = &piece[..e.valid_up_to()];
             let line = first_line + valid.iter().filter(|&&b| b == b'\n').count();
             let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
-            return vec![Err(Diagnostic::new(&ctx.path, "invalid-utf8", "file is not valid UTF-8").at(line, column))];
+            return vec![
+                Err(Diagnostic::new(&ctx.path, Code::InvalidUtf8, "file is not valid UTF-8").at(line, column)),
+            ];
         }
     };
     let mut interner = Interner::default();
@@ -218,9 +221,9 @@ pub(super) fn parse_jsonl_line(
     ctx: &FileContext,
     interner: &mut Interner,
 ) -> Result<Built, Diagnostic> {
-    let not_object = || Diagnostic::new(&ctx.path, "invalid-case", "a case line must be a JSON object").at(line, 1);
+    let not_object = || Diagnostic::new(&ctx.path, Code::InvalidCase, "a case line must be a JSON object").at(line, 1);
     let json_error =
-        |e: serde_json::Error| Diagnostic::new(&ctx.path, "invalid-json", e.to_string()).at(line, e.column());
+        |e: serde_json::Error| Diagnostic::new(&ctx.path, Code::InvalidJson, e.to_string()).at(line, e.column());
     if !ctx.strict_keys {
         let value: Value = serde_json::from_str(text).map_err(json_error)?;
         let Value::Object(object) = value else { return Err(not_object()) };
@@ -238,7 +241,7 @@ pub(super) fn parse_jsonl_line(
                     let key = rest.split(',').next().unwrap_or(rest);
                     Err(Diagnostic::new(
                         &ctx.path,
-                        "unknown-field",
+                        Code::UnknownField,
                         format!(
                             "unknown field {key} (expected one of {}; a corpus.toml can map other fields)",
                             KNOWN_KEYS.join(", ")
@@ -246,7 +249,7 @@ pub(super) fn parse_jsonl_line(
                     )
                     .at(line, e.column()))
                 }
-                None => Err(Diagnostic::new(&ctx.path, "invalid-case", message).at(line, e.column())),
+                None => Err(Diagnostic::new(&ctx.path, Code::InvalidCase, message).at(line, e.column())),
             }
         }
         Err(e) => Err(json_error(e)),

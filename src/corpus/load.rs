@@ -14,6 +14,7 @@ use super::ids::finish_cases;
 use super::jsonl::{read_jsonl, JSONL_BLOCK};
 use super::manifest::{Manifest, Mapping};
 use super::{Case, DatasetInfo};
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error, DIAGNOSTIC_CAP};
 
 use crate::hashing::Fingerprint;
@@ -59,14 +60,14 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
     let mut files = Vec::new();
     for path in paths {
         if !path.exists() {
-            problems.push(Diagnostic::new(path, "missing-corpus", "corpus path does not exist"));
+            problems.push(Diagnostic::new(path, Code::MissingCorpus, "corpus path does not exist"));
             continue;
         }
         for entry in WalkDir::new(path).sort_by_file_name().follow_links(true) {
             match entry {
                 Ok(e) if e.file_type().is_file() && is_data_file(e.path()) => files.push(e.into_path()),
                 Ok(_) => {}
-                Err(e) => problems.push(Diagnostic::new(path, "unreadable-file", e.to_string())),
+                Err(e) => problems.push(Diagnostic::new(path, Code::UnreadableFile, e.to_string())),
             }
         }
     }
@@ -75,7 +76,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         let shown = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         return Err(Diagnostic::new(
             paths.first().map(|p| p.as_path()).unwrap_or(base),
-            "empty-corpus",
+            Code::EmptyCorpus,
             format!("no .jsonl or .csv corpus files found under {shown}"),
         )
         .into());
@@ -125,7 +126,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             read_jsonl(file, &ctx, JSONL_BLOCK, &mut fingerprint, &mut loaded, &mut problems)
         };
         if let Err(e) = read {
-            problems.push(Diagnostic::new(file, "unreadable-file", e.to_string()));
+            problems.push(Diagnostic::new(file, Code::UnreadableFile, e.to_string()));
         }
         for case in &loaded.cases[before..] {
             *info.by_label.entry(case.label).or_default() += 1;
@@ -154,7 +155,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         return Err(Error::Input(problems));
     }
     if cases.is_empty() {
-        return Err(Diagnostic::new(&files[0], "empty-corpus", "the corpus files hold no cases").into());
+        return Err(Diagnostic::new(&files[0], Code::EmptyCorpus, "the corpus files hold no cases").into());
     }
     Ok(CorpusSet {
         cases,
@@ -343,7 +344,7 @@ mod tests {
             assert_eq!(lines, expected, "block {block}");
             assert!(loaded.cases.iter().all(|c| c.id == format!("c{}", c.origin.line)), "block {block}");
             assert_eq!(problems.len(), 1, "block {block}: {problems:?}");
-            assert_eq!((problems[0].code, problems[0].line), ("invalid-json", Some(17)), "block {block}");
+            assert_eq!((problems[0].code.as_str(), problems[0].line), ("invalid-json", Some(17)), "block {block}");
             let mut whole = Fingerprint::new();
             whole.part(text.as_bytes());
             assert_eq!(fingerprint.finish(), whole.finish(), "block {block}");

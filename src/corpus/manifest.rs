@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Direction, Label};
+use crate::errors::Code;
 use crate::errors::{toml_diagnostic, Diagnostic};
 
 /// Declares a config struct that carries the mapping keys beside its own,
@@ -137,8 +138,8 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest, Vec<Diagnostic>> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| vec![Diagnostic::new(path, "unreadable-file", e.to_string())])?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![Diagnostic::new(path, Code::UnreadableFile, e.to_string())])?;
         Self::parse(path, &text)
     }
 
@@ -152,11 +153,13 @@ impl Manifest {
                 Ok(glob) => {
                     files.push((glob.compile_matcher(), entry.path.clone(), defaults.overlay(&entry.mapping())))
                 }
-                Err(e) => problems.push(Diagnostic::new(path, "invalid-glob", e.to_string()).near(text, &entry.path)),
+                Err(e) => {
+                    problems.push(Diagnostic::new(path, Code::InvalidGlob, e.to_string()).near(text, &entry.path))
+                }
             }
         }
         if raw.name.trim().is_empty() {
-            problems.push(Diagnostic::new(path, "empty-field", "`name` must not be empty").near(text, "name"));
+            problems.push(Diagnostic::new(path, Code::EmptyField, "`name` must not be empty").near(text, "name"));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -193,7 +196,7 @@ impl Manifest {
             .map(|(_, pattern, _)| {
                 Diagnostic::new(
                     &self.path,
-                    "unmatched-file-pattern",
+                    Code::UnmatchedFilePattern,
                     format!("[[file]] path `{pattern}` matches no data file"),
                 )
                 .near(&text, pattern)

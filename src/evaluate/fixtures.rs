@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::gates::{Gate, GateOutcome, GateStatus};
 use super::waivers::AppliedWaiver;
 use crate::corpus::{Decision, Payload};
+use crate::errors::Location;
 use crate::replay::CaseResult;
 use crate::target::CaseError;
 
@@ -26,7 +27,7 @@ pub struct FixtureCase {
     pub expect: Decision,
     pub note: String,
     pub tracking: String,
-    pub defined_at: String,
+    pub defined_at: Location,
 }
 
 impl FixtureCase {
@@ -124,7 +125,7 @@ pub fn judge_fixtures(suites: &[FixtureSuite], results: &HashMap<&str, &CaseResu
                         text,
                         note: c.note.clone(),
                         tracking: c.tracking.clone(),
-                        defined_at: c.defined_at.clone(),
+                        defined_at: c.defined_at.to_string(),
                         waiver: None,
                     }
                 })
@@ -143,7 +144,7 @@ pub fn fixture_gates(suites: &[FixtureSuiteOutcome], aborted: Option<&str>) -> V
             let gate = Gate::synthetic(
                 suite.gate_id(),
                 format!("Every case of fixture suite `{}` keeps its expected decision.", suite.suite),
-                suite.path.clone(),
+                Location::new(&suite.path),
             );
             let describe = |c: &FixtureCaseOutcome| {
                 let actual = match (&c.actual, &c.error) {

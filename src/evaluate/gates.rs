@@ -3,6 +3,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Label;
+use crate::errors::Location;
 use crate::metrics::{self, CountingPolicy, MetricSet, Rate};
 use crate::replay::CaseResult;
 
@@ -234,13 +235,13 @@ pub struct Gate {
     /// `require_approval` or `error`) whose share is measured.
     pub actual: Option<String>,
     /// `path:line` of its definition.
-    pub defined_at: String,
+    pub defined_at: Location,
 }
 
 impl Gate {
     /// A gate gauntlet adds itself (fixtures, snapshots, waivers, determinism,
     /// tenants): blocking, in every lane, passing when its count is 0.
-    pub fn synthetic(id: impl Into<String>, description: impl Into<String>, defined_at: impl Into<String>) -> Gate {
+    pub fn synthetic(id: impl Into<String>, description: impl Into<String>, defined_at: Location) -> Gate {
         Gate {
             id: id.into(),
             description: description.into(),
@@ -253,7 +254,7 @@ impl Gate {
             mode: Mode::Enforce,
             lanes: vec![Lane::Preflight, Lane::Full],
             actual: None,
-            defined_at: defined_at.into(),
+            defined_at,
         }
     }
 }
@@ -451,7 +452,7 @@ mod tests {
             mode: Mode::Enforce,
             lanes: vec![Lane::Preflight, Lane::Full],
             actual: None,
-            defined_at: String::new(),
+            defined_at: Location::new("gates.toml"),
         }
     }
 

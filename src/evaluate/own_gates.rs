@@ -6,6 +6,7 @@
 use super::golden::{GoldenReport, GoldenStatus};
 use super::{Gate, GateOutcome, GateStatus, LIFECYCLE_GATE};
 use crate::corpus::Decision;
+use crate::errors::Location;
 use crate::replay::CaseResult;
 
 /// Ids of the probe requests `tenant-fail-closed` judges.
@@ -28,7 +29,7 @@ fn own_gate(gate: Gate, status: GateStatus, problems: u64, samples: u64, detail:
 /// Gate `tenant-fail-closed`: every probe must be blocked.
 pub fn tenant_fail_closed(
     fixture_results: &[CaseResult],
-    defined_at: &str,
+    defined_at: &Location,
     aborted: Option<&str>,
 ) -> Option<GateOutcome> {
     let probes: Vec<&CaseResult> = fixture_results.iter().filter(|r| r.id.starts_with(PROBE_PREFIX)).collect();
@@ -49,7 +50,7 @@ pub fn tenant_fail_closed(
         Gate::synthetic(
             "tenant-fail-closed",
             "Requests for an unknown tenant (or none, without anonymous access) are blocked.",
-            defined_at,
+            defined_at.clone(),
         ),
         status,
         open.len() as u64,
@@ -86,7 +87,7 @@ pub fn golden(reports: &[GoldenReport], aborted: Option<&str>) -> Vec<GateOutcom
                 Gate::synthetic(
                     format!("golden:{}", g.dataset),
                     format!("Decisions on `{}` match fixtures/golden.", g.dataset),
-                    g.path.clone(),
+                    Location::new(&g.path),
                 ),
                 status,
                 g.flips + g.changes,
@@ -118,7 +119,7 @@ pub fn determinism(first: &[CaseResult], second: &[CaseResult], threads: (usize,
         Gate::synthetic(
             "determinism",
             "Two replays (on different thread counts) give identical answers.",
-            "--check-determinism",
+            Location::new("--check-determinism"),
         ),
         if differing.is_empty() { GateStatus::Pass } else { GateStatus::Fail },
         differing.len() as u64,
@@ -128,6 +129,6 @@ pub fn determinism(first: &[CaseResult], second: &[CaseResult], threads: (usize,
 }
 
 /// The gate template for gauntlet's own waiver gate.
-pub fn lifecycle_gate(waivers_dir: &str) -> Gate {
-    Gate::synthetic(LIFECYCLE_GATE, "No expired or invalid waiver.", waivers_dir)
+pub fn lifecycle_gate(waivers_dir: &std::path::Path) -> Gate {
+    Gate::synthetic(LIFECYCLE_GATE, "No expired or invalid waiver.", Location::new(waivers_dir))
 }

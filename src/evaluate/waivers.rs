@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::gates::{GateOutcome, GateStatus, Lane};
 use super::FixtureSuiteOutcome;
-use crate::errors::Diagnostic;
+use crate::errors::Code;
+use crate::errors::{Diagnostic, Location};
 
 /// The id of gauntlet's own waiver gate; it cannot be waived.
 pub const LIFECYCLE_GATE: &str = "waiver-lifecycle";
@@ -58,10 +59,10 @@ pub struct Waiver {
     pub created: Option<NaiveDate>,
     pub expires: Option<NaiveDate>,
     pub scope: Option<Scope>,
-    /// `path:line` of the `[[waiver]]` table.
-    pub defined_at: String,
+    /// The `[[waiver]]` table.
+    pub defined_at: Location,
     /// Where rule problems about a given key are reported.
-    pub key_locations: Vec<(String, Diagnostic)>,
+    pub key_locations: Vec<(String, Location)>,
     /// The entry as written, for the audit.
     pub raw: serde_json::Value,
     pub problems: Vec<Diagnostic>,
@@ -69,20 +70,24 @@ pub struct Waiver {
 
 impl Waiver {
     /// A diagnostic located at `key` inside this waiver (or its table).
-    pub fn diagnostic(&self, key: &str, code: &'static str, message: String) -> Diagnostic {
+    pub fn diagnostic(&self, key: &str, code: crate::errors::Code, message: String) -> Diagnostic {
         locate_key(&self.key_locations, key, code, message)
     }
 }
 
 /// A diagnostic at `key` (or, when absent, at the table: the empty key).
-pub fn locate_key(locations: &[(String, Diagnostic)], key: &str, code: &'static str, message: String) -> Diagnostic {
-    let base = locations
+pub fn locate_key(
+    locations: &[(String, Location)],
+    key: &str,
+    code: crate::errors::Code,
+    message: String,
+) -> Diagnostic {
+    locations
         .iter()
         .find(|(k, _)| k == key)
         .or_else(|| locations.iter().find(|(k, _)| k.is_empty()))
-        .map(|(_, d)| d.clone())
-        .expect("the table location is always recorded");
-    Diagnostic { code, message, ..base }
+        .map(|(_, at)| at.diagnostic(code, message))
+        .expect("the table location is always recorded")
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -158,7 +163,7 @@ pub fn check_rules(
             if created > today {
                 problems.push(w.diagnostic(
                     "created",
-                    "created-in-future",
+                    Code::CreatedInFuture,
                     format!("`created` {created} is after today ({today})"),
                 ));
             }
@@ -166,13 +171,13 @@ pub fn check_rules(
                 if expires < created {
                     problems.push(w.diagnostic(
                         "expires",
-                        "expires-before-created",
+                        Code::ExpiresBeforeCreated,
                         format!("`expires` {expires} is before `created` {created}"),
                     ));
                 } else if (expires - created).num_days() > max_days {
                     problems.push(w.diagnostic(
                         "expires",
-                        "waiver-too-long",
+                        Code::WaiverTooLong,
                         format!(
                             "waiver runs {} days; at most {max_days} are allowed from `created` to `expires`",
                             (expires - created).num_days()
@@ -184,15 +189,15 @@ pub fn check_rules(
         match &w.target {
             Some(WaiverTarget::Gate(g)) if g == LIFECYCLE_GATE => problems.push(w.diagnostic(
                 "gate",
-                "unwaivable-gate",
+                Code::UnwaivableGate,
                 format!("the `{LIFECYCLE_GATE}` gate cannot be waived"),
             )),
             Some(WaiverTarget::Gate(g)) if !gate_ids.contains(&g.as_str()) => {
-                problems.push(w.diagnostic("gate", "unknown-gate", format!("no gate `{g}` exists")))
+                problems.push(w.diagnostic("gate", Code::UnknownGate, format!("no gate `{g}` exists")))
             }
             Some(WaiverTarget::Case(c)) if !case_ids.contains(c) => problems.push(w.diagnostic(
                 "case",
-                "unknown-case",
+                Code::UnknownCase,
                 format!("no fixture case `{c}` exists (write it as suite::case)"),
             )),
             _ => {}
@@ -201,7 +206,7 @@ pub fn check_rules(
             if other.id == w.id {
                 problems.push(w.diagnostic(
                     "id",
-                    "duplicate-waiver-id",
+                    Code::DuplicateWaiverId,
                     format!("waiver id `{}` is also used at {}", w.id, other.defined_at),
                 ));
             }
@@ -209,7 +214,7 @@ pub fn check_rules(
                 if a == b && sa.overlaps(sb) {
                     problems.push(w.diagnostic(
                         "scope",
-                        "duplicate-waiver",
+                        Code::DuplicateWaiver,
                         format!(
                             "waiver `{}` at {} already covers the same target and scope",
                             waivers[j].id, other.defined_at
@@ -303,7 +308,7 @@ pub fn apply(
             status,
             days_remaining: days[i],
             detail,
-            defined_at: w.defined_at.clone(),
+            defined_at: w.defined_at.to_string(),
             applied_to: std::mem::take(&mut applied_to[i]),
             raw: w.raw.clone(),
         });
@@ -366,7 +371,7 @@ pub fn audit_only(
                 status,
                 days_remaining: days,
                 detail,
-                defined_at: w.defined_at.clone(),
+                defined_at: w.defined_at.to_string(),
                 applied_to: Vec::new(),
                 raw: w.raw.clone(),
             }

@@ -11,10 +11,10 @@ use chrono::NaiveDate;
 use super::write_json;
 use crate::atomic_file::write_bytes;
 use crate::config::Config;
-use crate::errors::Error;
+use crate::errors::{Error, Location};
 use crate::evaluate::{
     apply_waivers, check_waiver_rules, evaluate_gates, fixture_result_ids, judge_fixtures, overall, own_gates,
-    FixtureSuite, Gate, GateOutcome, Lane, Overall, Waiver,
+    FixtureSuite, Gate, GateOutcome, Lane, Mode, Overall, Waiver,
 };
 use crate::hashing::{hash_dir, sha256_hex};
 use crate::metrics::compute_all;
@@ -70,7 +70,7 @@ pub fn judge(
     let mut outcomes = evaluate_gates(j.gates, results, &config.counting, &config.costs, j.lane, aborted);
     clock.mark("gates");
     outcomes.extend(facts.extra_gates);
-    outcomes.extend(own_gates::tenant_fail_closed(fixture_results, &config.path.display().to_string(), aborted));
+    outcomes.extend(own_gates::tenant_fail_closed(fixture_results, &Location::new(&config.path), aborted));
     // Only the few results fixtures name, not an index of the whole run.
     let wanted = fixture_result_ids(j.fixtures);
     let by_id: HashMap<&str, &CaseResult> = {
@@ -111,7 +111,7 @@ pub fn judge(
         &mut outcomes,
         &mut fixture_outcomes,
         aborted,
-        own_gates::lifecycle_gate(&config.waivers.display().to_string()),
+        own_gates::lifecycle_gate(&config.waivers),
     );
     outcomes.push(judgement.lifecycle);
 
@@ -154,6 +154,7 @@ pub fn judge(
             complete: aborted.is_none(),
             aborted: facts.aborted.clone(),
             partition: facts.partition,
+            no_blocking_gate: !j.gates.iter().any(|g| g.lanes.contains(&j.lane) && g.mode == Mode::Enforce),
         },
         gates: gate_reports,
         metrics,

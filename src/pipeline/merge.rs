@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use super::judge::{Judging, ReplayFacts};
 use super::run::RunOutput;
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error};
 use crate::hashing::sha256_hex;
 use crate::replay::CaseResult;
@@ -24,9 +25,9 @@ struct Shard {
 fn read_shard(dir: &Path) -> Result<Shard, Error> {
     let verdict_path = dir.join("verdict.json");
     let text = std::fs::read_to_string(&verdict_path)
-        .map_err(|e| Diagnostic::new(&verdict_path, "missing-shard-file", e.to_string()))?;
+        .map_err(|e| Diagnostic::new(&verdict_path, Code::MissingShardFile, e.to_string()))?;
     let verdict: Verdict = serde_json::from_str(&text)
-        .map_err(|e| Diagnostic::new(&verdict_path, "invalid-verdict", e.to_string()).at(e.line(), e.column()))?;
+        .map_err(|e| Diagnostic::new(&verdict_path, Code::InvalidVerdict, e.to_string()).at(e.line(), e.column()))?;
     let results = crate::report::results_file::read_results(&dir.join("results.jsonl"))?;
     let fixture_path = dir.join("fixture-results.jsonl");
     let fixture_results =
@@ -53,6 +54,8 @@ pub fn merge(
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
+    let reports_dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
+    super::check_reports_dir(&reports_dir, out_dir.is_some(), &config)?;
     let mut clock = StageClock::new("merge");
     let shards: Vec<Shard> = {
         use rayon::prelude::*;
@@ -64,7 +67,7 @@ pub fn merge(
         Some(p) => p.count,
         None => {
             return Err(
-                Diagnostic::new(&first.dir, "not-a-shard", "this verdict comes from an unpartitioned run").into()
+                Diagnostic::new(&first.dir, Code::NotAShard, "this verdict comes from an unpartitioned run").into()
             )
         }
     };
@@ -72,16 +75,18 @@ pub fn merge(
     for s in &shards {
         let here = |code, msg: String| Diagnostic::new(&s.dir.join("verdict.json"), code, msg);
         let Some(p) = s.verdict.run.partition else {
-            problems.push(here("not-a-shard", "this verdict comes from an unpartitioned run".into()));
+            problems.push(here(Code::NotAShard, "this verdict comes from an unpartitioned run".into()));
             continue;
         };
         if p.count != count {
-            problems
-                .push(here("shard-count-mismatch", format!("shard of {} parts, the first shard has {count}", p.count)));
+            problems.push(here(
+                Code::ShardCountMismatch,
+                format!("shard of {} parts, the first shard has {count}", p.count),
+            ));
             continue;
         }
         if let Some(other) = seen_index[p.index as usize - 1] {
-            problems.push(here("duplicate-shard", format!("shard {p} is also in {}", other.display())));
+            problems.push(here(Code::DuplicateShard, format!("shard {p} is also in {}", other.display())));
         }
         seen_index[p.index as usize - 1] = Some(&s.dir);
         let (a, b) = (&s.verdict.run.hashes, &first.verdict.run.hashes);
@@ -93,20 +98,20 @@ pub fn merge(
         ] {
             if x != y {
                 problems.push(here(
-                    "shard-mismatch",
+                    Code::ShardMismatch,
                     format!("{what} hash differs from {}'s: shards of different runs", first.dir.display()),
                 ));
             }
         }
         if s.verdict.run.lane != first.verdict.run.lane {
-            problems.push(here("shard-mismatch", "lane differs between shards".into()));
+            problems.push(here(Code::ShardMismatch, "lane differs between shards".into()));
         }
     }
     for (i, s) in seen_index.iter().enumerate() {
         if s.is_none() {
             problems.push(Diagnostic::new(
                 Path::new(&format!("shard {}/{count}", i + 1)),
-                "missing-shard",
+                Code::MissingShard,
                 "no folder holds this shard",
             ));
         }
@@ -114,7 +119,7 @@ pub fn merge(
     if sha256_hex(config.text.as_bytes()) != first.verdict.run.hashes.config {
         problems.push(Diagnostic::new(
             config_path,
-            "shard-mismatch",
+            Code::ShardMismatch,
             "the shards were run with a different version of this config",
         ));
     }
@@ -157,7 +162,7 @@ pub fn merge(
     for (i, _) in crate::hashing::repeats(&ids) {
         problems.push(Diagnostic::new(
             Path::new(&results[i].id),
-            "duplicate-case",
+            Code::DuplicateCase,
             "this case id is in more than one shard",
         ));
     }
@@ -180,7 +185,6 @@ pub fn merge(
         partition: None,
         extra_gates: Vec::new(),
     };
-    let reports_dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
     let verdict = super::judge::judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, None)?;
     clock.mark("judged+written");
     Ok(RunOutput { verdict, results, reports_dir })

@@ -58,3 +58,19 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Erro
     bytes.push(b'\n');
     write_bytes(path, &bytes)
 }
+
+/// The reports folder must be writable before any case is replayed; the
+/// error names the `reports` key (or `--out`) rather than a file written late.
+fn check_reports_dir(dir: &Path, from_flag: bool, config: &crate::config::Config) -> Result<(), Error> {
+    match crate::atomic_file::check_writable(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if from_flag => Err(Error::Usage(format!("--out {}: cannot write reports there: {e}", dir.display()))),
+        Err(e) => Err(config
+            .key_location("reports")
+            .diagnostic(
+                crate::errors::Code::UnwritableReports,
+                format!("`reports` = {}: cannot write reports there: {e}", dir.display()),
+            )
+            .into()),
+    }
+}

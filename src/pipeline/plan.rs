@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
 use crate::corpus::{load_corpora, CorpusSet};
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error};
 use crate::evaluate::{FixtureInput, FixtureSuite, Gate, Waiver};
 use crate::stage_clock::StageClock;
@@ -27,6 +28,15 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
     let config = Config::load(config_path)?;
     let mut problems: Vec<Diagnostic> = Vec::new();
     let gates = load_gates(&config.gates, &mut problems);
+    if gates.is_empty() && problems.is_empty() {
+        problems.push(config.key_location("gates").diagnostic(
+            Code::NoGates,
+            format!(
+                "no gate in {} (gates/*.toml): a run without a gate could never fail; see README, Gates",
+                config.gates.display()
+            ),
+        ));
+    }
     let fixtures = load_fixtures(&config.fixtures, &mut problems);
     let waivers = load_waivers(&config.waivers, &mut problems);
     let target = match crate::target::from_config(&config.target, &config.spec_file()) {
@@ -54,14 +64,9 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
             for case in &suite.cases {
                 if let FixtureInput::Ref(id) = &case.input {
                     if !ids.contains(id.as_str()) {
-                        let (path, line) = case.defined_at.rsplit_once(':').unwrap_or((&case.defined_at, "0"));
                         problems.push(
-                            Diagnostic::new(
-                                Path::new(path),
-                                "unknown-ref",
-                                format!("fixture `ref` names no corpus case `{id}`"),
-                            )
-                            .at_line(line.parse().unwrap_or(0)),
+                            case.defined_at
+                                .diagnostic(Code::UnknownRef, format!("fixture `ref` names no corpus case `{id}`")),
                         );
                     }
                 }

@@ -2,19 +2,20 @@
 
 use std::path::Path;
 
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error};
 use crate::report::{render_all, Verdict, VERDICT_SCHEMA};
 
 /// `gauntlet report --from`: re-renders every report from saved files.
 pub fn report_from(verdict_path: &Path, results_path: Option<&Path>, out_dir: Option<&Path>) -> Result<Verdict, Error> {
     let text = std::fs::read_to_string(verdict_path)
-        .map_err(|e| Diagnostic::new(verdict_path, "unreadable-file", e.to_string()))?;
+        .map_err(|e| Diagnostic::new(verdict_path, Code::UnreadableFile, e.to_string()))?;
     let verdict: Verdict = serde_json::from_str(&text)
-        .map_err(|e| Diagnostic::new(verdict_path, "invalid-verdict", e.to_string()).at(e.line(), e.column()))?;
+        .map_err(|e| Diagnostic::new(verdict_path, Code::InvalidVerdict, e.to_string()).at(e.line(), e.column()))?;
     if verdict.schema != VERDICT_SCHEMA {
         return Err(Diagnostic::new(
             verdict_path,
-            "unknown-schema",
+            Code::UnknownSchema,
             format!("schema `{}` is not {VERDICT_SCHEMA}", verdict.schema),
         )
         .into());

@@ -81,7 +81,6 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
         let source: Arc<str> = Arc::from(format!("fixture:{}", suite.name).as_str());
         for case in &suite.cases {
             if let FixtureInput::Input(payload) = &case.input {
-                let (path, line) = case.defined_at.rsplit_once(':').unwrap_or((&case.defined_at, "0"));
                 out.push(Case {
                     id: FixtureCase::replay_id(&suite.name, &case.name),
                     payload: payload.clone(),
@@ -94,7 +93,10 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
                     context: None,
                     dataset: dataset.clone(),
                     expected_first_block: None,
-                    origin: Origin { path: Arc::new(PathBuf::from(path)), line: line.parse().unwrap_or(0) },
+                    origin: Origin {
+                        path: Arc::new(case.defined_at.path.clone()),
+                        line: case.defined_at.line.unwrap_or(0),
+                    },
                 });
             }
         }
@@ -184,6 +186,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
     clock.mark("plan");
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
+    super::check_reports_dir(&reports_dir, opts.out_dir.is_some(), &config)?;
     let corpus_summary = corpus.summary.clone();
     let mut cases = expand_for_tenants(corpus.cases, &config);
     let mut seqs = None;

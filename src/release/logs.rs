@@ -9,6 +9,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::errors::Code;
 use crate::errors::Diagnostic;
 
 /// One decision, reduced to what the release checks need.
@@ -78,17 +79,17 @@ fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value
 
 /// Parses one log file in parallel. Returns entries and every bad line.
 pub fn read_log(path: &Path, population: &Population) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(path, "unreadable-file", e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, "invalid-utf8", e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, Code::InvalidUtf8, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
     let parsed: Vec<Result<Entry, Diagnostic>> = lines
         .par_iter()
         .map(|&(n, l)| {
             let line: Line = serde_json::from_str(l)
-                .map_err(|e| Diagnostic::new(path, "invalid-log-line", e.to_string()).at(n, e.column()))?;
+                .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
             let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
-                Diagnostic::new(path, "invalid-timestamp", "`ts` must be RFC 3339 or epoch seconds").at_line(n)
+                Diagnostic::new(path, Code::InvalidTimestamp, "`ts` must be RFC 3339 or epoch seconds").at_line(n)
             })?;
             let error = is_error(&line.error, &line.status);
             let deny = match line.decision.as_deref() {
@@ -97,7 +98,7 @@ pub fn read_log(path: &Path, population: &Population) -> Result<(Vec<Entry>, Vec
                 Some(other) => {
                     return Err(Diagnostic::new(
                         path,
-                        "invalid-decision",
+                        Code::InvalidDecision,
                         format!("decision `{other}` is not allow, block or require_approval"),
                     )
                     .at_line(n))
@@ -105,7 +106,7 @@ pub fn read_log(path: &Path, population: &Population) -> Result<(Vec<Entry>, Vec
             };
             if line.decision.is_none() && !error {
                 return Err(
-                    Diagnostic::new(path, "missing-decision", "a line without an error needs `decision`").at_line(n)
+                    Diagnostic::new(path, Code::MissingDecision, "a line without an error needs `decision`").at_line(n)
                 );
             }
             let canary = match population {

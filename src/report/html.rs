@@ -151,6 +151,8 @@ struct SimpleRow {
 pub struct DashboardView {
     verdict: String,
     verdict_upper: String,
+    /// Said under the banner when nothing in the run can block.
+    notice: String,
     lane: String,
     commit: String,
     date: String,
@@ -459,6 +461,7 @@ impl DashboardView {
         DashboardView {
             verdict: v.verdict.as_str().into(),
             verdict_upper: v.verdict.as_str().to_uppercase(),
+            notice: if v.run.no_blocking_gate { super::NO_BLOCKING_GATE_NOTE.to_string() } else { String::new() },
             lane: v.run.lane.as_str().into(),
             commit: visible(v.run.git_commit.as_deref().unwrap_or("unknown")),
             date: v.run.finished_at.clone(),

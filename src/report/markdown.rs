@@ -64,6 +64,9 @@ pub fn render_summary(v: &Verdict, previous: Option<&HistoryEntry>) -> String {
         md_escape(&cut(&v.run.target.description)),
         md_escape(v.run.git_commit.as_deref().unwrap_or("unknown")),
     );
+    if v.run.no_blocking_gate {
+        let _ = writeln!(out, "> **Note:** {}\n", md_escape(super::NO_BLOCKING_GATE_NOTE));
+    }
     out.push_str(
         "| Status | Gate | Value | 95% interval | Threshold | Samples | Note |\n|---|---|---|---|---|---|---|\n",
     );

@@ -92,6 +92,10 @@ pub struct RunInfo {
     #[serde(default)]
     pub complete: bool,
     pub aborted: Option<String>,
+    /// True when no enforce-mode gate of the project runs in this lane (a
+    /// rollout of soft or shadow gates): only gauntlet's own gates can fail it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_blocking_gate: bool,
     /// Set on a shard's verdict (`--partition hash:M/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<crate::partition::Partition>,
@@ -152,6 +156,10 @@ pub struct GateReport {
     /// The waiver applied to this gate, with its days left.
     pub waiver: Option<AppliedWaiver>,
 }
+
+/// What a reader must be told when the project's own gates cannot block.
+pub const NO_BLOCKING_GATE_NOTE: &str =
+    "no enforce-mode gate from gates/ runs in this lane: only gauntlet's own gates (fixtures, golden, waivers) can fail this run";
 
 impl Verdict {
     pub fn outcome(&self) -> crate::exit_code::Outcome {
@@ -229,7 +237,7 @@ impl GateReport {
             filter: o.gate.filter.clone(),
             detail: o.detail.clone(),
             reproduce,
-            defined_at: o.gate.defined_at.clone(),
+            defined_at: o.gate.defined_at.to_string(),
             waiver: o.waiver.clone(),
         }
     }

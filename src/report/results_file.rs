@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::atomic_file::write_rendered;
 use crate::corpus::{Direction, Payload};
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error};
 use crate::replay::CaseResult;
 
@@ -122,14 +123,14 @@ fn push_str_array(out: &mut Vec<u8>, items: &[std::sync::Arc<str>]) {
 
 /// Reads a saved `results.jsonl`; every bad line is reported with `path:line`.
 pub fn read_results(path: &Path) -> Result<Vec<CaseResult>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::new(path, "unreadable-file", e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
     let parsed: Vec<Result<CaseResult, Diagnostic>> = lines
         .par_iter()
         .map(|&(line, l)| {
             serde_json::from_str(l)
-                .map_err(|e| Diagnostic::new(path, "invalid-result", e.to_string()).at(line, e.column()))
+                .map_err(|e| Diagnostic::new(path, Code::InvalidResult, e.to_string()).at(line, e.column()))
         })
         .collect();
     let mut results = Vec::with_capacity(parsed.len());

@@ -60,6 +60,9 @@ pub fn render(v: &Verdict) -> String {
         v.run.lane.as_str(),
         terminal_safe(&v.run.target.description),
     );
+    if v.run.no_blocking_gate {
+        let _ = writeln!(out, "note: {}", super::NO_BLOCKING_GATE_NOTE);
+    }
     if let Some(reason) = &v.run.aborted {
         let _ = writeln!(out, "run incomplete: {}", terminal_safe(reason));
     }

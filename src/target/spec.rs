@@ -15,6 +15,7 @@ use super::http::{check_template, expand_env, HttpConfig, HttpTarget};
 use super::tenants::TenantRouter;
 use super::Target;
 use crate::corpus::Decision;
+use crate::errors::Code;
 use crate::errors::{Diagnostic, Error};
 
 /// The file a [`TargetSpec`] was read from, for locating problems.
@@ -144,18 +145,19 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
         }
         "http" => {
             let mut problems = Vec::new();
-            let here =
-                |key: &str, code: &'static str, msg: String| Diagnostic::new(file.path, code, msg).near(file.text, key);
+            let here = |key: &str, code: crate::errors::Code, msg: String| {
+                Diagnostic::new(file.path, code, msg).near(file.text, key)
+            };
             if let Some(body) = &t.body {
                 if let Err(e) = check_template(body) {
-                    problems.push(here("body", "invalid-template", e));
+                    problems.push(here("body", Code::InvalidTemplate, e));
                 }
             }
             let mut headers = Vec::new();
             for (k, v) in t.headers.iter().flatten() {
                 match expand_env(v) {
                     Ok(value) => headers.push((k.clone(), value)),
-                    Err(e) => problems.push(here("headers", "missing-env", format!("header `{k}`: {e}"))),
+                    Err(e) => problems.push(here("headers", Code::MissingEnv, format!("header `{k}`: {e}"))),
                 }
             }
             let mut decision_map = BTreeMap::new();
@@ -166,7 +168,7 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                     }
                     None => problems.push(here(
                         "decision-map",
-                        "invalid-decision",
+                        Code::InvalidDecision,
                         format!("decision-map `{k}` = `{v}` is not allow, block or require_approval"),
                     )),
                 }
@@ -176,7 +178,7 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 if !p.is_empty() && !p.starts_with('/') {
                     problems.push(here(
                         key,
-                        "invalid-pointer",
+                        Code::InvalidPointer,
                         format!("`{key}` = `{p}` is not a JSON pointer (it starts with /)"),
                     ));
                 }
@@ -202,7 +204,7 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
             })))
         }
         other => {
-            Err(Diagnostic::new(file.path, "unsupported-target", format!("target kind `{other}` is not available"))
+            Err(Diagnostic::new(file.path, Code::UnsupportedTarget, format!("target kind `{other}` is not available"))
                 .near(file.text, "kind")
                 .into())
         }

@@ -12,6 +12,7 @@ use crate::helpers::repo_root;
 const LAYERS: &[(&str, u32)] = &[
     // Base: no knowledge of any stage.
     ("exit_code", 0),
+    ("diagnostic_codes", 0),
     ("text", 0),
     ("hashing", 0),
     ("json_string", 0),

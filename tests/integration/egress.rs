@@ -12,6 +12,7 @@ fn egress_project(name: &str, target: &str) -> std::path::PathBuf {
         std::fs::copy(repo_root().join("corpora/egress").join(f), dir.join("corpora").join(f)).unwrap();
     }
     write(&dir.join("gauntlet.toml"), target);
+    write(&dir.join("gates/gates.toml"), ALWAYS_PASSING_GATE);
     dir
 }
 
@@ -60,6 +61,7 @@ fn conversations_are_judged_turn_by_turn_in_order_and_through_exec() {
             std::fs::copy(repo_root().join("corpora/conversations").join(f), dir.join("corpora").join(f)).unwrap();
         }
         write(&dir.join("gauntlet.toml"), &target);
+        write(&dir.join("gates/gates.toml"), ALWAYS_PASSING_GATE);
         dir
     };
     let builtin = make("conversations-builtin", "[target]\nkind = \"builtin\"\n".into());

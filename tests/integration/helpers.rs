@@ -37,12 +37,17 @@ pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// A minimal builtin project with one corpus file and the given gates.
+/// A gate that always passes, for tests about something else: a run needs
+/// at least one gate.
+pub const ALWAYS_PASSING_GATE: &str = "[[gate]]\nid = \"cases-seen\"\nmetric = \"count\"\nmax = 1000000000\n";
+
+/// A minimal builtin project with one corpus file and the given gates (an
+/// always-passing gate when none are given).
 pub fn project(name: &str, corpus: &str, gates: &str) -> PathBuf {
     let dir = scratch(name);
     write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\n");
     write(&dir.join("corpora/cases.jsonl"), corpus);
-    write(&dir.join("gates/gates.toml"), gates);
+    write(&dir.join("gates/gates.toml"), if gates.is_empty() { ALWAYS_PASSING_GATE } else { gates });
     dir
 }
 

@@ -7,6 +7,8 @@ mod architecture;
 mod calibration;
 mod corpus_errors;
 mod egress;
+mod errors_catalogue;
+mod exit_codes;
 mod fixtures;
 mod policy;
 mod public_datasets;

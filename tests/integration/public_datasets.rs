@@ -27,6 +27,7 @@ fn project_with_public(names: &[&str], scratch_name: &str) -> PathBuf {
             .unwrap();
     }
     write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\n");
+    write(&dir.join("gates/gates.toml"), ALWAYS_PASSING_GATE);
     dir
 }
 

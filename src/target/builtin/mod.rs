@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use super::{Outcome, Progress, Replayed, Target, TargetFingerprint};
 use crate::corpus::{Case, Decision, Direction};
+use crate::errors::Code;
 use crate::errors::{toml_diagnostic, Diagnostic, Error};
 use crate::hashing::sha256_hex;
 
@@ -138,7 +139,7 @@ impl Firewall {
         if raw.schema != "gauntlet.rules.v1" {
             problems.push(Diagnostic::new(
                 path,
-                "unknown-schema",
+                Code::UnknownSchema,
                 format!("rules schema `{}` is not gauntlet.rules.v1", raw.schema),
             ));
         }
@@ -150,7 +151,7 @@ impl Firewall {
                 problems.push(
                     Diagnostic::new(
                         path,
-                        "invalid-weight",
+                        Code::InvalidWeight,
                         format!("rule `{}`: weight must be in [-1, 1] and not 0", rule.id),
                     )
                     .near(text, &rule.id),
@@ -165,12 +166,12 @@ impl Firewall {
         let block_threshold = overrides.block_threshold.unwrap_or(raw.block_threshold);
         let approval_threshold = overrides.approval_threshold.or(raw.approval_threshold);
         if !(0.0..=1.0).contains(&block_threshold) {
-            problems.push(Diagnostic::new(path, "invalid-threshold", "block-threshold must be in [0, 1]"));
+            problems.push(Diagnostic::new(path, Code::InvalidThreshold, "block-threshold must be in [0, 1]"));
         }
         if approval_threshold.is_some_and(|a| !(0.0..=block_threshold).contains(&a)) {
             problems.push(Diagnostic::new(
                 path,
-                "invalid-threshold",
+                Code::InvalidThreshold,
                 "approval-threshold must be in [0, block-threshold]",
             ));
         }
@@ -179,7 +180,7 @@ impl Firewall {
             Err((index, message)) => {
                 let rule = &raw.rule[pattern_rule_of(&raw.rule, index)].id;
                 problems.push(
-                    Diagnostic::new(path, "invalid-pattern", format!("rule `{rule}`: {message}"))
+                    Diagnostic::new(path, Code::InvalidPattern, format!("rule `{rule}`: {message}"))
                         .near(text, &patterns[index]),
                 );
                 None

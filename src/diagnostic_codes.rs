@@ -1,0 +1,145 @@
+//! The catalogue of diagnostic codes: every code gauntlet reports, defined
+//! once with a one-line explanation. `docs/errors.md` lists them all (a
+//! test keeps it in sync), so a user who meets `error[duplicate-id]` can
+//! look it up, and a script can key on the code.
+
+macro_rules! catalogue {
+    ($( $variant:ident = $name:literal : $explanation:literal, )*) => {
+        /// A stable diagnostic code. The kebab-case name is the interface.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( #[doc = $explanation] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The kebab-case name shown as `error[name]`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// What the code means, in one line.
+            pub fn explanation(self) -> &'static str {
+                match self { $(Code::$variant => $explanation,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    AmbiguousPayload = "ambiguous-payload": "A case has both `input` and `messages`; it must have exactly one.",
+    CreatedInFuture = "created-in-future": "A waiver's `created` date lies after today.",
+    DuplicateCase = "duplicate-case": "The same case id appears in more than one shard given to `merge`.",
+    DuplicateFixtureCase = "duplicate-fixture-case": "A fixture suite names the same case twice.",
+    DuplicateGateId = "duplicate-gate-id": "Two gates share an id; gate ids are unique across gates/*.toml.",
+    DuplicateId = "duplicate-id": "Two corpus cases share an id; ids are unique across the run.",
+    DuplicateShard = "duplicate-shard": "Two folders given to `merge` hold the same shard.",
+    DuplicateWaiver = "duplicate-waiver": "Two waivers cover the same target and scope.",
+    DuplicateWaiverId = "duplicate-waiver-id": "Two waivers share an id.",
+    EmptyCorpus = "empty-corpus": "`corpora` lists no path, or the paths hold no case.",
+    EmptyField = "empty-field": "A required text field is present but empty.",
+    EmptyLanes = "empty-lanes": "A gate's `lanes` list is empty, so it would never run.",
+    ExpiresBeforeCreated = "expires-before-created": "A waiver's `expires` date is not after its `created` date.",
+    FileExists = "file-exists": "`gauntlet init` would overwrite a file that already exists.",
+    GateAndCase = "gate-and-case": "A waiver names both a `gate` and a `case`; it waives one or the other.",
+    InputOrRef = "input-or-ref": "A fixture case needs exactly one of `input` or `ref`.",
+    InvalidBound = "invalid-bound": "`bound` is set on a gate whose metric has no interval (only rates have one).",
+    InvalidCase = "invalid-case": "A JSONL line is valid JSON but not a case object.",
+    InvalidContext = "invalid-context": "A case's `context` is not a JSON object.",
+    InvalidCost = "invalid-cost": "A `[counting] costs` key is not EXPECTED->ACTUAL, or its weight is negative.",
+    InvalidCsv = "invalid-csv": "A CSV file cannot be parsed (unbalanced quotes, ragged rows).",
+    InvalidDate = "invalid-date": "A date is not a valid YYYY-MM-DD date.",
+    InvalidDecision = "invalid-decision": "A decision is not allow, block or require_approval.",
+    InvalidDirection = "invalid-direction": "A case's `direction` is not ingress or egress.",
+    InvalidExpected = "invalid-expected": "A case's `expected` is not allow, block or require_approval.",
+    InvalidExpectedFirstBlock = "invalid-expected-first-block": "`expected-first-block` is not an index of a message in the conversation.",
+    InvalidGateId = "invalid-gate-id": "A gate id holds characters other than lowercase letters, digits, `-`, `_`, `:` and `.`.",
+    InvalidGlob = "invalid-glob": "A `[[file]] path` pattern in corpus.toml is not a valid glob.",
+    InvalidId = "invalid-id": "A case id is not a non-empty string or number.",
+    InvalidInput = "invalid-input": "A case's `input` is neither a string nor a JSON object.",
+    InvalidJson = "invalid-json": "A JSONL line is not valid JSON.",
+    InvalidLabel = "invalid-label": "A label is not benign or adversarial (after the manifest's `label-map`).",
+    InvalidLogLine = "invalid-log-line": "A decision-log line cannot be read (not JSON, or a field of the wrong type).",
+    InvalidMessages = "invalid-messages": "`messages` is not a non-empty list of {role, content}.",
+    InvalidPattern = "invalid-pattern": "A rule pattern in a rules file is not a valid regular expression.",
+    InvalidPointer = "invalid-pointer": "A JSON pointer in the http target's mapping does not start with `/`.",
+    InvalidResult = "invalid-result": "A results.jsonl line cannot be read back as a case result.",
+    InvalidScope = "invalid-scope": "A waiver's `scope` is not preflight, full or both.",
+    InvalidTags = "invalid-tags": "A case's `tags` is not a list of strings.",
+    InvalidTemplate = "invalid-template": "The http target's `body` template is not valid.",
+    InvalidTenant = "invalid-tenant": "A tenant id is empty or repeated.",
+    InvalidThreshold = "invalid-threshold": "A threshold is out of range: a gate with neither or both of `max` and `min`, a rate outside [0, 1], or a firewall threshold outside [0, 1].",
+    InvalidTimestamp = "invalid-timestamp": "A decision-log `ts` is neither RFC 3339 nor epoch seconds.",
+    InvalidToml = "invalid-toml": "The file is not valid TOML, or a key is unknown or of the wrong type.",
+    InvalidUtf8 = "invalid-utf8": "A corpus file is not valid UTF-8.",
+    InvalidVerdict = "invalid-verdict": "A verdict.json cannot be read as a gauntlet verdict.",
+    InvalidWeight = "invalid-weight": "A rule weight is 0 or outside [-1, 1].",
+    InvalidWindow = "invalid-window": "A burn-rate window needs 0 < short-minutes < long-minutes and factor > 0.",
+    KeyNotForKind = "key-not-for-kind": "A `[target]` key does not apply to the chosen target kind.",
+    MissingCategory = "missing-category": "A case has no category and the manifest gives no `default-category`.",
+    MissingCorpus = "missing-corpus": "A path in `corpora` does not exist.",
+    MissingDecision = "missing-decision": "A decision-log line has no decision.",
+    MissingEnv = "missing-env": "A header names an environment variable that is not set.",
+    MissingField = "missing-field": "A required key is missing.",
+    MissingFolder = "missing-folder": "A folder named in `[run]` (waivers, fixtures) does not exist.",
+    MissingInput = "missing-input": "A case has neither `input` nor `messages`.",
+    MissingLabel = "missing-label": "A case has no label and the manifest gives no `default-label`.",
+    MissingShard = "missing-shard": "No folder given to `merge` holds this shard.",
+    MissingShardFile = "missing-shard-file": "A shard folder lacks its verdict.json or results.",
+    MissingTarget = "missing-target": "A waiver names neither a `gate` nor a `case`.",
+    NoGates = "no-gates": "The gates folder is missing or holds no gate: a run without a gate could never fail.",
+    NotAShard = "not-a-shard": "A folder given to `merge` holds the verdict of an unpartitioned run.",
+    OutOfRange = "out-of-range": "A number is outside the range its key allows.",
+    ReservedGateId = "reserved-gate-id": "A gate id is one gauntlet uses for a gate of its own.",
+    ShardCountMismatch = "shard-count-mismatch": "Shards given to `merge` were split into different numbers of parts.",
+    ShardMismatch = "shard-mismatch": "Shards given to `merge` come from different configs, corpora, gates, targets or lanes.",
+    UnknownCase = "unknown-case": "A waiver names a fixture case that does not exist.",
+    UnknownField = "unknown-field": "A key that the format does not define (a typo such as `lable`).",
+    UnknownGate = "unknown-gate": "A waiver names a gate that does not exist.",
+    UnknownRef = "unknown-ref": "A fixture's `ref` names no corpus case.",
+    UnknownSchema = "unknown-schema": "A file's `schema` is not one this version of gauntlet reads.",
+    UnknownTargetKind = "unknown-target-kind": "`[target] kind` is not builtin, exec or http.",
+    UnmatchedFilePattern = "unmatched-file-pattern": "A corpus.toml `[[file]]` pattern matches no data file.",
+    UnquotedDate = "unquoted-date": "A waiver date is a bare TOML date; write it as a quoted \"YYYY-MM-DD\" string.",
+    UnreadableConfig = "unreadable-config": "The config file cannot be read.",
+    UnreadableFile = "unreadable-file": "A file cannot be read.",
+    UnsupportedTarget = "unsupported-target": "The target kind is not available in this build.",
+    UnwaivableGate = "unwaivable-gate": "A waiver names a gate that cannot be waived (waiver-lifecycle).",
+    UnwritableReports = "unwritable-reports": "The reports folder cannot be created or written.",
+    WaiverTooLong = "waiver-too-long": "A waiver runs longer than the project's `max-days` (at most 30).",
+    WrongType = "wrong-type": "A key holds a value of the wrong type (a number where text is expected).",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tests and callers compare with the name.
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// `docs/errors.md`, generated from the catalogue (a test keeps the file in
+/// step with this).
+pub fn catalogue_markdown() -> String {
+    let mut out = String::from(
+        "# Diagnostic codes\n\n\
+         Every input problem is printed as `path:line[:column]: error[code]: message`,\n\
+         all of them at once, and gauntlet exits with 2. The codes are stable: scripts\n\
+         may key on them. This file is generated from `src/diagnostic_codes.rs`\n\
+         (`cargo test` fails when it is out of date).\n\n\
+         | code | meaning |\n|---|---|\n",
+    );
+    let mut codes = Code::ALL.to_vec();
+    codes.sort_by_key(|c| c.as_str());
+    for c in codes {
+        out.push_str(&format!("| `{}` | {} |\n", c.as_str(), c.explanation().replace('|', "\\|")));
+    }
+    out
+}
