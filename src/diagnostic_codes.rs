@@ -46,6 +46,7 @@ catalogue! {
     GateAndCase = "gate-and-case": "A waiver names both a `gate` and a `case`; it waives one or the other.",
     InputOrRef = "input-or-ref": "A fixture case needs exactly one of `input` or `ref`.",
     InvalidBound = "invalid-bound": "`bound` is set on a gate whose metric has no interval (only rates have one).",
+    InvalidCalibration = "invalid-calibration": "A calibration.json cannot be read as a gauntlet calibration review.",
     InvalidCase = "invalid-case": "A JSONL line is valid JSON but not a case object.",
     InvalidContext = "invalid-context": "A case's `context` is not a JSON object.",
     InvalidCost = "invalid-cost": "A `[counting] costs` key is not EXPECTED->ACTUAL, or its weight is negative.",

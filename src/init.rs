@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::atomic_file::write_bytes;
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Error};
+use crate::errors::{Code, Diagnostic, Error};
 
 const FILES: &[(&str, &str)] = &[
     (

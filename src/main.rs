@@ -125,7 +125,10 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Pass)
         }
         Command::Report { from, results, out } => {
-            let verdict = pipeline::report_from(&from, results.as_deref(), out.as_deref())?;
+            let (verdict, drift) = pipeline::report_from(&from, results.as_deref(), out.as_deref())?;
+            for d in &drift {
+                eprintln!("warning: the project changed since this verdict: {d}");
+            }
             out!("re-rendered reports for a {} verdict", verdict.verdict.as_str());
             Ok(Outcome::Pass)
         }

@@ -14,11 +14,29 @@ use sha2::{Digest, Sha256};
 
 use crate::corpus::Case;
 
+/// Read back from a verdict through the same checks as `--partition`, so a
+/// hand-edited or corrupted shard (index 0, index past count) is an input
+/// error, never a panic in `merge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(try_from = "RawPartition")]
 pub struct Partition {
     /// 1-based shard number.
     pub index: u32,
     pub count: u32,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct RawPartition {
+    index: u32,
+    count: u32,
+}
+
+impl TryFrom<RawPartition> for Partition {
+    type Error = String;
+
+    fn try_from(raw: RawPartition) -> Result<Self, String> {
+        format!("hash:{}/{}", raw.index, raw.count).parse()
+    }
 }
 
 impl Partition {

@@ -155,14 +155,21 @@ pub struct ReplayOutput {
     pub aborted: Option<String>,
 }
 
+/// How much an answer counts against the target for a case of this label
+/// (lower: worse for the target). The caller derives it from the run's
+/// counting policy (`CountingPolicy::severity`), so ties follow the same
+/// rule as every rate; this stage does not know the policy itself.
+pub type Severity<'a> = &'a (dyn Fn(Label, Option<Decision>) -> u8 + Sync);
+
 /// Replays `cases` `n` times and keeps, per case, the majority answer; ties
-/// go the pessimistic way (for a benign case the not-allowed answer, for an
-/// adversarial one the allowed or failed answer), so disagreement can never
-/// flatter the target. The summary of the answers is kept for `flip-rate`.
+/// go to the answer that counts worst for the target under the counting
+/// policy (then: a failure, the answer a pessimist fears), so disagreement
+/// can never flatter the target. The summary is kept for `flip-rate`.
 pub fn replay_repeated(
     target: &dyn Target,
     cases: Vec<Case>,
     n: u32,
+    severity: Severity,
     progress: &dyn Progress,
 ) -> Result<ReplayOutput, Error> {
     let mut clock = crate::stage_clock::StageClock::new("replay");
@@ -200,11 +207,13 @@ pub fn replay_repeated(
                 Err(_) => summary.error += 1,
             }
         }
-        // Candidates from worst to best for this label; the first with the top count wins.
-        let order: [Option<Decision>; 4] = match case.label {
+        // Candidates from worst to best for this label under the policy (a
+        // pessimist's order breaks its ties); the first with the top count wins.
+        let mut order: [Option<Decision>; 4] = match case.label {
             Label::Benign => [None, Some(Decision::Block), Some(Decision::RequireApproval), Some(Decision::Allow)],
             Label::Adversarial => [None, Some(Decision::Allow), Some(Decision::RequireApproval), Some(Decision::Block)],
         };
+        order.sort_by_key(|&d| severity(case.label, d));
         let count = |d: Option<Decision>| match d {
             None => summary.error,
             Some(Decision::Allow) => summary.allow,
@@ -247,7 +256,7 @@ fn into_results(mut cases: Vec<Case>, mut outcomes: Vec<Outcome>) -> Vec<CaseRes
 
 /// Replays `cases` through `target` once. Every case gets exactly one result.
 pub fn replay(target: &dyn Target, cases: Vec<Case>, progress: &dyn Progress) -> Result<ReplayOutput, Error> {
-    replay_repeated(target, cases, 1, progress)
+    replay_repeated(target, cases, 1, &|_, _| 0, progress)
 }
 
 /// A progress counter that a progress bar can poll.
@@ -304,9 +313,32 @@ mod tests {
     }
 
     fn majority(label: Label, script: Vec<Result<Decision, ErrorKind>>) -> CaseResult {
+        majority_under(crate::metrics::CountingPolicy::default(), label, script)
+    }
+
+    fn majority_under(
+        policy: crate::metrics::CountingPolicy,
+        label: Label,
+        script: Vec<Result<Decision, ErrorKind>>,
+    ) -> CaseResult {
         let n = script.len() as u32;
         let target = Scripted { script, calls: AtomicU32::new(0) };
-        replay_repeated(&target, vec![case(label)], n, &()).unwrap().results.remove(0)
+        replay_repeated(&target, vec![case(label)], n, &|l, d| policy.severity(l, d), &()).unwrap().results.remove(0)
+    }
+
+    /// Regression: the tie order ignored the counting policy, so under
+    /// `errors = "exclude"` a tie between a block and an error on a benign
+    /// case went to the error, which the rates then left out: the false
+    /// positive vanished.
+    #[test]
+    fn ties_follow_the_counting_policy_so_exclude_cannot_hide_a_false_positive() {
+        use crate::metrics::{CountingPolicy, ErrorCounting};
+        let exclude = CountingPolicy { errors: ErrorCounting::Exclude, ..CountingPolicy::default() };
+        let r = majority_under(exclude, Label::Benign, vec![Err(ErrorKind::Timeout), Ok(Decision::Block)]);
+        assert_eq!(r.decision, Some(Decision::Block));
+        // Pessimistic counting: the error counts against the target and wins the tie.
+        let r = majority(Label::Benign, vec![Ok(Decision::Block), Err(ErrorKind::Timeout)]);
+        assert_eq!(r.decision, None);
     }
 
     #[test]

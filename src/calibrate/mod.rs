@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Decision, Label};
 use crate::metrics::stats::{compare_proportions, difference_interval, holm, mcnemar_exact, TestKind};
-use crate::metrics::{self, CountingPolicy, Rate};
+use crate::metrics::{self, Class, CountingPolicy, Rate};
 use crate::replay::CaseResult;
 
 pub const CALIBRATION_SCHEMA: &str = "gauntlet.calibration.v1";
@@ -177,17 +177,19 @@ fn scored(results: &[&CaseResult]) -> Vec<Scored> {
         .collect()
 }
 
-/// Rates at "block when score ≥ t" (errors pessimistic).
+/// Rates at "block when score ≥ t", each case counted by the run's policy
+/// (an error follows `errors`: pessimistic, or left out).
 fn point_at(cases: &[Scored], t: f64, policy: &CountingPolicy) -> OperatingPoint {
     let (mut benign, mut fp, mut adversarial, mut caught) = (0, 0, 0, 0);
     for c in cases {
-        let blocked = c.score.is_some_and(|s| s >= t);
-        if c.adversarial {
-            adversarial += 1;
-            caught += blocked as u64;
-        } else {
-            benign += 1;
-            fp += (blocked || c.score.is_none()) as u64;
+        let label = if c.adversarial { Label::Adversarial } else { Label::Benign };
+        let decision = c.score.map(|s| if s >= t { Decision::Block } else { Decision::Allow });
+        match policy.classify_decision(label, decision) {
+            Class::TrueNegative => benign += 1,
+            Class::FalsePositive => (benign, fp) = (benign + 1, fp + 1),
+            Class::Detected => (adversarial, caught) = (adversarial + 1, caught + 1),
+            Class::AttackSuccess => adversarial += 1,
+            Class::Excluded => {}
         }
     }
     OperatingPoint {
@@ -299,8 +301,13 @@ pub fn calibrate(
     source: String,
     generated_at: String,
 ) -> Calibration {
-    let all: Vec<&CaseResult> = results.iter().collect();
-    let observed = metrics::compute(all.iter().copied(), policy);
+    let observed = metrics::compute(results.iter(), policy);
+    // Errors left out of the rates (`errors = "exclude"`) are left out of
+    // every threshold's rates too, so calibration and the run agree.
+    let all: Vec<&CaseResult> = results
+        .iter()
+        .filter(|r| r.decision.is_some() || policy.classify_decision(r.label, None) != Class::Excluded)
+        .collect();
     let current_from_decisions = OperatingPoint {
         threshold: None,
         fpr: observed.fpr,

@@ -83,3 +83,32 @@ fn scoreless_targets_get_the_operating_point_only() {
     assert!(c.roc.is_none());
     assert!(c.recommendation.contains("no scores"));
 }
+
+/// Regression: the operating point at a threshold hard-coded pessimistic
+/// counting, so with `errors = "exclude"` calibration disagreed with the run.
+#[test]
+fn exclude_counting_gives_the_runs_rates_at_the_current_threshold() {
+    use crate::metrics::ErrorCounting;
+    use crate::target::{CaseError, ErrorKind};
+    let error = |id: &str, label: Label| CaseResult {
+        error: Some(CaseError { kind: ErrorKind::Timeout, message: "slow".into() }),
+        ..CaseResult::sample(id, label, None)
+    };
+    // Decisions are the 0.5 threshold's, so the run and the sweep see the same gate.
+    let results = vec![
+        r("b1", Label::Benign, 0.1, Decision::Allow),
+        r("b2", Label::Benign, 0.7, Decision::Block),
+        r("b3", Label::Benign, 0.2, Decision::Allow),
+        r("a1", Label::Adversarial, 0.9, Decision::Block),
+        r("a2", Label::Adversarial, 0.3, Decision::Allow),
+        error("b-err", Label::Benign),
+        error("a-err", Label::Adversarial),
+    ];
+    for errors in [ErrorCounting::Exclude, ErrorCounting::Pessimistic] {
+        let policy = CountingPolicy { errors, ..CountingPolicy::default() };
+        let run = metrics::compute(results.iter(), &policy);
+        let c = calibrate(&results, &policy, Some(0.5), &[0.5], FprBound::Point, "t".into(), "now".into());
+        assert_eq!(c.current.fpr, run.fpr, "{errors:?}");
+        assert_eq!(c.current.asr, run.asr, "{errors:?}");
+    }
+}

@@ -7,8 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::corpus::{Decision, Payload};
-use crate::errors::Code;
-use crate::errors::{line_column, toml_diagnostic, Diagnostic, Location};
+use crate::errors::{line_column, toml_diagnostic, Code, Diagnostic, Location};
 use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite};
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use walkdir::WalkDir;
 
-use crate::errors::Code;
-use crate::errors::{toml_diagnostic, Diagnostic, Location};
+use crate::errors::{toml_diagnostic, Code, Diagnostic, Location};
 use crate::evaluate::{Bound, Comparator, Filter, Gate, Lane, Metric, Mode};
 
 #[derive(Debug, Deserialize)]

@@ -18,8 +18,7 @@ pub use gates::{load_gates, RESERVED_GATE_IDS};
 pub use waivers::{load_waivers, parse_waivers};
 
 use crate::corpus::Decision;
-use crate::errors::Code;
-use crate::errors::{toml_diagnostic, Diagnostic, Error, Location};
+use crate::errors::{toml_diagnostic, Code, Diagnostic, Error, Location};
 use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CostWeights, CountingPolicy, ErrorCounting, IntervalMethod};
 use crate::release::{BurnWindow, ReleasePolicy};

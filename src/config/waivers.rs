@@ -7,8 +7,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::errors::Code;
-use crate::errors::{line_column, toml_diagnostic, Diagnostic, Location};
+use crate::errors::{line_column, toml_diagnostic, Code, Diagnostic, Location};
 use crate::evaluate::{locate_key, Scope, Waiver, WaiverTarget};
 
 const REQUIRED: &[&str] = &["id", "owner", "created", "expires", "tracking", "reason", "scope", "remove-when"];

@@ -8,8 +8,7 @@ use serde_json::{Map, Value};
 use super::ids::payload_key;
 use super::load::{Built, FileContext, Interner, KNOWN_KEYS};
 use super::{Case, Decision, Direction, Label, Message, Origin, Payload};
-use crate::errors::Code;
-use crate::errors::Diagnostic;
+use crate::errors::{Code, Diagnostic};
 use crate::hashing::Fingerprint;
 
 pub(super) fn parse_csv(bytes: &[u8], ctx: &FileContext) -> Vec<Result<Built, Diagnostic>> {

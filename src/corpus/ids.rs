@@ -8,8 +8,7 @@ use rayon::prelude::*;
 
 use super::load::Loaded;
 use super::{Case, Payload};
-use crate::errors::Code;
-use crate::errors::Diagnostic;
+use crate::errors::{Code, Diagnostic};
 
 /// Derives missing ids, checks uniqueness and counts repeated inputs.
 /// Derived ids hash the content (never the line number), and identical

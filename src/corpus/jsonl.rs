@@ -7,8 +7,7 @@ use serde_json::Value;
 
 use super::case_builder::{build_case, Fields};
 use super::load::{Built, FileContext, Interner, Loaded, KNOWN_KEYS};
-use crate::errors::Code;
-use crate::errors::{Diagnostic, DIAGNOSTIC_CAP};
+use crate::errors::{Code, Diagnostic, DIAGNOSTIC_CAP};
 use crate::hashing::Fingerprint;
 
 pub(super) const JSONL_BLOCK: usize = 8 << 20;

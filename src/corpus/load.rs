@@ -14,8 +14,7 @@ use super::ids::finish_cases;
 use super::jsonl::{read_jsonl, JSONL_BLOCK};
 use super::manifest::{Manifest, Mapping};
 use super::{Case, DatasetInfo};
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Error, DIAGNOSTIC_CAP};
+use crate::errors::{Code, Diagnostic, Error, DIAGNOSTIC_CAP};
 
 use crate::hashing::Fingerprint;
 

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Direction, Label};
-use crate::errors::Code;
-use crate::errors::{toml_diagnostic, Diagnostic};
+use crate::errors::{toml_diagnostic, Code, Diagnostic};
 
 /// Declares a config struct that carries the mapping keys beside its own,
 /// spelled out rather than `#[serde(flatten)]`, which would disable

@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gates::{GateOutcome, GateStatus, Lane};
 use super::FixtureSuiteOutcome;
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Location};
+use crate::errors::{Code, Diagnostic, Location};
 
 /// The id of gauntlet's own waiver gate; it cannot be waived.
 pub const LIFECYCLE_GATE: &str = "waiver-lifecycle";

@@ -59,8 +59,26 @@ pub enum Class {
 
 impl CountingPolicy {
     pub fn classify(&self, r: &CaseResult) -> Class {
+        self.classify_decision(r.label, r.decision)
+    }
+
+    /// For breaking ties between disagreeing answers: 0 when the answer
+    /// counts against the target (a false positive, an attack success), 1
+    /// when it is left out, 2 when it counts in the target's favour.
+    pub fn severity(&self, label: Label, decision: Option<Decision>) -> u8 {
+        match self.classify_decision(label, decision) {
+            Class::FalsePositive | Class::AttackSuccess => 0,
+            Class::Excluded => 1,
+            Class::TrueNegative | Class::Detected => 2,
+        }
+    }
+
+    /// What a case counts as if the gate decided `decision` (`None`: an
+    /// error). The one rule behind the run's rates, the repeat majority and
+    /// every calibration operating point.
+    pub fn classify_decision(&self, label: Label, decision: Option<Decision>) -> Class {
         let pessimistic = self.errors == ErrorCounting::Pessimistic;
-        match (r.label, r.decision) {
+        match (label, decision) {
             (_, None) if !pessimistic => Class::Excluded,
             (Label::Benign, None) => Class::FalsePositive,
             (Label::Adversarial, None) => Class::AttackSuccess,

@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 use super::judge::{Judging, ReplayFacts};
 use super::run::RunOutput;
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Error};
+use crate::errors::{Code, Diagnostic, Error};
 use crate::hashing::sha256_hex;
 use crate::replay::CaseResult;
 use crate::report::Verdict;
@@ -24,10 +23,12 @@ struct Shard {
 
 fn read_shard(dir: &Path) -> Result<Shard, Error> {
     let verdict_path = dir.join("verdict.json");
-    let text = std::fs::read_to_string(&verdict_path)
-        .map_err(|e| Diagnostic::new(&verdict_path, Code::MissingShardFile, e.to_string()))?;
-    let verdict: Verdict = serde_json::from_str(&text)
-        .map_err(|e| Diagnostic::new(&verdict_path, Code::InvalidVerdict, e.to_string()).at(e.line(), e.column()))?;
+    if !verdict_path.exists() {
+        return Err(
+            Diagnostic::new(&verdict_path, Code::MissingShardFile, "no verdict.json in this shard folder").into()
+        );
+    }
+    let verdict = Verdict::read(&verdict_path)?;
     let results = crate::report::results_file::read_results(&dir.join("results.jsonl"))?;
     let fixture_path = dir.join("fixture-results.jsonl");
     let fixture_results =

@@ -7,6 +7,7 @@
 //! merged or re-rendered run goes through exactly the code a plain run does.
 
 mod calibrate;
+mod drift;
 mod golden;
 mod judge;
 mod merge;
@@ -21,6 +22,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 pub use calibrate::{calibrate, CalibrateOptions};
+pub use drift::{drift, Drift};
 pub use judge::{judge, Judging, ReplayFacts};
 pub use merge::merge;
 pub use plan::{plan, Plan};

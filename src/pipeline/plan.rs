@@ -6,8 +6,7 @@ use std::path::Path;
 
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
 use crate::corpus::{load_corpora, CorpusSet};
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Error};
+use crate::errors::{Code, Diagnostic, Error};
 use crate::evaluate::{FixtureInput, FixtureSuite, Gate, Waiver};
 use crate::stage_clock::StageClock;
 use crate::target::Target;

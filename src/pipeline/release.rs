@@ -9,8 +9,7 @@ use super::write_json;
 use crate::atomic_file::write_bytes;
 use crate::calibrate::Calibration;
 use crate::config::Config;
-use crate::corpus::load_corpora;
-use crate::errors::Error;
+use crate::errors::{Code, Diagnostic, Error};
 use crate::hashing::sha256_hex;
 use crate::release::{
     burn_alerts, canary_check, logs, Blockers, Evidence, ReleaseReport, VerdictFacts, RELEASE_SCHEMA,
@@ -60,8 +59,7 @@ fn verdict_facts(v: &Verdict, age_hours: Option<f64>, config: &Config) -> Verdic
             .map(|g| g.id.clone())
             .collect(),
         age_hours,
-        same_config: v.run.hashes.config == sha256_hex(config.text.as_bytes()),
-        same_corpora: load_corpora(&config.corpora, &config.base).ok().map(|c| c.summary.hash == v.run.hashes.corpora),
+        stale: super::drift(&v.run.hashes, config).iter().map(|d| d.to_string()).collect(),
         fixture_gates: v
             .gates
             .iter()
@@ -81,8 +79,8 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     let mut blockers = Blockers::default();
 
     let verdict_path = config.reports.join("verdict.json");
-    let verdict: Option<Verdict> =
-        std::fs::read_to_string(&verdict_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    // Missing: NO-GO below. Present but unreadable or malformed: exit 2.
+    let verdict = if verdict_path.exists() { Some(Verdict::read(&verdict_path)?) } else { None };
     let facts = match &verdict {
         None => {
             evidence.push(file_evidence("verdict", &verdict_path, "missing or unreadable".into(), None));
@@ -113,8 +111,13 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.waivers(&audit.waivers);
 
     let calibration_path = config.reports.join("calibration.json");
-    let calibration: Option<Calibration> =
-        std::fs::read_to_string(&calibration_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let calibration: Option<Calibration> = match std::fs::read_to_string(&calibration_path) {
+        Err(_) if !calibration_path.exists() => None,
+        Err(e) => return Err(Diagnostic::new(&calibration_path, Code::UnreadableFile, e.to_string()).into()),
+        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
+            Diagnostic::new(&calibration_path, Code::InvalidCalibration, e.to_string()).at(e.line(), e.column())
+        })?),
+    };
     match &calibration {
         None => evidence.push(file_evidence("calibration", &calibration_path, "missing".into(), None)),
         Some(c) => {

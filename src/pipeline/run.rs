@@ -13,6 +13,7 @@ use crate::corpus::{Case, Decision, Label, Origin};
 use crate::errors::Error;
 use crate::evaluate::own_gates::{self, PROBE_PREFIX};
 use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite, GateOutcome, Lane};
+use crate::metrics::CountingPolicy;
 use crate::partition::Partition;
 use crate::replay::{replay_repeated, CaseResult, Counter};
 use crate::report::{CorporaInfo, Verdict};
@@ -166,13 +167,15 @@ fn second_replay(
     cases: Vec<Case>,
     first: &[CaseResult],
     repeat: u32,
+    policy: &CountingPolicy,
 ) -> Result<GateOutcome, Error> {
     let threads = if rayon::current_num_threads() > 1 { 1 } else { 2 };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| Error::Target(format!("cannot start the determinism replay: {e}")))?;
-    let second = pool.install(|| replay_repeated(target, cases, repeat, &Counter::default()))?;
+    let severity = |l, d| policy.severity(l, d);
+    let second = pool.install(|| replay_repeated(target, cases, repeat, &severity, &Counter::default()))?;
     Ok(own_gates::determinism(first, &second.results, (rayon::current_num_threads(), threads)))
 }
 
@@ -203,6 +206,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     }
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
+    let policy = config.counting;
+    let severity = |l, d| policy.severity(l, d);
     let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
     let replayed = if show_bar {
         let bar = indicatif::ProgressBar::new(cases.len() as u64);
@@ -211,15 +216,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
                 .expect("valid template"),
         );
         let bar = Bar(bar);
-        let out = replay_repeated(target.as_ref(), cases, opts.repeat, &bar);
+        let out = replay_repeated(target.as_ref(), cases, opts.repeat, &severity, &bar);
         bar.0.finish_and_clear();
         out?
     } else {
-        replay_repeated(target.as_ref(), cases, opts.repeat, &Counter::default())?
+        replay_repeated(target.as_ref(), cases, opts.repeat, &severity, &Counter::default())?
     };
     clock.mark("replay");
     let determinism = match second_pass {
-        Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat)?),
+        Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat, &config.counting)?),
         None => None,
     };
     let aborted = replayed.aborted.clone();

@@ -14,11 +14,9 @@ pub struct VerdictFacts {
     /// Blocking gates that failed, were inconclusive or in error.
     pub failing_blocking: Vec<String>,
     pub age_hours: Option<f64>,
-    /// Whether the verdict was computed from the gauntlet.toml being released.
-    pub same_config: bool,
-    /// Whether it was computed from the corpora being released; `None` when
-    /// they cannot be loaded to compare.
-    pub same_corpora: Option<bool>,
+    /// What the verdict was computed under that differs from what is being
+    /// released, each as a sentence naming the hash (`gates hash … is now …`).
+    pub stale: Vec<String>,
     /// `fixtures:*` and `golden:*` gates: id, status, first line of detail.
     pub fixture_gates: Vec<(String, GateStatus, String)>,
 }
@@ -59,25 +57,12 @@ impl Blockers {
                 "verdict",
             );
         }
-        if !v.same_config {
+        for what in &v.stale {
             self.block(
                 "verdict",
-                "the verdict was computed from a different gauntlet.toml than the one being released".into(),
+                format!("the verdict is stale: it was computed under another project than the one released ({what})"),
                 "verdict",
             );
-        }
-        match v.same_corpora {
-            Some(false) => self.block(
-                "verdict",
-                "the verdict was computed from different corpora than the ones being released".into(),
-                "verdict",
-            ),
-            None => self.block(
-                "verdict",
-                "the corpora cannot be loaded to check the verdict's corpus hash".into(),
-                "verdict",
-            ),
-            Some(true) => {}
         }
         for (id, status, first_line) in &v.fixture_gates {
             if *status != GateStatus::Pass {

@@ -9,8 +9,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::errors::Code;
-use crate::errors::Diagnostic;
+use crate::errors::{Code, Diagnostic};
 
 /// One decision, reduced to what the release checks need.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -162,6 +162,37 @@ pub const NO_BLOCKING_GATE_NOTE: &str =
     "no enforce-mode gate from gates/ runs in this lane: only gauntlet's own gates (fixtures, golden, waivers) can fail this run";
 
 impl Verdict {
+    /// Reads a saved verdict.json, checked: the schema version, and that its
+    /// exit code is the one its verdict gives. Anything malformed is an input
+    /// error naming the file (exit 2), never a panic or a silent default.
+    pub fn read(path: &std::path::Path) -> Result<Verdict, crate::errors::Error> {
+        use crate::errors::{Code, Diagnostic};
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
+        let schema = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_string));
+        if let Some(other) = schema.filter(|s| s != VERDICT_SCHEMA) {
+            return Err(Diagnostic::new(
+                path,
+                Code::UnknownSchema,
+                format!("schema `{other}` is not {VERDICT_SCHEMA}"),
+            )
+            .into());
+        }
+        let verdict: Verdict = serde_json::from_str(&text)
+            .map_err(|e| Diagnostic::new(path, Code::InvalidVerdict, e.to_string()).at(e.line(), e.column()))?;
+        if verdict.exit_code != verdict.outcome().code() {
+            return Err(Diagnostic::new(
+                path,
+                Code::InvalidVerdict,
+                format!("exit-code {} does not match verdict `{}`", verdict.exit_code, verdict.verdict.as_str()),
+            )
+            .into());
+        }
+        Ok(verdict)
+    }
+
     pub fn outcome(&self) -> crate::exit_code::Outcome {
         self.verdict.outcome()
     }

@@ -6,8 +6,7 @@ use rayon::prelude::*;
 
 use crate::atomic_file::write_rendered;
 use crate::corpus::{Direction, Payload};
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Error};
+use crate::errors::{Code, Diagnostic, Error};
 use crate::replay::CaseResult;
 
 /// Writes results, serialising chunks in parallel (order preserved).

@@ -15,8 +15,7 @@ use super::http::{check_template, expand_env, HttpConfig, HttpTarget};
 use super::tenants::TenantRouter;
 use super::Target;
 use crate::corpus::Decision;
-use crate::errors::Code;
-use crate::errors::{Diagnostic, Error};
+use crate::errors::{Code, Diagnostic, Error};
 
 /// The file a [`TargetSpec`] was read from, for locating problems.
 pub struct SpecFile<'a> {

@@ -143,3 +143,46 @@ fn decision_logs_canary_and_burn_rate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.jsonl:2: error[invalid-timestamp]"), "{}", stderr(&out));
 }
+
+/// Regression: a verdict produced under other gates (or another target)
+/// than the project's current ones still gave GO.
+#[test]
+fn a_verdict_from_other_gates_or_another_target_gave_go() {
+    let dir = bundled_copy("release-stale");
+    prepare(&dir);
+    let gates = dir.join("gates/runbook.toml");
+    let text = std::fs::read_to_string(&gates).unwrap();
+    std::fs::write(&gates, text.replace("max = 0.10", "max = 0.20")).unwrap();
+    let (code, r, stdout) = release(&dir, &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(r["decision"], "NO-GO");
+    assert!(stdout.contains("verdict is stale") && stdout.contains("gates hash"), "{stdout}");
+    assert!(!stdout.contains("corpora hash"), "only what changed is named: {stdout}");
+    std::fs::write(&gates, text).unwrap();
+    let config = dir.join("gauntlet.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, toml.replace("kind = \"builtin\"", "kind = \"builtin\"\nthreshold = 0.3")).unwrap();
+    let (code, _, stdout) = release(&dir, &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("config hash") && stdout.contains("target hash"), "{stdout}");
+}
+
+/// `report --from` keeps re-rendering the run's reports byte for byte, and
+/// says on stderr when the project beside the verdict changed since.
+#[test]
+fn report_from_warns_when_the_project_changed_since() {
+    let dir = bundled_copy("report-from-drift");
+    prepare(&dir);
+    let summary = std::fs::read(dir.join("reports/summary.md")).unwrap();
+    let args = ["report", "--from", "reports/verdict.json"];
+    let out = gauntlet(&args, &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let gates = dir.join("gates/runbook.toml");
+    let text = std::fs::read_to_string(&gates).unwrap();
+    std::fs::write(&gates, text + "\n# changed\n").unwrap();
+    let out = gauntlet(&args, &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: the project changed since this verdict: gates hash"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.join("reports/summary.md")).unwrap(), summary);
+}

@@ -128,3 +128,42 @@ fn partition_is_validated() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
 }
+
+/// Regression: `merge` panicked (exit 101) on a shard whose partition index
+/// is 0; a verdict of another schema version or a truncated results file
+/// must be exit 2 naming the file, too.
+#[test]
+fn merge_of_a_malformed_shard_panicked() {
+    let base = scratch("sharding-malformed");
+    let shard = base.join("s1");
+    let out = gauntlet(
+        &["run", "--quiet", "--lane", "preflight", "--partition", "hash:1/1", "--out", shard.to_str().unwrap()],
+        &repo_root(),
+    );
+    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    let verdict_path = shard.join("verdict.json");
+    let good = std::fs::read_to_string(&verdict_path).unwrap();
+    let merge =
+        || gauntlet(&["merge", "--out", base.join("m").to_str().unwrap(), shard.to_str().unwrap()], &repo_root());
+    let cases: [(&str, String); 2] = [
+        ("\"index\": 0", good.replace("\"index\": 1", "\"index\": 0")),
+        ("gauntlet.verdict.v9", good.replace("gauntlet.verdict.v1", "gauntlet.verdict.v9")),
+    ];
+    for (what, text) in cases {
+        std::fs::write(&verdict_path, text).unwrap();
+        let out = merge();
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains("verdict.json"), "{what}: {}", stderr(&out));
+    }
+    std::fs::write(&verdict_path, good).unwrap();
+    let results = shard.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(&results, &text[..text.len() / 2]).unwrap();
+    let out = merge();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("results.jsonl") && stderr(&out).contains("error[invalid-result]"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -25,8 +25,7 @@ use serde::Deserialize;
 
 use super::{Outcome, Progress, Replayed, Target, TargetFingerprint};
 use crate::corpus::{Case, Decision, Direction};
-use crate::errors::Code;
-use crate::errors::{toml_diagnostic, Diagnostic, Error};
+use crate::errors::{toml_diagnostic, Code, Diagnostic, Error};
 use crate::hashing::sha256_hex;
 
 pub use normalize::Signals;
