@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 
 use crate::corpus::Case;
 
-/// Read back from a verdict through the same checks as `--partition`, so a
-/// hand-edited or corrupted shard (index 0, index past count) is an input
-/// error, never a panic in `merge`.
+/// One shard of a run: `--partition hash:M/N`.
+// Read back from a verdict through the same checks as `--partition`, so a
+// hand-edited or corrupted shard (index 0, index past count) is an input
+// error, never a panic in `merge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawPartition")]
 pub struct Partition {
@@ -27,6 +28,7 @@ pub struct Partition {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct RawPartition {
+    /// 1-based shard number.
     index: u32,
     count: u32,
 }

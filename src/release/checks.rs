@@ -64,6 +64,15 @@ impl Blockers {
                 "verdict",
             );
         }
+        // No fixture at all is no evidence, not a pass: a release vouches
+        // that known false positives stay allowed and known threats blocked.
+        if v.fixture_gates.is_empty() {
+            self.block(
+                "fixtures",
+                "the verdict checked no fixture suite and no golden snapshot: known false positives and known threats are unverified".into(),
+                "verdict",
+            );
+        }
         for (id, status, first_line) in &v.fixture_gates {
             if *status != GateStatus::Pass {
                 self.block("fixtures", format!("{id} is {}: {first_line}", status.as_str()), "verdict");

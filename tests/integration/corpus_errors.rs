@@ -8,7 +8,7 @@ fn corrupt_corpus_line_exits_2_naming_path_and_line() {
         "",
     );
     let out = gauntlet(&["run"], &dir);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("corpora/cases.jsonl:2:"), "{err}");
     assert!(err.contains("invalid-json"), "{err}");
@@ -28,7 +28,7 @@ fn every_corpus_problem_is_reported_not_just_the_first() {
         "[[gate]]\nid = \"g\"\nmetric = \"nope\"\nmax = 0.1\n",
     );
     let out = gauntlet(&["run"], &dir);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     let err = stderr(&out);
     for expected in [
         "cases.jsonl:2: error[duplicate-id]",
@@ -45,7 +45,7 @@ fn empty_corpus_is_an_error() {
     let dir = project("empty-corpus", "", "");
     std::fs::remove_file(dir.join("corpora/cases.jsonl")).unwrap();
     let out = gauntlet(&["run"], &dir);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("empty-corpus"), "{}", stderr(&out));
 }
 
@@ -54,7 +54,7 @@ fn unknown_config_key_names_line_and_column() {
     let dir = project("bad-config", "{\"id\":\"a\",\"input\":\"x\",\"label\":\"benign\",\"category\":\"c\"}\n", "");
     write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\n\n[run]\n  reportz = \"out\"\n");
     let out = gauntlet(&["run"], &dir);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("gauntlet.toml:5:3"), "{}", stderr(&out));
 }
 
@@ -72,7 +72,7 @@ fn csv_with_manifest_maps_columns_and_labels() {
         "name = \"mixed\"\ninput = \"prompt\"\ncategory = \"type\"\nlabel-map = { safe = \"benign\", unsafe = \"adversarial\" }\n",
     );
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
     assert_eq!(v["metrics"]["by-category"]["weather"]["benign"]["total"], 1);
     assert_eq!(v["metrics"]["by-category"]["injection"]["adversarial"]["block"], 1);

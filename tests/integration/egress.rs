@@ -32,7 +32,7 @@ fn egress_detectors_per_detector_table_and_exec_agree() {
     let builtin =
         egress_project("egress-builtin", &format!("[target]\nkind = \"builtin\"\nsystem-prompt = {PROMPT:?}\n"));
     let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &builtin);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&builtin.join("reports/verdict.json"));
     let detectors = &v["metrics"]["by-detector"]["egress"];
     for d in ["pii:card", "pii:iban", "pii:ssn", "secret:known-format", "leak:system-prompt"] {
@@ -48,7 +48,7 @@ fn egress_detectors_per_detector_table_and_exec_agree() {
         &format!("[target]\nkind = \"exec\"\ncommand = [{bin:?}, \"target\", \"serve\", \"--stdio\", \"--system-prompt\", {PROMPT:?}]\n"),
     );
     let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &exec);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     assert_eq!(decisions(&builtin), decisions(&exec), "the direction travels in the protocol");
 }
 
@@ -66,7 +66,7 @@ fn conversations_are_judged_turn_by_turn_in_order_and_through_exec() {
     };
     let builtin = make("conversations-builtin", "[target]\nkind = \"builtin\"\n".into());
     let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &builtin);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&builtin.join("reports/verdict.json"));
     let c = &v["metrics"]["conversations"];
     assert_eq!(c["conversations"], 32);
@@ -95,7 +95,7 @@ fn conversations_are_judged_turn_by_turn_in_order_and_through_exec() {
         format!("[target]\nkind = \"exec\"\ncommand = [{bin:?}, \"target\", \"serve\", \"--stdio\"]\n"),
     );
     let out = gauntlet(&["run", "--quiet", "--lane", "preflight"], &exec);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let turns = |dir: &std::path::Path| -> Vec<(String, Option<u64>)> {
         std::fs::read_to_string(dir.join("reports/results.jsonl"))
             .unwrap()

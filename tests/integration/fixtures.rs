@@ -26,7 +26,7 @@ fn fixture_mismatch_fails_its_suite_gate_naming_the_case() {
         "[[case]]\nname = \"rain\"\ninput = \"Explain how rain forms.\"\nexpect = \"block\"\ntracking = \"SEC-7\"\n",
     );
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code(), Some(1));
     let v = read_json(&dir.join("reports/verdict.json"));
     let g = v["gates"].as_array().unwrap().iter().find(|g| g["id"] == "fixtures:suite").unwrap();
     assert_eq!(g["status"], "fail");
@@ -39,7 +39,7 @@ fn unknown_fixture_ref_is_an_input_error() {
     let dir = project_with_fixture("fixture-bad-ref");
     write(&dir.join("fixtures/suite.toml"), "[[case]]\nref = \"nope\"\nexpect = \"allow\"\n");
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("suite.toml:1: error[unknown-ref]"), "{}", stderr(&out));
 }
 
@@ -55,7 +55,7 @@ fn fixture_case_waiver_applies_to_that_case() {
         "[[waiver]]\nid = \"w\"\ncase = \"suite::rain\"\nowner = \"o\"\ncreated = \"2026-11-20\"\nexpires = \"2026-11-30\"\ntracking = \"T\"\nreason = \"r\"\nscope = \"both\"\nremove-when = \"x\"\n",
     );
     let out = gauntlet(&["run", "--quiet", "--today", "2026-11-22"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
     let g = v["gates"].as_array().unwrap().iter().find(|g| g["id"] == "fixtures:suite").unwrap();
     assert_eq!(g["status"], "waived");
@@ -67,13 +67,13 @@ fn golden_flip_fails_with_a_diff_bless_accepts_and_ci_writes_nothing() {
     std::fs::create_dir_all(dir.join("fixtures/golden")).unwrap();
     // First run: no snapshot yet -> fails, pending file written for review.
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code(), Some(1));
     assert!(dir.join("fixtures/golden/cases.snap.new").exists());
     let out = gauntlet(&["fixtures", "bless"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     assert!(dir.join("fixtures/golden/cases.snap").exists());
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
 
     // Flip one case: a rule change that blocks "topic 3".
     let rules = gauntlet::target::builtin::DEFAULT_RULES.to_string()
@@ -84,13 +84,8 @@ fn golden_flip_fails_with_a_diff_bless_accepts_and_ci_writes_nothing() {
     let _ = std::fs::remove_file(dir.join("fixtures/golden/cases.snap.new"));
 
     // In CI nothing is written.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
-        .args(["run", "--quiet"])
-        .current_dir(&dir)
-        .env("CI", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("CI", "true")]);
+    assert_eq!(out.code(), Some(1));
     assert!(!dir.join("fixtures/golden/cases.snap.new").exists(), "CI=true must not write snapshots");
     assert_eq!(std::fs::read(dir.join("fixtures/golden/cases.snap")).unwrap(), snapshot_before);
     let v = read_json(&dir.join("reports/verdict.json"));
@@ -103,22 +98,17 @@ fn golden_flip_fails_with_a_diff_bless_accepts_and_ci_writes_nothing() {
         golden["diff"]
     );
     // Bless is refused in CI, accepted locally.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
-        .args(["fixtures", "bless"])
-        .current_dir(&dir)
-        .env("CI", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(gauntlet(&["fixtures", "bless"], &dir).status.code(), Some(0));
-    assert_eq!(gauntlet(&["run", "--quiet"], &dir).status.code(), Some(0));
+    let out = gauntlet_with_env(&["fixtures", "bless"], &dir, &[("CI", "true")]);
+    assert_eq!(out.code(), Some(2));
+    assert_eq!(gauntlet(&["fixtures", "bless"], &dir).code(), Some(0));
+    assert_eq!(gauntlet(&["run", "--quiet"], &dir).code(), Some(0));
 }
 
 #[test]
 fn bundled_project_runs_clean() {
     let dir = scratch("bundled-clean");
     let out = gauntlet(&["run", "--quiet", "--lane", "preflight", "--out", dir.to_str().unwrap()], &repo_root());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("verdict.json"));
     // Latency is a timing of this (busy, debug-build) test machine, not a property of the project.
     for g in v["gates"].as_array().unwrap().iter().filter(|g| !g["metric"].as_str().unwrap().starts_with("latency")) {
@@ -133,7 +123,7 @@ fn bundled_project_runs_clean() {
 fn check_determinism_and_repeat_on_the_builtin_target() {
     let dir = project_with_fixture("determinism-repeat");
     let out = gauntlet(&["run", "--quiet", "--check-determinism", "--repeat", "3"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
     let g = v["gates"].as_array().unwrap().iter().find(|g| g["id"] == "determinism").unwrap();
     assert_eq!(g["status"], "pass");

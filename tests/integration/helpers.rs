@@ -13,15 +13,52 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-pub fn gauntlet(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+/// A finished gauntlet process. Its exit code is the verdict, so a test
+/// must look at it: dropping a `Ran` whose `code()` was never read panics.
+#[must_use = "check the exit code with .code()"]
+pub struct Ran {
+    output: Output,
+    code_read: std::cell::Cell<bool>,
+}
+
+impl Ran {
+    pub fn code(&self) -> Option<i32> {
+        self.code_read.set(true);
+        self.output.status.code()
+    }
+}
+
+impl std::ops::Deref for Ran {
+    type Target = Output;
+    fn deref(&self) -> &Output {
+        &self.output
+    }
+}
+
+impl Drop for Ran {
+    fn drop(&mut self) {
+        if !self.code_read.get() && !std::thread::panicking() {
+            panic!("a test ignored gauntlet's exit code; stderr: {}", stderr(&self.output));
+        }
+    }
+}
+
+pub fn gauntlet(args: &[&str], dir: &Path) -> Ran {
+    gauntlet_with_env(args, dir, &[])
+}
+
+/// As [`gauntlet`], with extra environment variables (e.g. `CI`).
+pub fn gauntlet_with_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Ran {
+    let output = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
         .args(args)
         .current_dir(dir)
         .env_remove("GAUNTLET_TODAY")
         // Tests that need CI behaviour (no snapshot writes) set it themselves.
         .env_remove("CI")
+        .envs(env.iter().copied())
         .output()
-        .expect("gauntlet runs")
+        .expect("gauntlet runs");
+    Ran { output, code_read: std::cell::Cell::new(false) }
 }
 
 pub fn stderr(o: &Output) -> String {

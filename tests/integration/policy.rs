@@ -18,7 +18,7 @@ fn policy_example_fills_the_matrix_and_gates_on_its_cells() {
         ],
         &example,
     );
-    assert_eq!(out.status.code(), Some(1), "two deliberate policy mistakes fail two gates: {}", stderr(&out));
+    assert_eq!(out.code(), Some(1), "two deliberate policy mistakes fail two gates: {}", stderr(&out));
     let v = read_json(&dir.join("verdict.json"));
     let m = &v["metrics"]["overall"]["decision-matrix"];
     assert_eq!(m["block"]["allow"], 1, "{m}");

@@ -35,7 +35,7 @@ fn project_with_public(names: &[&str], scratch_name: &str) -> PathBuf {
 fn public_datasets_load_with_only_a_manifest() {
     let dir = project_with_public(&["jailbreakbench", "giskard", "bipia-email"], "public-all");
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
     let datasets: Vec<(String, u64)> = v["corpora"]["datasets"]
         .as_array()
@@ -64,7 +64,7 @@ fn derived_ids_survive_reordering() {
     let dir = project_with_public(&["bipia-email"], "public-reorder");
     let ids = |dir: &PathBuf| -> std::collections::BTreeMap<String, String> {
         let out = gauntlet(&["run", "--quiet"], dir);
-        assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+        assert!(out.code().unwrap() < 2, "{}", stderr(&out));
         std::fs::read_to_string(dir.join("reports/results.jsonl"))
             .unwrap()
             .lines()

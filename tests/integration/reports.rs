@@ -9,7 +9,7 @@ const FILES: [&str; 4] = ["dashboard.html", "junit.xml", "summary.md", "results.
 fn run_writes_all_reports_and_report_from_reproduces_them_byte_for_byte() {
     let dir = scratch("report-from");
     let out = gauntlet(&["run", "--quiet", "--out", dir.to_str().unwrap()], &repo_root());
-    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    assert!(out.code().unwrap() < 2, "{}", stderr(&out));
     let originals: Vec<Vec<u8>> = FILES.iter().map(|f| std::fs::read(dir.join(f)).expect(f)).collect();
     for f in FILES {
         std::fs::remove_file(dir.join(f)).unwrap();
@@ -24,7 +24,7 @@ fn run_writes_all_reports_and_report_from_reproduces_them_byte_for_byte() {
         ],
         &repo_root(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     for (f, original) in FILES.iter().zip(originals) {
         assert!(std::fs::read(dir.join(f)).unwrap() == original, "{f} differs after re-rendering");
     }
@@ -35,12 +35,14 @@ fn history_is_appended_on_full_runs_only() {
     let dir = scratch("history");
     let history = dir.join("history/history.jsonl");
     let lines = || std::fs::read_to_string(&history).map(|t| t.lines().count()).unwrap_or(0);
-    gauntlet(&["run", "--quiet", "--out", dir.to_str().unwrap()], &repo_root());
+    let full = || gauntlet(&["run", "--quiet", "--out", dir.to_str().unwrap()], &repo_root()).code();
+    assert!(full().unwrap() < 2);
     let first = std::fs::read_to_string(&history).unwrap();
     assert_eq!(lines(), 1);
-    gauntlet(&["run", "--quiet", "--lane", "preflight", "--out", dir.to_str().unwrap()], &repo_root());
+    let preflight = gauntlet(&["run", "--quiet", "--lane", "preflight", "--out", dir.to_str().unwrap()], &repo_root());
+    assert_eq!(preflight.code(), Some(0), "{}", stderr(&preflight));
     assert_eq!(lines(), 1, "preflight runs do not add history");
-    gauntlet(&["run", "--quiet", "--out", dir.to_str().unwrap()], &repo_root());
+    assert!(full().unwrap() < 2);
     assert_eq!(lines(), 2);
     assert!(std::fs::read_to_string(&history).unwrap().starts_with(&first), "history is appended, never rewritten");
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
@@ -56,7 +58,7 @@ fn hostile_text_is_inert_in_markdown_csv_and_junit() {
         &["run", "--quiet", "--config", "tests/data/hostile/gauntlet.toml", "--out", dir.to_str().unwrap()],
         &repo_root(),
     );
-    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    assert!(out.code().unwrap() < 2, "{}", stderr(&out));
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(summary.len() <= 64 * 1024);
     for line in summary.lines().filter(|l| l.starts_with("| h-") || l.contains("hostile id")) {
@@ -98,7 +100,7 @@ fn summary_stays_under_64_kb_for_many_failures() {
     }
     let dir =
         project("summary-cap", &corpus, "[[gate]]\nid = \"asr\"\nmetric = \"asr\"\nmax = 0.0\nbound = \"point\"\n");
-    gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(gauntlet(&["run", "--quiet"], &dir).code(), Some(1), "every attack succeeds");
     let summary = std::fs::read_to_string(dir.join("reports/summary.md")).unwrap();
     assert!(summary.len() <= 64 * 1024, "{}", summary.len());
     assert!(summary.contains("Successful attacks (3000)"));

@@ -20,7 +20,7 @@ fn emitted_verdict_validates_against_published_schema() {
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let dir = scratch("schema-validate");
     let out = gauntlet(&["run", "--quiet", "--out", dir.to_str().unwrap()], &repo_root());
-    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    assert!(out.code().unwrap() < 2, "{}", stderr(&out));
     let verdict = read_json(&dir.join("verdict.json"));
     let errors: Vec<String> =
         validator.iter_errors(&verdict).map(|e| format!("{} at {}", e, e.instance_path())).collect();

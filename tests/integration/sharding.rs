@@ -25,7 +25,7 @@ fn merged_verdict_equals_the_unsharded_one() {
         &["run", "--quiet", "--lane", "preflight", "--today", "2026-11-22", "--out", whole.to_str().unwrap()],
         &repo_root(),
     );
-    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    assert!(out.code().unwrap() < 2, "{}", stderr(&out));
     let expected = without_timings(read_json(&whole.join("verdict.json")));
     for n in [1, 2, 3, 7] {
         let mut dirs = Vec::new();
@@ -46,14 +46,14 @@ fn merged_verdict_equals_the_unsharded_one() {
                 ],
                 &repo_root(),
             );
-            assert_eq!(out.status.code(), Some(0), "shard {m}/{n}: {}", stderr(&out));
+            assert_eq!(out.code(), Some(0), "shard {m}/{n}: {}", stderr(&out));
             dirs.push(dir.to_str().unwrap().to_string());
         }
         let merged = base.join(format!("merged-{n}"));
         let mut args = vec!["merge", "--quiet", "--today", "2026-11-22", "--out", merged.to_str().unwrap()];
         args.extend(dirs.iter().map(String::as_str));
         let out = gauntlet(&args, &repo_root());
-        assert!(out.status.code().unwrap() < 2, "merge {n}: {}", stderr(&out));
+        assert!(out.code().unwrap() < 2, "merge {n}: {}", stderr(&out));
         assert_eq!(without_timings(read_json(&merged.join("verdict.json"))), expected, "N = {n}");
         assert_eq!(
             results_without_latency(merged.join("results.jsonl")),
@@ -83,7 +83,7 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
             ],
             &repo_root(),
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(out.code(), Some(0), "{}", stderr(&out));
         dir.to_str().unwrap().to_string()
     };
     let a = shard(1, 2, "a", "gauntlet.toml");
@@ -98,15 +98,15 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
         gauntlet(&args, &repo_root())
     };
     let out = merge(&[&a]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("missing-shard"), "{}", stderr(&out));
     let out = merge(&[&a, &a_again, &b]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("duplicate-shard"), "{}", stderr(&out));
     let out = merge(&[&a, &foreign]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("shard-mismatch"), "{}", stderr(&out));
-    assert_eq!(merge(&[&a, &b]).status.code(), Some(0));
+    assert_eq!(merge(&[&a, &b]).code(), Some(0));
 
     // A case in two shards (a tampered or mis-assembled shard folder).
     let stray =
@@ -117,7 +117,7 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
     text.push('\n');
     std::fs::write(&b_results, text).unwrap();
     let out = merge(&[&a, &b]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("duplicate-case"), "{}", stderr(&out));
 }
 
@@ -125,7 +125,7 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
 fn partition_is_validated() {
     for bad in ["hash:0/2", "hash:3/2", "2/2", "hash:1/0"] {
         let out = gauntlet(&["run", "--quiet", "--partition", bad], &repo_root());
-        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert_eq!(out.code(), Some(2), "{bad}");
     }
 }
 
@@ -140,7 +140,7 @@ fn merge_of_a_malformed_shard_panicked() {
         &["run", "--quiet", "--lane", "preflight", "--partition", "hash:1/1", "--out", shard.to_str().unwrap()],
         &repo_root(),
     );
-    assert!(out.status.code().unwrap() < 2, "{}", stderr(&out));
+    assert!(out.code().unwrap() < 2, "{}", stderr(&out));
     let verdict_path = shard.join("verdict.json");
     let good = std::fs::read_to_string(&verdict_path).unwrap();
     let merge =
@@ -152,7 +152,7 @@ fn merge_of_a_malformed_shard_panicked() {
     for (what, text) in cases {
         std::fs::write(&verdict_path, text).unwrap();
         let out = merge();
-        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(2), "{what}: {}", stderr(&out));
         assert!(stderr(&out).contains("verdict.json"), "{what}: {}", stderr(&out));
     }
     std::fs::write(&verdict_path, good).unwrap();
@@ -160,7 +160,7 @@ fn merge_of_a_malformed_shard_panicked() {
     let text = std::fs::read_to_string(&results).unwrap();
     std::fs::write(&results, &text[..text.len() / 2]).unwrap();
     let out = merge();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("results.jsonl") && stderr(&out).contains("error[invalid-result]"),
         "{}",

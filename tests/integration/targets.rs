@@ -47,7 +47,7 @@ struct Run {
 
 fn run(dir: &Path) -> Run {
     let out = gauntlet(&["run", "--quiet"], dir);
-    let code = out.status.code().unwrap();
+    let code = out.code().unwrap();
     assert!(code != 2, "{}", stderr(&out));
     let verdict = read_json(&dir.join("reports/verdict.json"));
     let text = std::fs::read_to_string(dir.join("reports/results.jsonl")).unwrap();
@@ -308,7 +308,7 @@ fn http_missing_env_for_a_header_is_a_config_error_that_never_shows_values() {
         "url = \"http://127.0.0.1:9/x\"\nheaders = { Authorization = \"Bearer ${GAUNTLET_TEST_NOT_SET}\" }",
     );
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("GAUNTLET_TEST_NOT_SET"));
 }
 
@@ -322,13 +322,8 @@ fn http_headers_are_sent_but_never_written_to_reports() {
             server.url
         ),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_gauntlet"))
-        .args(["run", "--quiet"])
-        .current_dir(&dir)
-        .env("GAUNTLET_TEST_SECRET", "tok-5ecret-value")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("GAUNTLET_TEST_SECRET", "tok-5ecret-value")]);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     for entry in std::fs::read_dir(dir.join("reports")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
         assert!(!text.contains("tok-5ecret-value"));

@@ -19,7 +19,7 @@ fn corpora_run_per_tenant_with_per_tenant_gates_and_fail_closed_routing() {
         "[target]\nkind = \"builtin\"\nanonymous = false\n\n[[target.tenant]]\nid = \"strict\"\nthreshold = 0.2\n\n[[target.tenant]]\nid = \"lax\"\nthreshold = 0.9\n",
     );
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
     assert_eq!(v["corpora"]["cases"], 4, "two cases for two tenants");
     assert_eq!(v["metrics"]["by-tenant"]["strict"]["asr"]["value"], 0.0, "the role-play framing blocks at 0.2");
@@ -41,7 +41,7 @@ fn a_target_that_serves_unknown_tenants_fails_the_fail_closed_check() {
         &format!("[target]\nkind = \"exec\"\ncommand = [{bin:?}, \"target\", \"serve\", \"--stdio\"]\n\n[[target.tenant]]\nid = \"acme\"\n"),
     );
     let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(1), "{}", stderr(&out));
     let v = read_json(&dir.join("reports/verdict.json"));
     let g = v["gates"].as_array().unwrap().iter().find(|g| g["id"] == "tenant-fail-closed").unwrap();
     assert_eq!(g["status"], "fail");

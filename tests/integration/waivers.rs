@@ -39,7 +39,7 @@ fn waiver(id: &str, gate: &str, created: &str, expires: &str, scope: &str) -> St
 
 fn run_at(dir: &Path, today: &str, lane: &str) -> (i32, serde_json::Value) {
     let out = gauntlet(&["run", "--quiet", "--today", today, "--lane", lane], dir);
-    let code = out.status.code().unwrap();
+    let code = out.code().unwrap();
     assert!(code < 2, "{}", stderr(&out));
     (code, read_json(&dir.join("reports/verdict.json")))
 }
@@ -185,7 +185,7 @@ remove-when = "x"
 "#;
     write(&dir.join("waivers/broken.toml"), text);
     let out = gauntlet(&["waivers", "audit", "--today", TODAY], &dir);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(out.code(), Some(1), "{}", stdout(&out));
     let audit = read_json(&dir.join("reports/waiver-audit.json"));
     let all: Vec<String> = audit["waivers"]
         .as_array()
@@ -237,7 +237,7 @@ fn waivers_new_appends_a_valid_entry_and_refuses_a_bad_one() {
         TODAY,
     ];
     let out = gauntlet(&args, &dir);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
     let (code, v) = run_at(&dir, TODAY, "full");
     assert_eq!(code, 0);
     assert_eq!(gate(&v, "fpr")["waiver"]["expires"], "2026-12-06");
@@ -245,7 +245,7 @@ fn waivers_new_appends_a_valid_entry_and_refuses_a_bad_one() {
         &["waivers", "new", "--gate", "fpr", "--days", "45", "--owner", "a", "--tracking", "t", "--reason", "r"],
         &dir,
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     let out = gauntlet(
         &[
             "waivers",
@@ -263,6 +263,6 @@ fn waivers_new_appends_a_valid_entry_and_refuses_a_bad_one() {
         ],
         &dir,
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("unknown-gate"), "{}", stderr(&out));
 }
