@@ -172,7 +172,7 @@ pub struct Config {
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
-const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "hello", "timeout-ms"];
+const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "hello", "startup-ms", "timeout-ms"];
 const HTTP_KEYS: &[&str] =
     &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
 
@@ -277,6 +277,12 @@ impl Config {
                 );
             }
         }
+        if raw.target.abort_error_share.is_some_and(|v| !(v > 0.0 && v <= 1.0)) {
+            problems.push(
+                Diagnostic::new(path, Code::OutOfRange, "`abort-error-share` must be in (0, 1]")
+                    .near(&text, "abort-error-share"),
+            );
+        }
         let confidence = raw.counting.confidence.unwrap_or(0.95);
         if !(confidence > 0.5 && confidence < 1.0) {
             problems.push(
@@ -373,6 +379,7 @@ impl Config {
             ("workers", raw.target.workers.map(|v| v as u64)),
             ("window", raw.target.window.map(|v| v as u64)),
             ("timeout-ms", raw.target.timeout_ms),
+            ("startup-ms", raw.target.startup_ms),
             ("concurrency", raw.target.concurrency.map(|v| v as u64)),
         ] {
             if value == Some(0) {

@@ -161,6 +161,24 @@ fn tenant_probes(config: &Config) -> Vec<Case> {
     probes
 }
 
+/// The abort rule: when at least `abort-error-share` (0.5) of at least
+/// `abort-min-cases` (50) cases ended in target errors, the target is
+/// broken and its pessimistically counted rates would judge the breakage,
+/// not the gate, so the run has no honest verdict (exit 3).
+fn mostly_errors(results: &[CaseResult], spec: &crate::target::TargetSpec) -> Option<String> {
+    let (share, min) = (spec.abort_error_share.unwrap_or(0.5), spec.abort_min_cases.unwrap_or(50));
+    let n = results.len() as u64;
+    let errors: Vec<&CaseResult> = results.iter().filter(|r| r.decision.is_none()).collect();
+    if n == 0 || n < min || (errors.len() as f64) < share * n as f64 {
+        return None;
+    }
+    let first = errors.first().and_then(|r| r.error.as_ref()).map(|e| e.message.as_str()).unwrap_or("");
+    Some(format!(
+        "{} of {n} cases ended in target errors (abort-error-share {share}); the first: {first}",
+        errors.len()
+    ))
+}
+
 /// Replays again on a different number of threads for gate `determinism`.
 fn second_replay(
     target: &dyn Target,
@@ -206,6 +224,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     }
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
+    if config.target.health_probe.unwrap_or(true) {
+        target.probe(&crate::target::probe_case(&cases))?;
+    }
     let policy = config.counting;
     let severity = |l, d| policy.severity(l, d);
     let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
@@ -227,9 +248,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat, &config.counting)?),
         None => None,
     };
-    let aborted = replayed.aborted.clone();
     let mut results = replayed.results;
     let fixture_results = results.split_off(corpus_len);
+    let aborted = replayed.aborted.clone().or_else(|| mostly_errors(&results, &config.target));
     if let Some(seqs) = seqs {
         for (r, s) in results.iter_mut().zip(seqs) {
             r.seq = Some(s);

@@ -224,6 +224,15 @@ impl HttpTarget {
         let decision_key = match v.pointer(&self.config.decision) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Bool(b)) => b.to_string(),
+            // The protocol's error answer: the target says it could not judge.
+            _ if v.get("error").is_some_and(Value::is_string) => {
+                let message = v["error"].as_str().unwrap_or_default();
+                return Outcome::error(
+                    ErrorKind::Target,
+                    format!("the target reported: {}", excerpt(message)),
+                    latency_us,
+                );
+            }
             _ => return protocol(format!("no decision at `{}`: {}", self.config.decision, excerpt(text))),
         };
         let decision =
@@ -266,6 +275,13 @@ impl HttpTarget {
 }
 
 impl Target for HttpTarget {
+    fn probe(&self, case: &Case) -> Result<(), Error> {
+        match self.call(case).decision {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Target(format!("health probe to {}: {}", self.config.url, e.message))),
+        }
+    }
+
     fn fingerprint(&self) -> TargetFingerprint {
         let mut f = Fingerprint::new();
         f.part(self.config.url.as_bytes()).part(self.config.body.as_deref().unwrap_or("").as_bytes());

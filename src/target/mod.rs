@@ -129,9 +129,46 @@ pub trait Target: Sync {
     /// failure); per-case failures are outcomes.
     fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error>;
 
+    /// One untimed request before the replay (`case`, id `gauntlet:probe`):
+    /// a target that cannot start, answers garbage or refuses connections
+    /// is found at once and reported as exit 3 with the cause, instead of
+    /// failing every case. The default (in-process targets) always passes.
+    fn probe(&self, case: &Case) -> Result<(), Error> {
+        let _ = case;
+        Ok(())
+    }
+
     /// What the target wrote to stderr (bounded), for `target-stderr.log`.
     fn stderr_log(&self) -> Option<String> {
         None
+    }
+}
+
+/// Id of the health-probe request; never a corpus case's id.
+pub const PROBE_ID: &str = "gauntlet:probe";
+
+/// The health probe's request: a plain benign prompt, or, for a target fed
+/// only structured requests or conversations (a policy engine), the first
+/// case's input, so the probe has a shape the target understands.
+pub fn probe_case(cases: &[Case]) -> Case {
+    let text_inputs = cases.is_empty() || cases.iter().any(|c| matches!(c.payload, crate::corpus::Payload::Text(_)));
+    let payload = match cases.first() {
+        Some(first) if !text_inputs => first.payload.clone(),
+        _ => crate::corpus::Payload::Text("Hello, what are your opening hours?".into()),
+    };
+    Case {
+        id: PROBE_ID.into(),
+        payload,
+        label: crate::corpus::Label::Benign,
+        category: Arc::from("health-probe"),
+        source: Arc::from("gauntlet"),
+        tags: Vec::new(),
+        expected: None,
+        direction: Default::default(),
+        context: None,
+        dataset: Arc::from("probes"),
+        expected_first_block: None,
+        origin: crate::corpus::Origin { path: Arc::new("<health probe>".into()), line: 0 },
     }
 }
 

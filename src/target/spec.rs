@@ -43,6 +43,8 @@ pub struct TargetSpec {
     pub window: Option<usize>,
     pub max_restarts: Option<u32>,
     pub hello: Option<bool>,
+    /// How long a fresh process may take to give its first answer.
+    pub startup_ms: Option<u64>,
     // http
     pub url: Option<String>,
     pub body: Option<String>,
@@ -60,6 +62,13 @@ pub struct TargetSpec {
     pub tenant: Option<Vec<TenantSpec>>,
     /// Whether a request without a tenant may be served (default true).
     pub anonymous: Option<bool>,
+    /// Send one untimed request before the replay (default true).
+    pub health_probe: Option<bool>,
+    /// Abort (exit 3) when at least this share of cases ends in target
+    /// errors (default 0.5)...
+    pub abort_error_share: Option<f64>,
+    /// ...once at least this many cases were replayed (default 50).
+    pub abort_min_cases: Option<u64>,
 }
 
 /// One tenant; for the built-in target it may override the threshold and
@@ -82,7 +91,7 @@ impl TargetSpec {
             rules => "rules", threshold => "threshold", approval_threshold => "approval-threshold",
             system_prompt => "system-prompt",
             command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
-            hello => "hello", url => "url", body => "body", headers => "headers", decision => "decision",
+            hello => "hello", startup_ms => "startup-ms", url => "url", body => "body", headers => "headers", decision => "decision",
             decision_map => "decision-map", score => "score", reasons => "reasons",
             concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms"
         );
@@ -139,6 +148,7 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
                 max_restarts: t.max_restarts.unwrap_or(3),
                 hello: t.hello.unwrap_or(false),
+                startup: t.startup_ms.map(Duration::from_millis).unwrap_or(super::exec::DEFAULT_STARTUP),
                 dir: file.base.to_path_buf(),
             })))
         }

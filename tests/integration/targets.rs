@@ -74,7 +74,9 @@ fn exec_answers_in_order_and_out_of_order() {
     // `reverse` answers each pair of requests swapped, so it needs an even
     // count per process: one worker.
     for (mode, workers) in [("ok", 2), ("reverse", 1), ("slow", 2)] {
-        let dir = exec_project(&format!("exec-{mode}"), mode, &[], &format!("window = 4\nworkers = {workers}"));
+        // `reverse` answers only pairs, so it cannot answer a lone probe.
+        let probe = if mode == "reverse" { "\nhealth-probe = false" } else { "" };
+        let dir = exec_project(&format!("exec-{mode}"), mode, &[], &format!("window = 4\nworkers = {workers}{probe}"));
         let r = run(&dir);
         assert_eq!(r.code, 0, "{mode}");
         assert_all_cases_once(&r, 12);
@@ -261,8 +263,13 @@ fn http_adapter_maps_fields_and_retries_500_and_429() {
 
 #[test]
 fn http_failures_after_retries_slow_targets_and_refused_connections() {
+    // Without the health probe (which stops these runs at once with exit 3,
+    // see exit_codes.rs): each case is accounted for, and pessimistically.
     let server = python_gate("always503");
-    let dir = http_project("http-503", &format!("url = \"{}/check\"\n{ADAPTED}\nretries = 2", server.url));
+    let dir = http_project(
+        "http-503",
+        &format!("url = \"{}/check\"\n{ADAPTED}\nretries = 2\nhealth-probe = false", server.url),
+    );
     let r = run(&dir);
     assert_all_cases_once(&r, 8);
     assert_eq!(r.code, 1);
@@ -272,7 +279,7 @@ fn http_failures_after_retries_slow_targets_and_refused_connections() {
     let slow = python_gate("slow");
     let dir = http_project(
         "http-slow",
-        &format!("url = \"{}/check\"\n{ADAPTED}\ntimeout-ms = 300\nconcurrency = 8", slow.url),
+        &format!("url = \"{}/check\"\n{ADAPTED}\ntimeout-ms = 300\nconcurrency = 8\nhealth-probe = false", slow.url),
     );
     let r = run(&dir);
     assert_all_cases_once(&r, 8);
@@ -280,7 +287,10 @@ fn http_failures_after_retries_slow_targets_and_refused_connections() {
 
     // A port nobody listens on: bind, read the port, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = http_project("http-refused", &format!("url = \"http://127.0.0.1:{port}/gate\"\nretries = 1"));
+    let dir = http_project(
+        "http-refused",
+        &format!("url = \"http://127.0.0.1:{port}/gate\"\nretries = 1\nhealth-probe = false"),
+    );
     let r = run(&dir);
     assert_all_cases_once(&r, 8);
     assert!(r.outcomes.values().all(|v| v["error"]["kind"] == "connect" && v["attempts"] == 2), "{:#?}", r.outcomes);
@@ -404,4 +414,71 @@ fn every_case_gets_its_own_session_unless_it_shares_one_on_purpose() {
     let r = run(&dir);
     assert_eq!(r.outcomes["s2"]["decision"], "block");
     assert_eq!(r.outcomes["s0"]["decision"], "allow");
+}
+
+/// Regression: a dead or broken target (a closed port after 16 s of
+/// retries, an endpoint answering 404 to everything, an adapter printing
+/// garbage) exited 1, "gate failed". The health probe finds each before the
+/// replay: exit 3, naming the cause, no verdict written.
+#[test]
+fn dead_or_broken_targets_exited_1_as_if_a_gate_had_failed() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let notfound = python_gate("notfound");
+    let garbage = "import sys\nfor line in sys.stdin:\n    print('DEBUG: loading model...', flush=True)\n";
+    let setups = [
+        ("probe-refused", format!("kind = \"http\"\nurl = \"http://127.0.0.1:{port}/gate\"\nretries = 1"), "connect"),
+        ("probe-404", format!("kind = \"http\"\nurl = \"{}/check\"\n{ADAPTED}", notfound.url), "http 404"),
+        (
+            "probe-garbage",
+            format!("kind = \"exec\"\ncommand = [\"python3\", \"-c\", {garbage:?}]"),
+            "not a protocol answer: DEBUG: loading model...",
+        ),
+    ];
+    for (name, target, cause) in setups {
+        let dir = http_project(name, "");
+        write(&dir.join("gauntlet.toml"), &format!("[target]\n{target}\n"));
+        let out = gauntlet(&["run", "--quiet"], &dir);
+        assert_eq!(out.code(), Some(3), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains("health probe") && stderr(&out).contains(cause), "{name}: {}", stderr(&out));
+        assert!(!dir.join("reports/verdict.json").exists(), "{name}: no verdict from a dead target");
+    }
+}
+
+/// The abort rule and the protocol's error answer: a target that answers
+/// the probe but reports its own error for most cases gives no honest
+/// verdict (exit 3), and each case records `error: target` with its message.
+#[test]
+fn a_target_failing_most_cases_aborts_the_run_with_exit_3() {
+    let script = "import json, sys\nfor line in sys.stdin:\n    r = json.loads(line)\n    \
+                  a = {'id': r['id'], 'decision': 'allow'} if r['id'] == 'gauntlet:probe' or r['id'].endswith('7') \
+                  else {'id': r['id'], 'error': 'model not loaded'}\n    print(json.dumps(a), flush=True)\n";
+    let corpus: String = (0..60)
+        .map(|i| format!("{{\"id\":\"c{i:02}\",\"input\":\"hello {i}\",\"label\":\"benign\",\"category\":\"x\"}}\n"))
+        .collect();
+    let dir = project("abort-share", &corpus, "");
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!("[target]\nkind = \"exec\"\ncommand = [\"python3\", \"-c\", {script:?}]\n"),
+    );
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    let v = read_json(&dir.join("reports/verdict.json"));
+    assert_eq!(v["verdict"], "error");
+    let reason = v["run"]["aborted"].as_str().unwrap();
+    assert!(
+        reason.contains("54 of 60 cases ended in target errors") && reason.contains("model not loaded"),
+        "{reason}"
+    );
+    let results = std::fs::read_to_string(dir.join("reports/results.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(results.lines().next().unwrap()).unwrap();
+    assert_eq!(first["error"]["kind"], "target");
+    assert!(first["error"]["message"].as_str().unwrap().contains("model not loaded"));
+    // Raising the share above what happened lets the run be judged: the errors are false positives.
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!("[target]\nkind = \"exec\"\ncommand = [\"python3\", \"-c\", {script:?}]\nabort-error-share = 0.95\n"),
+    );
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(0), "the always-passing gate passes: {}", stderr(&out));
+    assert_eq!(read_json(&dir.join("reports/verdict.json"))["metrics"]["overall"]["fpr"]["numerator"], 54);
 }

@@ -10,6 +10,7 @@
 //! before a clean exit). Restarts are bounded; past the budget the run is
 //! marked aborted and the remaining cases are recorded as not run.
 
+mod in_flight;
 mod pipes;
 
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use in_flight::{Done, InFlight, Pace};
 use pipes::{Pipes, Wait};
 
 use super::protocol::{excerpt, Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
@@ -29,8 +31,9 @@ use crate::errors::Error;
 use crate::hashing::Fingerprint;
 
 /// How long a freshly started process may take before its first answer
-/// (loading a model, compiling rules) without its requests timing out.
-const STARTUP_ALLOWANCE: Duration = Duration::from_secs(30);
+/// (loading a model, compiling rules) without its requests timing out,
+/// unless the config sets `startup-ms`.
+pub const DEFAULT_STARTUP: Duration = Duration::from_secs(30);
 
 /// Bytes of target stderr kept for `target-stderr.log`.
 const STDERR_CAP: usize = 1 << 20;
@@ -44,12 +47,25 @@ pub struct ExecConfig {
     pub max_restarts: u32,
     pub hello: bool,
     pub dir: PathBuf,
+    /// How long a fresh process may take to give its first answer (loading a
+    /// model or rules) before it counts as hung: `startup-ms`.
+    pub startup: Duration,
+}
+
+/// The per-process health probe, armed by `Target::probe`.
+#[derive(Default)]
+struct Probe {
+    /// The request line every new process answers before it gets a case.
+    request: Option<Vec<u8>>,
+    /// The process the first probe started, handed to the first worker.
+    warm: Option<Process>,
 }
 
 pub struct ExecTarget {
     config: ExecConfig,
     stderr: Arc<Mutex<StderrLog>>,
     version: Mutex<Option<String>>,
+    probe: Mutex<Probe>,
     /// Reader and writer threads instead of `poll` (the only way off unix);
     /// set by tests so both ways stay exercised.
     threads: bool,
@@ -121,196 +137,15 @@ impl Run<'_> {
     }
 }
 
-/// A request in flight, in the order it was sent.
-struct Slot {
-    case: usize,
-    sent: Instant,
-    answered: bool,
-}
-
-/// The requests one process has in flight. Targets mostly answer in order,
-/// so an answer is first compared with the oldest request; an id map is
-/// built only once a target answers out of order.
-struct InFlight<'c> {
-    slots: VecDeque<Slot>,
-    /// Sequence number of `slots[0]`.
-    base: u64,
-    unanswered: usize,
-    by_id: Option<HashMap<&'c str, u64>>,
-}
-
-impl<'c> InFlight<'c> {
-    fn new(window: usize) -> Self {
-        InFlight { slots: VecDeque::with_capacity(window), base: 0, unanswered: 0, by_id: None }
-    }
-
-    fn push(&mut self, case: usize, id: &'c str, sent: Instant) {
-        if let Some(map) = self.by_id.as_mut() {
-            map.insert(id, self.base + self.slots.len() as u64);
-        }
-        self.slots.push_back(Slot { case, sent, answered: false });
-        self.unanswered += 1;
-    }
-
-    fn trim(&mut self) {
-        while self.slots.front().is_some_and(|s| s.answered) {
-            self.slots.pop_front();
-            self.base += 1;
-        }
-    }
-
-    fn oldest(&mut self) -> Option<&Slot> {
-        self.trim();
-        self.slots.front()
-    }
-
-    /// Takes the in-flight request with this id: (case, sent).
-    fn answer(&mut self, id: &str, cases: &'c [Case]) -> Option<(usize, Instant)> {
-        self.trim();
-        let front = self.slots.front()?;
-        let at = if cases[front.case].id == id {
-            0
-        } else {
-            let base = self.base;
-            let slots = &self.slots;
-            let map = self.by_id.get_or_insert_with(|| {
-                slots
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| !s.answered)
-                    .map(|(k, s)| (cases[s.case].id.as_str(), base + k as u64))
-                    .collect()
-            });
-            (map.get(id)? - base) as usize
-        };
-        if let Some(map) = self.by_id.as_mut() {
-            map.remove(id);
-        }
-        let slot = &mut self.slots[at];
-        slot.answered = true;
-        self.unanswered -= 1;
-        Some((slot.case, slot.sent))
-    }
-
-    /// Counts every unanswered request as sent at `now`.
-    fn restamp(&mut self, now: Instant) {
-        self.slots.iter_mut().filter(|s| !s.answered).for_each(|s| s.sent = now);
-    }
-
-    /// Every unanswered request, oldest first; leaves nothing in flight.
-    fn drain(&mut self) -> Vec<(usize, Instant)> {
-        let out = self.slots.drain(..).filter(|s| !s.answered).map(|s| (s.case, s.sent)).collect();
-        self.base = 0;
-        self.unanswered = 0;
-        self.by_id = None;
-        out
-    }
-
-    /// Takes the oldest unanswered request.
-    fn pop_oldest(&mut self, cases: &[Case]) -> Option<(usize, Instant)> {
-        self.trim();
-        let slot = self.slots.pop_front()?;
-        self.base += 1;
-        self.unanswered -= 1;
-        if let Some(map) = self.by_id.as_mut() {
-            map.remove(cases[slot.case].id.as_str());
-        }
-        Some((slot.case, slot.sent))
-    }
-}
-
-/// How many requests a worker keeps in flight. A request waits in the
-/// target's stdin until the target reads it, and that wait counts against
-/// its timeout; so a full `window` is used only while the target answers
-/// fast enough to drain it within a quarter of the timeout. The limit
-/// starts small and follows the observed time per answer (Little's law:
-/// in flight x time per answer = time a new request waits). Without this, a
-/// 10 ms target with a window of 1024 timed out every request past the
-/// 200th while it was doing nothing wrong.
-struct Pace {
-    window: usize,
-    timeout: Duration,
-    limit: usize,
-    /// Smoothed seconds per answer; None until two batches were seen.
-    per_answer: Option<f64>,
-    last_batch: Option<Instant>,
-}
-
-impl Pace {
-    /// Requests in flight before anything is known about the target.
-    const START: usize = 16;
-
-    fn new(window: usize, timeout: Duration) -> Pace {
-        let window = window.max(1);
-        Pace { window, timeout, limit: window.min(Self::START), per_answer: None, last_batch: None }
-    }
-
-    /// A new process: what was learnt about the old one may not hold.
-    fn restart(&mut self) {
-        *self = Pace::new(self.window, self.timeout);
-    }
-
-    /// `answers` arrived together at `now`.
-    fn answered(&mut self, answers: usize, now: Instant) {
-        // The first batch's wait includes the process's start-up: not a rate.
-        if let (Some(last), true) = (self.last_batch, answers > 0) {
-            let sample = now.duration_since(last).as_secs_f64() / answers as f64;
-            let smoothed = self.per_answer.map_or(sample, |old| 0.5 * old + 0.5 * sample);
-            self.per_answer = Some(smoothed);
-            // A request may wait a quarter of its timeout in the target's queue.
-            let budget = self.timeout.as_secs_f64() / 4.0;
-            let fits = (budget / smoothed.max(1e-9)).min(self.window as f64) as usize;
-            self.limit = fits.clamp(self.window.min(Self::START), self.window);
-        }
-        if answers > 0 {
-            self.last_batch = Some(now);
-        }
-    }
-}
-
-/// What a worker has recorded: outcomes, and where each case's outcome is
-/// (to catch a second answer for it).
-struct Done {
-    outcomes: Vec<(usize, Outcome)>,
-    /// Per case of the run: position in `outcomes` + 1, or 0.
-    position: Vec<u32>,
-    /// Recorded since the progress counter was last advanced.
-    unreported: u64,
-}
-
-impl Done {
-    fn record(&mut self, case: usize, outcome: Outcome) {
-        self.position[case] = self.outcomes.len() as u32 + 1;
-        self.outcomes.push((case, outcome));
-        self.unreported += 1;
-    }
-
-    fn report(&mut self, progress: &dyn Progress) {
-        if self.unreported > 0 {
-            progress.advance(std::mem::take(&mut self.unreported));
-        }
-    }
-
-    /// A second answer for an answered case makes its outcome a protocol error.
-    fn answered_twice(&mut self, case: usize, line: &str) -> bool {
-        match self.position[case] {
-            0 => false,
-            at => {
-                let outcome = &mut self.outcomes[at as usize - 1].1;
-                *outcome = Outcome::error(
-                    ErrorKind::Protocol,
-                    format!("answered twice; second answer: {}", excerpt(line)),
-                    outcome.latency_us,
-                );
-                true
-            }
-        }
-    }
-}
-
 impl ExecTarget {
     pub fn new(config: ExecConfig) -> ExecTarget {
-        ExecTarget { config, stderr: Arc::default(), version: Mutex::new(None), threads: false }
+        ExecTarget {
+            config,
+            stderr: Arc::default(),
+            version: Mutex::new(None),
+            probe: Mutex::default(),
+            threads: false,
+        }
     }
 
     fn spawn(&self) -> Result<Process, String> {
@@ -355,6 +190,13 @@ impl ExecTarget {
                 return Err(e);
             }
         }
+        let probe = self.probe.lock().expect("probe lock").request.clone();
+        if let Some(request) = probe {
+            if let Err(e) = self.answer_probe(&mut process, &request) {
+                process.kill();
+                return Err(format!("health probe: {e}"));
+            }
+        }
         Ok(process)
     }
 
@@ -372,7 +214,7 @@ impl ExecTarget {
         // The hello is the process's first answer: like the first requests,
         // it may wait out the start-up (a target loading its model or rules).
         let mut incoming = Vec::new();
-        match pipes.wait(&mut incoming, Instant::now() + self.config.timeout.max(STARTUP_ALLOWANCE)) {
+        match pipes.wait(&mut incoming, Instant::now() + self.config.timeout.max(self.config.startup)) {
             Wait::Lines if incoming.iter().filter(|&&b| b == b'\n').count() == 1 => {
                 let l = &String::from_utf8_lossy(&incoming).into_owned();
                 let answer: Hello =
@@ -389,7 +231,8 @@ impl ExecTarget {
     /// One worker: one process at a time, `window` requests in flight.
     fn work(&self, run: &Run) -> Vec<(usize, Outcome)> {
         let mut done = Done { outcomes: Vec::new(), position: vec![0; run.cases.len()], unreported: 0 };
-        let mut process = match self.spawn() {
+        let warm = self.probe.lock().expect("probe lock").warm.take();
+        let mut process = match warm.map_or_else(|| self.spawn(), Ok) {
             Ok(p) => p,
             Err(e) => {
                 self.give_up(run, e);
@@ -431,7 +274,7 @@ impl ExecTarget {
             // counted against the requests waiting for it.
             let deadline = match process_ready {
                 true => oldest + timeout,
-                false => (oldest + timeout).max(process_started + STARTUP_ALLOWANCE),
+                false => (oldest + timeout).max(process_started + self.config.startup),
             };
             let wait = deadline.saturating_duration_since(Instant::now());
             match process.pipes.wait(&mut incoming, Instant::now() + wait) {
@@ -476,14 +319,24 @@ impl ExecTarget {
                     for (i, sent) in in_flight.drain() {
                         // A process that never answered is hung as a whole.
                         if !process_ready || now.duration_since(sent) >= timeout {
-                            done.record(
-                                i,
-                                Outcome::error(
-                                    ErrorKind::Timeout,
-                                    format!("no answer within {} ms", timeout.as_millis()),
-                                    now.duration_since(sent).as_micros() as u64,
-                                ),
-                            );
+                            let waited = now.duration_since(sent);
+                            // Say what was really waited: a process that never
+                            // answered had the start-up allowance, not the timeout.
+                            let message = if process_ready {
+                                format!(
+                                    "no answer within {} ms (timeout-ms {})",
+                                    waited.as_millis(),
+                                    timeout.as_millis()
+                                )
+                            } else {
+                                format!(
+                                    "no answer within {} ms: the process never answered (startup-ms {}, timeout-ms {})",
+                                    waited.as_millis(),
+                                    self.config.startup.as_millis(),
+                                    timeout.as_millis()
+                                )
+                            };
+                            done.record(i, Outcome::error(ErrorKind::Timeout, message, waited.as_micros() as u64));
                         } else {
                             requeue.push(i); // in flight behind a hung case: never answered, so replay it
                         }
@@ -566,6 +419,14 @@ fn handle_answer<'c>(
     let r = match serde_json::from_slice::<Response>(line) {
         Ok(r) => r,
         Err(e) => {
+            // The protocol's error answer: the target says it could not judge this case.
+            if let Ok(a) = serde_json::from_slice::<ErrorAnswer>(line) {
+                if let Some((i, sent)) = in_flight.answer(&a.id, run.cases) {
+                    let message = format!("the target reported: {}", excerpt(&a.error));
+                    let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
+                    return done.record(i, Outcome::error(ErrorKind::Target, message, latency_us));
+                }
+            }
             let message = format!("malformed answer ({e}): {}", excerpt(&shown()));
             return charge_oldest(in_flight, done, message, now, run.cases);
         }
@@ -598,6 +459,13 @@ fn handle_answer<'c>(
         }
     };
     done.record(i, outcome);
+}
+
+/// `{"id": …, "error": "…"}`: a target's own error for one case.
+#[derive(serde::Deserialize)]
+struct ErrorAnswer {
+    id: String,
+    error: String,
 }
 
 /// Length of the whole lines at the start of `incoming`.
@@ -634,7 +502,80 @@ fn describe_status(status: Option<std::process::ExitStatus>) -> String {
     }
 }
 
+impl ExecTarget {
+    /// The last lines the target wrote to stderr, for a probe failure.
+    fn stderr_tail(&self) -> String {
+        // The reader thread may still be draining a process that just died.
+        std::thread::sleep(Duration::from_millis(50));
+        let log = self.stderr.lock().expect("stderr lock");
+        let text = String::from_utf8_lossy(&log.text);
+        let lines: Vec<&str> = text.lines().rev().take(5).collect();
+        if lines.is_empty() {
+            return String::new();
+        }
+        let tail: Vec<String> = lines.into_iter().rev().map(crate::text::terminal_safe).collect();
+        format!("\ntarget stderr (last lines):\n  {}", tail.join("\n  "))
+    }
+
+    /// Sends the probe to a fresh process and reads its answer: untimed,
+    /// within the start-up allowance, so it also warms the process up.
+    fn answer_probe(&self, process: &mut Process, request: &[u8]) -> Result<(), String> {
+        process.pipes.send(request);
+        let started = Instant::now();
+        let deadline = started + self.config.timeout.max(self.config.startup);
+        let mut incoming = Vec::new();
+        loop {
+            match process.pipes.wait(&mut incoming, deadline) {
+                Wait::Lines => {
+                    let end = whole_lines(&incoming);
+                    let line = incoming[..end].split(|&b| b == b'\n').find(|l| !l.is_empty()).map(<[u8]>::to_vec);
+                    let Some(line) = line else { continue };
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    return match serde_json::from_slice::<Response>(&line) {
+                        Ok(r) if r.id == super::PROBE_ID => Ok(()),
+                        Ok(r) => Err(format!("the answer to the probe has id `{}`", excerpt(&r.id))),
+                        Err(_) => match serde_json::from_slice::<ErrorAnswer>(&line) {
+                            Ok(a) => Err(format!("the target answered the probe with an error: {}", excerpt(&a.error))),
+                            Err(_) => {
+                                Err(format!("the answer to the probe is not a protocol answer: {}", excerpt(&text)))
+                            }
+                        },
+                    };
+                }
+                Wait::Eof => {
+                    return Err(format!(
+                        "the target exited ({}) before answering",
+                        describe_status(process.exit_status())
+                    ))
+                }
+                Wait::Timeout => {
+                    return Err(format!(
+                        "no answer within {} ms (startup-ms {}, timeout-ms {})",
+                        started.elapsed().as_millis(),
+                        self.config.startup.as_millis(),
+                        self.config.timeout.as_millis()
+                    ))
+                }
+            }
+        }
+    }
+}
+
 impl Target for ExecTarget {
+    /// Arms the probe every process answers before its first case, and
+    /// starts the first process now, so a target that cannot start or
+    /// answer fails the run at once (exit 3) with its stderr.
+    fn probe(&self, case: &Case) -> Result<(), Error> {
+        let mut request = Vec::new();
+        Request::write_line(case, &mut request);
+        self.probe.lock().expect("probe lock").request = Some(request);
+        let process = self.spawn().map_err(|why| {
+            Error::Target(format!("`{}`: {why}{}", self.config.command.join(" "), self.stderr_tail()))
+        })?;
+        self.probe.lock().expect("probe lock").warm = Some(process);
+        Ok(())
+    }
+
     fn fingerprint(&self) -> TargetFingerprint {
         let mut f = Fingerprint::new();
         for part in &self.config.command {

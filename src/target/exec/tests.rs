@@ -62,6 +62,7 @@ fn both_pipe_backends_give_every_case_its_one_documented_outcome() {
             max_restarts: 3,
             hello: false,
             dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            startup: crate::target::exec::DEFAULT_STARTUP,
         });
         target.threads = threads;
         let replayed = target.replay(&cases, &()).unwrap();

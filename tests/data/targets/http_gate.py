@@ -6,6 +6,7 @@ Modes:
   flaky500      every case fails with 500 on its first attempt, then succeeds
   throttle429   429 with Retry-After: 0 on the first attempt of each case, then succeeds
   always503     always 503
+  notfound      always 404 (a wrong URL path)
   slow          sleeps 3 s before answering
   boolean       answers {"flagged": true|false}
 """
@@ -57,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(429, {"error": "slow down"}, [("Retry-After", "0")])
         if MODE == "always503":
             return self.reply(503, {"error": "down"})
+        if MODE == "notfound":
+            return self.reply(404, {"error": "no such route"})
         if MODE == "slow":
             time.sleep(3)
         blocked = judge(payload)
