@@ -190,6 +190,7 @@ fn bench_exec(n: usize) {
             hello: false,
             dir: root(),
             startup: gauntlet::target::exec::DEFAULT_STARTUP,
+            hang: gauntlet::target::exec::DEFAULT_STARTUP,
         });
         // (piped wall, exec wall, piped target CPU, exec harness CPU, exec target CPU)
         let mut pairs: Vec<(f64, f64, f64, f64, f64)> = (0..pair_count)

@@ -172,7 +172,8 @@ pub struct Config {
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
-const EXEC_KEYS: &[&str] = &["command", "workers", "window", "max-restarts", "hello", "startup-ms", "timeout-ms"];
+const EXEC_KEYS: &[&str] =
+    &["command", "workers", "window", "max-restarts", "hello", "startup-ms", "hang-ms", "timeout-ms"];
 const HTTP_KEYS: &[&str] =
     &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
 
@@ -380,6 +381,7 @@ impl Config {
             ("window", raw.target.window.map(|v| v as u64)),
             ("timeout-ms", raw.target.timeout_ms),
             ("startup-ms", raw.target.startup_ms),
+            ("hang-ms", raw.target.hang_ms),
             ("concurrency", raw.target.concurrency.map(|v| v as u64)),
         ] {
             if value == Some(0) {

@@ -45,6 +45,8 @@ pub struct TargetSpec {
     pub hello: Option<bool>,
     /// How long a fresh process may take to give its first answer.
     pub startup_ms: Option<u64>,
+    /// How long a process may write nothing, cases in flight, before it is hung.
+    pub hang_ms: Option<u64>,
     // http
     pub url: Option<String>,
     pub body: Option<String>,
@@ -91,7 +93,7 @@ impl TargetSpec {
             rules => "rules", threshold => "threshold", approval_threshold => "approval-threshold",
             system_prompt => "system-prompt",
             command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
-            hello => "hello", startup_ms => "startup-ms", url => "url", body => "body", headers => "headers", decision => "decision",
+            hello => "hello", startup_ms => "startup-ms", hang_ms => "hang-ms", url => "url", body => "body", headers => "headers", decision => "decision",
             decision_map => "decision-map", score => "score", reasons => "reasons",
             concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms"
         );
@@ -149,6 +151,10 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 max_restarts: t.max_restarts.unwrap_or(3),
                 hello: t.hello.unwrap_or(false),
                 startup: t.startup_ms.map(Duration::from_millis).unwrap_or(super::exec::DEFAULT_STARTUP),
+                hang: t
+                    .hang_ms
+                    .map(Duration::from_millis)
+                    .unwrap_or_else(|| super::exec::default_hang(Duration::from_millis(t.timeout_ms.unwrap_or(2000)))),
                 dir: file.base.to_path_buf(),
             })))
         }

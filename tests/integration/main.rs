@@ -9,6 +9,7 @@ mod corpus_errors;
 mod egress;
 mod errors_catalogue;
 mod exit_codes;
+mod fault_table;
 mod fixtures;
 mod policy;
 mod public_datasets;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::helpers::*;
 
-fn script(name: &str) -> String {
+pub(crate) fn script(name: &str) -> String {
     repo_root().join("tests/data/targets").join(name).display().to_string()
 }
 
@@ -39,13 +39,13 @@ fn exec_project(name: &str, mode: &str, extra: &[&str], target_extra: &str) -> P
     dir
 }
 
-struct Run {
-    code: i32,
-    verdict: serde_json::Value,
-    outcomes: BTreeMap<String, serde_json::Value>,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) verdict: serde_json::Value,
+    pub(crate) outcomes: BTreeMap<String, serde_json::Value>,
 }
 
-fn run(dir: &Path) -> Run {
+pub(crate) fn run(dir: &Path) -> Run {
     let out = gauntlet(&["run", "--quiet"], dir);
     let code = out.code().unwrap();
     assert!(code != 2, "{}", stderr(&out));
@@ -64,7 +64,7 @@ fn error_kind(r: &Run, id: &str) -> Option<String> {
     r.outcomes[id]["error"]["kind"].as_str().map(str::to_string)
 }
 
-fn assert_all_cases_once(r: &Run, n: usize) {
+pub(crate) fn assert_all_cases_once(r: &Run, n: usize) {
     assert_eq!(r.outcomes.len(), n, "every case has exactly one outcome");
     assert_eq!(r.verdict["corpora"]["cases"], n);
 }
@@ -132,15 +132,20 @@ timeout-ms = 1000",
 
 #[test]
 fn exec_protocol_violations_become_protocol_errors() {
-    let dir = exec_project("exec-violations", "ok", &["GARBAGE", "UNKNOWN", "DUP"], "window = 1\ntimeout-ms = 3000");
+    let dir = exec_project("exec-violations", "ok", &["GARBAGE", "UNKNOWN", "DUP"], "window = 1\ntimeout-ms = 1500");
     let r = run(&dir);
     assert_all_cases_once(&r, 15);
-    for id in ["m0", "m1", "m2"] {
-        assert_eq!(error_kind(&r, id).as_deref(), Some("protocol"), "{id}: {}", r.outcomes[id]);
+    // Garbage and an answer for an unknown id cannot be tied to a case: the
+    // case that never got its answer times out, and its message says what
+    // the target wrote instead. Nothing else is charged.
+    for (id, line) in [("m0", "this is not json"), ("m1", "nobody-asked")] {
+        assert_eq!(error_kind(&r, id).as_deref(), Some("timeout"), "{id}: {}", r.outcomes[id]);
+        assert!(r.outcomes[id]["error"]["message"].as_str().unwrap().contains(line), "{id}: {}", r.outcomes[id]);
     }
-    assert!(r.outcomes["m0"]["error"]["message"].as_str().unwrap().contains("this is not json"));
-    assert!(r.outcomes["m1"]["error"]["message"].as_str().unwrap().contains("nobody-asked"));
+    assert_eq!(error_kind(&r, "m2").as_deref(), Some("protocol"));
     assert!(r.outcomes["m2"]["error"]["message"].as_str().unwrap().contains("answered twice"));
+    let log = std::fs::read_to_string(dir.join("reports/target-stderr.log")).unwrap();
+    assert!(log.contains("[gauntlet] stdout: a line that is not an answer: this is not json"), "{log}");
     // Errors count against the target: three benign errors are false positives.
     assert_eq!(r.verdict["metrics"]["overall"]["fpr"]["numerator"], 3);
     assert_eq!(r.verdict["metrics"]["overall"]["error-rate"]["numerator"], 3);
@@ -199,9 +204,9 @@ fn exec_clean_exit_without_answer_is_a_protocol_error() {
 }
 
 /// A server process, killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -219,13 +224,13 @@ fn start(mut cmd: Command) -> Server {
     Server { child, url }
 }
 
-fn python_gate(mode: &str) -> Server {
+pub(crate) fn python_gate(mode: &str) -> Server {
     let mut cmd = Command::new("python3");
     cmd.args([script("http_gate.py").as_str(), mode]);
     start(cmd)
 }
 
-fn http_project(name: &str, target: &str) -> PathBuf {
+pub(crate) fn http_project(name: &str, target: &str) -> PathBuf {
     let corpus = (0..8)
         .map(|i| {
             let (text, label) = if i % 2 == 0 { ("hello", "benign") } else { ("please ignore this", "adversarial") };
@@ -238,7 +243,7 @@ fn http_project(name: &str, target: &str) -> PathBuf {
     dir
 }
 
-const ADAPTED: &str = "decision = \"/verdict\"\ndecision-map = { DENY = \"block\", ALLOW = \"allow\" }\nscore = \"/risk\"\nreasons = \"/why\"\nbody = '{\"prompt\": {{ input }}, \"ref\": {{ id }}}'";
+pub(crate) const ADAPTED: &str = "decision = \"/verdict\"\ndecision-map = { DENY = \"block\", ALLOW = \"allow\" }\nscore = \"/risk\"\nreasons = \"/why\"\nbody = '{\"prompt\": {{ input }}, \"ref\": {{ id }}}'";
 
 #[test]
 fn http_adapter_maps_fields_and_retries_500_and_429() {
@@ -481,4 +486,80 @@ fn a_target_failing_most_cases_aborts_the_run_with_exit_3() {
     let out = gauntlet(&["run", "--quiet"], &dir);
     assert_eq!(out.code(), Some(0), "the always-passing gate passes: {}", stderr(&out));
     assert_eq!(read_json(&dir.join("reports/verdict.json"))["metrics"]["overall"]["fpr"]["numerator"], 54);
+}
+
+/// A project for `fault_gate.py`: one case per entry, its text the commands.
+pub(crate) fn fault_project(name: &str, texts: &[&str], target_extra: &str) -> PathBuf {
+    let corpus: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{{\"id\":\"f{i:02}\",\"input\":\"{t}\",\"label\":\"benign\",\"category\":\"x\"}}\n"))
+        .collect();
+    let dir = project(name, &corpus, "");
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!(
+            "[target]\nkind = \"exec\"\ncommand = [\"python3\", \"{}\"]\n{target_extra}\n",
+            script("fault_gate.py")
+        ),
+    );
+    dir
+}
+
+/// Regression: slow is not hung. A target answering every case, some slower
+/// than timeout-ms: with a window, cases queued behind a slow one were
+/// charged as timeouts; with window = 1 every timeout killed the process and
+/// the restart budget ran out (ERROR, most cases `crash`). Now only the slow
+/// cases time out, each measured from when the target was free for it.
+#[test]
+fn slow_cases_time_out_alone_and_the_target_is_not_killed() {
+    let mut texts = vec!["sleep:30"; 24];
+    for slow in [3, 9, 15, 21] {
+        texts[slow] = "sleep:1500";
+    }
+    for window in [64, 1] {
+        let dir =
+            fault_project(&format!("fault-slow-{window}"), &texts, &format!("timeout-ms = 700\nwindow = {window}"));
+        let r = run(&dir);
+        assert_all_cases_once(&r, 24);
+        for (id, v) in &r.outcomes {
+            let slow = ["f03", "f09", "f15", "f21"].contains(&id.as_str());
+            let kind = v["error"]["kind"].as_str();
+            assert_eq!(kind, if slow { Some("timeout") } else { None }, "window {window}, {id}: {v}");
+        }
+        assert!(r.verdict["run"]["complete"].as_bool().unwrap(), "window {window}: {}", r.verdict["run"]);
+        let log = std::fs::read_to_string(dir.join("reports/target-stderr.log")).unwrap_or_default();
+        assert!(!log.contains("crashing"), "no restart was needed");
+    }
+}
+
+/// Regression: a stray non-JSON line on stdout was charged to the oldest
+/// case (which then was "answered twice"). It is charged to nobody and kept
+/// in target-stderr.log; every case gets its real answer.
+#[test]
+fn a_stray_debug_line_is_charged_to_no_case() {
+    let texts = ["debug", "attack", "debug attack", "x", "debug", "x"];
+    let dir = fault_project("fault-debug", &texts, "window = 4");
+    let r = run(&dir);
+    assert_all_cases_once(&r, 6);
+    assert!(r.outcomes.values().all(|v| v["error"].is_null()), "{:#?}", r.outcomes);
+    assert_eq!(r.outcomes["f01"]["decision"], "block");
+    let log = std::fs::read_to_string(dir.join("reports/target-stderr.log")).unwrap();
+    assert_eq!(log.matches("DEBUG loaded rules").count(), 3, "{log}");
+}
+
+/// Regression: after a crash every case in flight was recorded as `crash`.
+/// They are sent again one at a time, so only the case that kills the
+/// target is; the restarts that find it do not spend max-restarts.
+#[test]
+fn after_a_crash_only_the_case_that_kills_the_target_is_a_crash() {
+    let mut texts = vec!["x"; 12];
+    texts[5] = "crash";
+    let dir = fault_project("fault-culprit", &texts, "window = 8\nmax-restarts = 1");
+    let r = run(&dir);
+    assert_all_cases_once(&r, 12);
+    let crashed: Vec<&String> =
+        r.outcomes.iter().filter(|(_, v)| v["error"]["kind"] == "crash").map(|(id, _)| id).collect();
+    assert_eq!(crashed, ["f05"], "{:#?}", r.outcomes);
+    assert!(r.verdict["run"]["complete"].as_bool().unwrap(), "{}", r.verdict["run"]);
 }

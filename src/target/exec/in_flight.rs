@@ -164,6 +164,12 @@ pub(super) struct Done {
     pub(super) position: Vec<u32>,
     /// Recorded since the progress counter was last advanced.
     pub(super) unreported: u64,
+    /// Cases timed out while their process lived on: a late answer for one
+    /// is discarded, never taken as an answer or as answering twice.
+    pub(super) late: std::collections::HashSet<usize>,
+    /// Stdout lines no case could be tied to (not JSON, no known id), oldest
+    /// first: each timeout tells the oldest one not yet told.
+    pub(super) strays: VecDeque<String>,
 }
 
 impl Done {

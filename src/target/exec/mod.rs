@@ -12,6 +12,7 @@
 
 mod in_flight;
 mod pipes;
+mod probe;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use in_flight::{Done, InFlight, Pace};
 use pipes::{Pipes, Wait};
+use probe::{ErrorAnswer, Probe};
 
 use super::protocol::{excerpt, Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
 use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
@@ -34,6 +36,13 @@ use crate::hashing::Fingerprint;
 /// (loading a model, compiling rules) without its requests timing out,
 /// unless the config sets `startup-ms`.
 pub const DEFAULT_STARTUP: Duration = Duration::from_secs(30);
+
+/// How long a process may write nothing while cases are in flight before
+/// it counts as hung, unless the config sets `hang-ms`: ten timeouts, and
+/// never less than the start-up allowance.
+pub fn default_hang(timeout: Duration) -> Duration {
+    (timeout * 10).max(DEFAULT_STARTUP)
+}
 
 /// Bytes of target stderr kept for `target-stderr.log`.
 const STDERR_CAP: usize = 1 << 20;
@@ -50,15 +59,9 @@ pub struct ExecConfig {
     /// How long a fresh process may take to give its first answer (loading a
     /// model or rules) before it counts as hung: `startup-ms`.
     pub startup: Duration,
-}
-
-/// The per-process health probe, armed by `Target::probe`.
-#[derive(Default)]
-struct Probe {
-    /// The request line every new process answers before it gets a case.
-    request: Option<Vec<u8>>,
-    /// The process the first probe started, handed to the first worker.
-    warm: Option<Process>,
+    /// A process that writes nothing for this long while cases are in
+    /// flight is hung: killed and restarted (`hang-ms`).
+    pub hang: Duration,
 }
 
 pub struct ExecTarget {
@@ -230,7 +233,13 @@ impl ExecTarget {
 
     /// One worker: one process at a time, `window` requests in flight.
     fn work(&self, run: &Run) -> Vec<(usize, Outcome)> {
-        let mut done = Done { outcomes: Vec::new(), position: vec![0; run.cases.len()], unreported: 0 };
+        let mut done = Done {
+            outcomes: Vec::new(),
+            position: vec![0; run.cases.len()],
+            unreported: 0,
+            late: Default::default(),
+            strays: VecDeque::new(),
+        };
         let warm = self.probe.lock().expect("probe lock").warm.take();
         let mut process = match warm.map_or_else(|| self.spawn(), Ok) {
             Ok(p) => p,
@@ -249,14 +258,35 @@ impl ExecTarget {
         let mut incoming = Vec::with_capacity(1 << 16);
         let mut next = Vec::with_capacity(window);
         let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
+        let hang = self.config.hang;
+        // When the process last wrote a line: silent past `hang` means hung.
+        let mut last_line = Instant::now();
+        // The oldest request and since when the process has been free to
+        // work on it (the moment the one before it was answered).
+        let mut front: Option<(usize, Instant)> = None;
+        // After a crash with several cases in flight: each is sent again on
+        // its own, so the one that kills the target is the one recorded.
+        let mut isolate: VecDeque<usize> = VecDeque::new();
+        // Whether this process was given a case on its own to find a culprit.
+        let mut isolating = false;
+        // After a case timed out, the process is still busy with it: the
+        // next case's clock starts only at the process's next line.
+        let mut busy_with_late = false;
         loop {
             next.clear();
-            // Refill in batches of at least half the limit: the target still
-            // has the other half to judge meanwhile, and each wake-up, read
-            // and write then carries many requests rather than a few.
-            let free = pace.limit.saturating_sub(in_flight.unanswered);
-            if free * 2 >= pace.limit || in_flight.unanswered == 0 {
-                run.take(free, &mut next);
+            if !isolate.is_empty() {
+                if in_flight.unanswered == 0 {
+                    next.extend(isolate.pop_front());
+                    isolating = true;
+                }
+            } else {
+                // Refill in batches of at least half the limit: the target
+                // still has the other half to judge meanwhile, and each
+                // wake-up, read and write then carries many requests.
+                let free = pace.limit.saturating_sub(in_flight.unanswered);
+                if free * 2 >= pace.limit || in_flight.unanswered == 0 {
+                    run.take(free, &mut next);
+                }
             }
             let sent = Instant::now();
             for &i in &next {
@@ -267,23 +297,44 @@ impl ExecTarget {
                 process.pipes.send(&buf);
                 buf.clear();
             }
-            let Some(oldest) = in_flight.oldest().map(|s| s.sent) else {
+            let Some((oldest_case, oldest_sent)) = in_flight.oldest().map(|s| (s.case, s.sent)) else {
                 break; // queue drained (or the run was aborted)
             };
+            // A case's clock runs from when the process is free to work on
+            // it, not while it waits behind slower cases in the target's queue.
+            let free_since = match front {
+                Some((case, since)) if case == oldest_case => since,
+                // It became the oldest when the one before it was answered.
+                _ => oldest_sent.max(last_line),
+            };
+            front = Some((oldest_case, free_since));
             // Until a process has answered once, its start-up time is not
             // counted against the requests waiting for it.
-            let deadline = match process_ready {
-                true => oldest + timeout,
-                false => (oldest + timeout).max(process_started + self.config.startup),
+            let (deadline, hung_at) = match process_ready {
+                true if busy_with_late => (last_line + hang, last_line + hang),
+                true => (free_since + timeout, last_line + hang),
+                false => {
+                    let startup = (oldest_sent + timeout).max(process_started + self.config.startup);
+                    (startup, startup)
+                }
             };
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match process.pipes.wait(&mut incoming, Instant::now() + wait) {
+            match process.pipes.wait(&mut incoming, deadline.min(hung_at)) {
                 Wait::Lines => {
                     let now = Instant::now();
+                    last_line = now;
+                    if busy_with_late {
+                        (busy_with_late, front) = (false, None);
+                    }
                     let mut answers = 0;
                     let end = whole_lines(&incoming);
                     for line in incoming[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                        handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
+                        let stray = handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
+                        if let Some(note) = stray {
+                            self.note_stray(&note);
+                            if done.strays.len() < 64 {
+                                done.strays.push_back(note);
+                            }
+                        }
                         answers += 1;
                     }
                     incoming.drain(..end);
@@ -292,6 +343,7 @@ impl ExecTarget {
                         // waited for it: their timeout (and latency) starts now.
                         in_flight.restamp(now);
                         process_ready = true;
+                        front = None;
                     }
                     pace.answered(answers, now);
                     done.report(run.progress);
@@ -304,13 +356,45 @@ impl ExecTarget {
                     } else {
                         (ErrorKind::Crash, format!("target died ({}) with the case in flight", describe_status(status)))
                     };
-                    for (i, sent) in in_flight.drain() {
-                        done.record(i, Outcome::error(kind, why.clone(), sent.elapsed().as_micros() as u64));
+                    let lost = in_flight.drain();
+                    if clean || lost.len() == 1 {
+                        // The culprit is known: the one case in flight.
+                        for (i, sent) in lost {
+                            done.record(i, Outcome::error(kind, why.clone(), sent.elapsed().as_micros() as u64));
+                        }
+                    } else {
+                        let mut cases: Vec<usize> = lost.into_iter().map(|(i, _)| i).collect();
+                        cases.sort_unstable();
+                        isolate.extend(cases);
                     }
                     done.report(run.progress);
-                    let Some(next) = self.replace(run, process, &why) else { return done.outcomes };
+                    // Restarts that only find the culprit are not the target's failures.
+                    let Some(next) = self.replace(run, process, &why, !isolating) else { return done.outcomes };
                     (process, process_started, process_ready) = (next, Instant::now(), false);
+                    isolating = false;
+                    (last_line, front, busy_with_late) = (Instant::now(), None, false);
                     pace.restart();
+                }
+                Wait::Timeout if process_ready && Instant::now() < hung_at => {
+                    // Slow is not hung: the oldest case is over its time and
+                    // is recorded so; the process lives on, and its late
+                    // answer for this case will be discarded.
+                    let now = Instant::now();
+                    if let Some((i, _)) = in_flight.pop_oldest(run.cases) {
+                        let waited = now.duration_since(free_since);
+                        let mut message = format!(
+                            "no answer within {} ms of the target being free for it (timeout-ms {})",
+                            waited.as_millis(),
+                            timeout.as_millis()
+                        );
+                        if let Some(stray) = done.strays.pop_front() {
+                            message.push_str(&format!("; meanwhile it wrote a line no case can be tied to: {stray}"));
+                        }
+                        done.record(i, Outcome::error(ErrorKind::Timeout, message, waited.as_micros() as u64));
+                        done.late.insert(i);
+                        done.report(run.progress);
+                    }
+                    (front, busy_with_late) = (None, true);
                 }
                 Wait::Timeout => {
                     incoming.clear(); // a partial line from the process about to be killed
@@ -324,9 +408,10 @@ impl ExecTarget {
                             // answered had the start-up allowance, not the timeout.
                             let message = if process_ready {
                                 format!(
-                                    "no answer within {} ms (timeout-ms {})",
+                                    "no answer within {} ms: the target wrote nothing for {} ms (hang-ms {}) and was restarted",
                                     waited.as_millis(),
-                                    timeout.as_millis()
+                                    now.duration_since(last_line).as_millis(),
+                                    hang.as_millis()
                                 )
                             } else {
                                 format!(
@@ -336,6 +421,11 @@ impl ExecTarget {
                                     timeout.as_millis()
                                 )
                             };
+                            let mut message = message;
+                            if let Some(stray) = done.strays.pop_front() {
+                                message
+                                    .push_str(&format!("; meanwhile it wrote a line no case can be tied to: {stray}"));
+                            }
                             done.record(i, Outcome::error(ErrorKind::Timeout, message, waited.as_micros() as u64));
                         } else {
                             requeue.push(i); // in flight behind a hung case: never answered, so replay it
@@ -348,10 +438,11 @@ impl ExecTarget {
                         queue.push_front(i);
                     }
                     drop(queue);
-                    let Some(next) = self.replace(run, process, "target hung past the timeout") else {
+                    let Some(next) = self.replace(run, process, "target hung", true) else {
                         return done.outcomes;
                     };
                     (process, process_started, process_ready) = (next, Instant::now(), false);
+                    (last_line, front, busy_with_late) = (Instant::now(), None, false);
                     pace.restart();
                 }
             }
@@ -364,7 +455,7 @@ impl ExecTarget {
             let end = whole_lines(&incoming);
             for line in incoming[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 if let Ok(r) = serde_json::from_slice::<Response>(line) {
-                    if let Some(case) = run.case_with_id(&r.id) {
+                    if let Some(case) = run.case_with_id(&r.id).filter(|c| !done.late.contains(c)) {
                         done.answered_twice(case, &String::from_utf8_lossy(line));
                     }
                 }
@@ -378,12 +469,14 @@ impl ExecTarget {
     }
 
     /// Kills a failed process and starts the next, within the restart budget.
-    fn replace(&self, run: &Run, failed: Process, why: &str) -> Option<Process> {
+    /// `counted`: whether this restart spends the `max-restarts` budget
+    /// (restarts that isolate a crash's culprit do not).
+    fn replace(&self, run: &Run, failed: Process, why: &str, counted: bool) -> Option<Process> {
         failed.kill();
         if run.aborted() {
             return None;
         }
-        if run.restarts.fetch_add(1, Ordering::SeqCst) >= self.config.max_restarts {
+        if counted && run.restarts.fetch_add(1, Ordering::SeqCst) >= self.config.max_restarts {
             self.give_up(
                 run,
                 format!("target failed more than {} times (last: {why}); giving up", self.config.max_restarts),
@@ -405,8 +498,9 @@ impl ExecTarget {
     }
 }
 
-/// One answer line: matched to its request by id, or charged as a protocol
-/// error (malformed, unknown id, or a second answer for a case).
+/// One answer line, matched to its request by id. A line that cannot be
+/// tied to any case (not JSON, no known id) is charged to none: it is
+/// returned, to be kept in target-stderr.log and told in the next timeout.
 fn handle_answer<'c>(
     line: &[u8],
     now: Instant,
@@ -414,7 +508,7 @@ fn handle_answer<'c>(
     in_flight: &mut InFlight<'c>,
     done: &mut Done,
     reasons: &mut HashMap<String, Arc<str>>,
-) {
+) -> Option<String> {
     let shown = || String::from_utf8_lossy(line).into_owned();
     let r = match serde_json::from_slice::<Response>(line) {
         Ok(r) => r,
@@ -424,20 +518,32 @@ fn handle_answer<'c>(
                 if let Some((i, sent)) = in_flight.answer(&a.id, run.cases) {
                     let message = format!("the target reported: {}", excerpt(&a.error));
                     let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
-                    return done.record(i, Outcome::error(ErrorKind::Target, message, latency_us));
+                    done.record(i, Outcome::error(ErrorKind::Target, message, latency_us));
+                    return None;
                 }
             }
-            let message = format!("malformed answer ({e}): {}", excerpt(&shown()));
-            return charge_oldest(in_flight, done, message, now, run.cases);
+            let id = serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_string));
+            return match id.and_then(|id| in_flight.answer(&id, run.cases)) {
+                // JSON naming a case in flight, but not a valid answer: that case's error.
+                Some((i, sent)) => {
+                    let message = format!("malformed answer ({e}): {}", excerpt(&shown()));
+                    let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
+                    done.record(i, Outcome::error(ErrorKind::Protocol, message, latency_us));
+                    None
+                }
+                None => Some(format!("a line that is not an answer: {}", excerpt(&shown()))),
+            };
         }
     };
     let Some((i, sent)) = in_flight.answer(&r.id, run.cases) else {
-        let twice = run.case_with_id(&r.id).is_some_and(|case| done.answered_twice(case, &shown()));
-        if !twice {
-            let message = format!("answer with unknown id: {}", excerpt(&shown()));
-            charge_oldest(in_flight, done, message, now, run.cases);
+        let case = run.case_with_id(&r.id);
+        if case.is_some_and(|c| done.late.contains(&c)) {
+            return None; // the late answer of a case already timed out: discarded
         }
-        return;
+        let twice = case.is_some_and(|c| done.answered_twice(c, &shown()));
+        return (!twice).then(|| format!("an answer with unknown id: {}", excerpt(&shown())));
     };
     let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
     let score = r.score.filter(|s| (0.0..=1.0).contains(s));
@@ -459,13 +565,7 @@ fn handle_answer<'c>(
         }
     };
     done.record(i, outcome);
-}
-
-/// `{"id": …, "error": "…"}`: a target's own error for one case.
-#[derive(serde::Deserialize)]
-struct ErrorAnswer {
-    id: String,
-    error: String,
+    None
 }
 
 /// Length of the whole lines at the start of `incoming`.
@@ -488,76 +588,10 @@ fn scatter(results: Vec<Vec<(usize, Outcome)>>, cases: usize, reason: &str) -> V
 }
 
 /// A line that matches no in-flight case is charged to the oldest one.
-fn charge_oldest(in_flight: &mut InFlight, done: &mut Done, message: String, now: Instant, cases: &[Case]) {
-    if let Some((i, sent)) = in_flight.pop_oldest(cases) {
-        let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
-        done.record(i, Outcome::error(ErrorKind::Protocol, message, latency_us));
-    }
-}
-
 fn describe_status(status: Option<std::process::ExitStatus>) -> String {
     match status {
         Some(s) => s.to_string(),
         None => "still running after closing its output".into(),
-    }
-}
-
-impl ExecTarget {
-    /// The last lines the target wrote to stderr, for a probe failure.
-    fn stderr_tail(&self) -> String {
-        // The reader thread may still be draining a process that just died.
-        std::thread::sleep(Duration::from_millis(50));
-        let log = self.stderr.lock().expect("stderr lock");
-        let text = String::from_utf8_lossy(&log.text);
-        let lines: Vec<&str> = text.lines().rev().take(5).collect();
-        if lines.is_empty() {
-            return String::new();
-        }
-        let tail: Vec<String> = lines.into_iter().rev().map(crate::text::terminal_safe).collect();
-        format!("\ntarget stderr (last lines):\n  {}", tail.join("\n  "))
-    }
-
-    /// Sends the probe to a fresh process and reads its answer: untimed,
-    /// within the start-up allowance, so it also warms the process up.
-    fn answer_probe(&self, process: &mut Process, request: &[u8]) -> Result<(), String> {
-        process.pipes.send(request);
-        let started = Instant::now();
-        let deadline = started + self.config.timeout.max(self.config.startup);
-        let mut incoming = Vec::new();
-        loop {
-            match process.pipes.wait(&mut incoming, deadline) {
-                Wait::Lines => {
-                    let end = whole_lines(&incoming);
-                    let line = incoming[..end].split(|&b| b == b'\n').find(|l| !l.is_empty()).map(<[u8]>::to_vec);
-                    let Some(line) = line else { continue };
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    return match serde_json::from_slice::<Response>(&line) {
-                        Ok(r) if r.id == super::PROBE_ID => Ok(()),
-                        Ok(r) => Err(format!("the answer to the probe has id `{}`", excerpt(&r.id))),
-                        Err(_) => match serde_json::from_slice::<ErrorAnswer>(&line) {
-                            Ok(a) => Err(format!("the target answered the probe with an error: {}", excerpt(&a.error))),
-                            Err(_) => {
-                                Err(format!("the answer to the probe is not a protocol answer: {}", excerpt(&text)))
-                            }
-                        },
-                    };
-                }
-                Wait::Eof => {
-                    return Err(format!(
-                        "the target exited ({}) before answering",
-                        describe_status(process.exit_status())
-                    ))
-                }
-                Wait::Timeout => {
-                    return Err(format!(
-                        "no answer within {} ms (startup-ms {}, timeout-ms {})",
-                        started.elapsed().as_millis(),
-                        self.config.startup.as_millis(),
-                        self.config.timeout.as_millis()
-                    ))
-                }
-            }
-        }
     }
 }
 

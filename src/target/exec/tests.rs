@@ -63,6 +63,9 @@ fn both_pipe_backends_give_every_case_its_one_documented_outcome() {
             hello: false,
             dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
             startup: crate::target::exec::DEFAULT_STARTUP,
+            // A case the target skips in silence holds the process busy until
+            // it is judged hung: keep that short here.
+            hang: Duration::from_secs(3),
         });
         target.threads = threads;
         let replayed = target.replay(&cases, &()).unwrap();
@@ -77,9 +80,10 @@ fn both_pipe_backends_give_every_case_its_one_documented_outcome() {
             .collect();
         let want: Vec<String> = (0..60)
             .map(|i| match i {
-                7 | 13 | 29 => "protocol",
+                13 => "protocol",
                 21 => "Block",
-                35 => "timeout",
+                // Garbage and an unknown id are tied to no case: the case waits out its time.
+                7 | 29 | 35 => "timeout",
                 _ => "Allow",
             })
             .map(String::from)

@@ -5,6 +5,7 @@ Modes:
   ok            answers {"verdict": ALLOW|DENY, "risk": s, "why": [...]} (block when "ignore" in input)
   flaky500      every case fails with 500 on its first attempt, then succeeds
   throttle429   429 with Retry-After: 0 on the first attempt of each case, then succeeds
+  throttle429bare  429 without Retry-After on the first attempt of each case, then succeeds
   always503     always 503
   notfound      always 404 (a wrong URL path)
   slow          sleeps 3 s before answering
@@ -56,6 +57,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(500, {"error": "transient"})
         if MODE == "throttle429" and first:
             return self.reply(429, {"error": "slow down"}, [("Retry-After", "0")])
+        if MODE == "throttle429bare" and first:
+            return self.reply(429, {"error": "slow down"})
         if MODE == "always503":
             return self.reply(503, {"error": "down"})
         if MODE == "notfound":
