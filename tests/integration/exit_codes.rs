@@ -97,3 +97,26 @@ fn an_unwritable_reports_folder_was_found_after_the_replay() {
     assert_eq!(err.matches("File exists").count(), 1, "the OS message once: {err}");
     assert!(!dir.join("ran").exists(), "the target was started before the check");
 }
+
+/// Regression: a target that never answers gave 120 s of silence, then
+/// "no answer within 500 ms". The wait is `startup-ms` (configurable), and
+/// the message says how long was really waited, and why.
+#[test]
+fn a_silent_target_was_reported_with_a_wait_it_never_had() {
+    let dir = project("silent-target", CORPUS, "");
+    write(
+        &dir.join("gauntlet.toml"),
+        "[target]\nkind = \"exec\"\ncommand = [\"python3\", \"-c\", \"import time; time.sleep(60)\"]\ntimeout-ms = 300\nstartup-ms = 1200\n",
+    );
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    let waited: u64 = err
+        .split("no answer within ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!((1200..5000).contains(&waited), "the real wait, about startup-ms: {err}");
+    assert!(err.contains("startup-ms 1200, timeout-ms 300"), "{err}");
+}
