@@ -193,7 +193,8 @@ fn gate_row(g: &GateReport) -> GateRow {
         samples: g.samples,
         mode: format!("{:?}", g.mode).to_lowercase(),
         note: visible(&view.note),
-        detail: visible(&g.detail),
+        // The note is the detail's first line; the rest, when there is more, on hover.
+        detail: if g.detail.contains('\n') { visible(&g.detail) } else { String::new() },
     }
 }
 
