@@ -563,3 +563,17 @@ fn after_a_crash_only_the_case_that_kills_the_target_is_a_crash() {
     assert_eq!(crashed, ["f05"], "{:#?}", r.outcomes);
     assert!(r.verdict["run"]["complete"].as_bool().unwrap(), "{}", r.verdict["run"]);
 }
+
+/// The protocol's error answer over http: a body with `error` and no
+/// decision records `error: target` for that case, with its message.
+#[test]
+fn http_error_answer_is_the_targets_own_error() {
+    let server = python_gate("selferror");
+    let dir = http_project("http-selferror", &format!("url = \"{}/check\"\n{ADAPTED}", server.url));
+    let r = run(&dir);
+    assert_all_cases_once(&r, 8);
+    assert_eq!(r.code, 1, "the error-rate gate fails");
+    assert_eq!(error_kind(&r, "h1").as_deref(), Some("target"));
+    assert!(r.outcomes["h1"]["error"]["message"].as_str().unwrap().contains("classifier unavailable"));
+    assert!(r.outcomes["h0"]["error"].is_null());
+}

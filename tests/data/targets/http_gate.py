@@ -8,6 +8,7 @@ Modes:
   throttle429bare  429 without Retry-After on the first attempt of each case, then succeeds
   always503     always 503
   notfound      always 404 (a wrong URL path)
+  selferror     the protocol's error answer {"error": ...} (status 200) for inputs with "ignore"
   slow          sleeps 3 s before answering
   boolean       answers {"flagged": true|false}
 """
@@ -66,6 +67,8 @@ class Handler(BaseHTTPRequestHandler):
         if MODE == "slow":
             time.sleep(3)
         blocked = judge(payload)
+        if MODE == "selferror" and blocked:
+            return self.reply(200, {"error": "classifier unavailable"})
         if MODE == "boolean":
             return self.reply(200, {"flagged": blocked})
         self.reply(200, {"verdict": "DENY" if blocked else "ALLOW", "risk": 0.9 if blocked else 0.1, "why": ["test"]})
