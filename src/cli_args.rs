@@ -104,7 +104,7 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Print a JSON Schema: verdict (default), waiver-audit or calibration.
+    /// Print a JSON Schema: verdict (default), waiver-audit, calibration or release.
     Schema {
         #[arg(value_enum, default_value = "verdict")]
         which: SchemaKind,

@@ -160,7 +160,14 @@ pub(super) fn build_case(
         None => None,
     };
 
-    let source = field(&m.source_field, "source").and_then(scalar_text).unwrap_or_else(|| ctx.dataset.to_string());
+    // With a manifest, a data column is the source only when `source-field`
+    // names it: a dataset's own `source` column (Giskard has one) must not
+    // silently replace the manifest's dataset name.
+    let source_value = match (&m.source_field, ctx.strict_keys) {
+        (None, false) => None,
+        _ => field(&m.source_field, "source"),
+    };
+    let source = source_value.and_then(scalar_text).unwrap_or_else(|| ctx.dataset.to_string());
 
     let tags = match field(&m.tags, "tags") {
         None => Vec::new(),

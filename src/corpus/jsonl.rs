@@ -31,8 +31,13 @@ pub(super) fn read_jsonl(
         let mut parsed: Option<Vec<Vec<Result<Built, Diagnostic>>>> = None;
         for buf in read_blocks {
             let previous = parsed.take();
+            // A UTF-8 byte order mark (editors on Windows write one) is not data.
+            let data = match first_line == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
+                true => &buf[3..],
+                false => &buf[..],
+            };
             let ((rows, lines), ()) = rayon::join(
-                || parse_jsonl_block(&buf, first_line, ctx),
+                || parse_jsonl_block(data, first_line, ctx),
                 || previous.into_iter().flatten().for_each(|piece| loaded.add(piece, problems)),
             );
             if first_line == 1 && (buf.len() as u64) < expected_len {

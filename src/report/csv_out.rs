@@ -24,8 +24,27 @@ fn needs_quotes(bytes: &[u8]) -> bool {
     memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
 }
 
-/// A field as text that may reach a spreadsheet: formula starts defused.
+/// Whether a field may hold a control, bidi or zero-width character: any
+/// byte below 0x20 but newline and tab, DEL, or the lead byte of U+0080 to
+/// U+00BF, of U+2000 to U+2FFF, or of U+F000 to U+FFFF. A branch-free fold
+/// the compiler vectorises; almost every field has none of them.
+fn may_hide_characters(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |seen, &b| {
+        seen | ((b < 0x20) & (b != b'\n') & (b != b'\t')) | (b == 0x7f) | (b == 0xc2) | (b == 0xe2) | (b == 0xef)
+    })
+}
+
+/// A field as text that may reach a spreadsheet: control, bidi and
+/// zero-width characters shown as `⟨U+202E⟩` (as every other format shows
+/// them), then formula starts defused.
 fn push_text(out: &mut Vec<u8>, s: &str) {
+    if may_hide_characters(s.as_bytes()) {
+        return push_visible_text(out, &super::html::visible(s));
+    }
+    push_visible_text(out, s)
+}
+
+fn push_visible_text(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let inert = matches!(bytes.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
     if !needs_quotes(bytes) {
@@ -121,10 +140,11 @@ mod tests {
     /// crate's default quoting, fed the same cells.
     fn reference_row(out: &mut csv::Writer<Vec<u8>>, r: &CaseResult) {
         fn inert(s: &str) -> Cow<'_, str> {
+            let s = crate::report::html::visible(s);
             if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
                 Cow::Owned(format!("'{s}"))
             } else {
-                Cow::Borrowed(s)
+                Cow::Owned(s)
             }
         }
         let direction = match r.direction {
@@ -173,6 +193,12 @@ mod tests {
             "\r\nboth",
             "'quoted already",
             "ünï €𝄞",
+            "\u{202e}evil",
+            "\x1b[31mred",
+            "zero\u{200b}width",
+            "\u{feff}bom",
+            "soft\u{ad}hyphen",
+            "\u{85}next line",
         ];
         let kinds = ErrorKind::ALL;
         let mut reference = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
@@ -201,6 +227,19 @@ mod tests {
         }
         let reference = reference.into_inner().unwrap();
         assert_eq!(String::from_utf8_lossy(&hand), String::from_utf8_lossy(&reference));
+    }
+
+    /// Regression: results.csv wrote raw ESC and U+202E while every other
+    /// format showed them as ⟨U+…⟩.
+    #[test]
+    fn control_and_bidi_characters_are_shown_not_written() {
+        let mut r = CaseResult::sample("id", Label::Adversarial, None);
+        r.input = Payload::Text("=evil\u{202e}txt.exe\x1b[2J".into());
+        let mut out = Vec::new();
+        push_row(&mut out, &r).unwrap();
+        let row = String::from_utf8(out).unwrap();
+        assert!(row.contains("'=evil⟨U+202E⟩txt.exe⟨U+001B⟩[2J"), "{row}");
+        assert!(!row.contains('\u{202e}') && !row.contains('\x1b'));
     }
 
     #[test]

@@ -78,3 +78,36 @@ fn csv_with_manifest_maps_columns_and_labels() {
     assert_eq!(v["metrics"]["by-category"]["injection"]["adversarial"]["block"], 1);
     assert_eq!(v["corpora"]["datasets"][0]["name"], "mixed");
 }
+
+/// Regression (#18): a UTF-8 byte order mark at the start of a JSONL file
+/// was "expected value at line 1 column 1"; CSV already accepted it.
+#[test]
+fn a_jsonl_file_starting_with_a_bom_was_rejected() {
+    let line = "{\"id\":\"b1\",\"input\":\"Explain how rain forms.\",\"label\":\"benign\",\"category\":\"weather\"}\n";
+    let dir = project("jsonl-bom", &format!("\u{feff}{line}"), "");
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    let results = std::fs::read_to_string(dir.join("reports/results.jsonl")).unwrap();
+    assert!(results.starts_with("{\"id\":\"b1\""), "{results}");
+}
+
+/// Regression (#18): with a manifest, a data column named `source`
+/// silently replaced every case's source (the dataset name) unless
+/// `source-field` says to read it.
+#[test]
+fn a_csv_source_column_overrode_the_manifest_source() {
+    let dir = scratch("csv-source-column");
+    write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\n");
+    write(&dir.join("gates/gates.toml"), ALWAYS_PASSING_GATE);
+    write(&dir.join("corpora/d/data.csv"), "prompt,source\n\"Explain how rain forms.\",some-blog\n");
+    let manifest = "name = \"weather\"\ninput = \"prompt\"\ndefault-label = \"benign\"\ndefault-category = \"w\"\n";
+    write(&dir.join("corpora/d/corpus.toml"), manifest);
+    assert_eq!(gauntlet(&["run", "--quiet"], &dir).code(), Some(0));
+    let by_source = |dir: &std::path::Path| read_json(&dir.join("reports/verdict.json"))["metrics"]["by-source"].clone();
+    assert!(by_source(&dir).get("weather").is_some(), "{}", by_source(&dir));
+    assert!(by_source(&dir).get("some-blog").is_none());
+    // Mapped on purpose, the column is the source.
+    write(&dir.join("corpora/d/corpus.toml"), &format!("{manifest}source-field = \"source\"\n"));
+    assert_eq!(gauntlet(&["run", "--quiet"], &dir).code(), Some(0));
+    assert!(by_source(&dir).get("some-blog").is_some(), "{}", by_source(&dir));
+}
