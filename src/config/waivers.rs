@@ -66,7 +66,8 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
     let mut problems = Vec::new();
     for key in table.keys() {
         if !REQUIRED.contains(&key.as_str()) && !OPTIONAL.contains(&key.as_str()) {
-            problems.push(diag("", Code::UnknownField, format!("unknown waiver field `{key}`")));
+            // At the key's own line, not the table's.
+            problems.push(at_key(key).diagnostic(Code::UnknownField, format!("unknown waiver field `{key}`")));
         }
     }
     let string_field = |key: &str, required: bool, problems: &mut Vec<Diagnostic>| -> Option<String> {
@@ -158,8 +159,23 @@ fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Wa
         expires,
         scope,
         defined_at: Location::new(path).at_line(line),
-        raw: serde_json::to_value(&table).unwrap_or_default(),
+        raw: plain_json(&toml::Value::Table(table.clone())),
         key_locations: locations,
         problems,
+    }
+}
+
+/// The waiver as written, for the audit: TOML dates and times become their
+/// text, not serde's private datetime wrapper.
+fn plain_json(v: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(items.iter().map(plain_json).collect()),
+        toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
     }
 }

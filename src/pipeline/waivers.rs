@@ -90,6 +90,15 @@ pub fn new_waiver(config_path: &Path, today: Option<NaiveDate>, w: &NewWaiver) -
     let mut problems = Vec::new();
     let (gate_ids, case_ids) = waivable_ids(&config, &mut problems);
     let refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
+    // A gate that does not exist is the --gate flag's mistake: the file
+    // line it would be reported at was never written.
+    if !w.gate.is_empty() && !gate_ids.contains(&w.gate) {
+        return Err(Error::Usage(format!(
+            "--gate `{}`: no such gate; gates that can be waived: {}",
+            w.gate,
+            gate_ids.join(", ")
+        )));
+    }
     let rule_problems = check_waiver_rules(&waivers, today, &config.waiver_policy, &refs, &case_ids);
     let last = rule_problems.last().cloned().unwrap_or_default();
     if !last.is_empty() {

@@ -103,7 +103,8 @@ fn a_csv_source_column_overrode_the_manifest_source() {
     let manifest = "name = \"weather\"\ninput = \"prompt\"\ndefault-label = \"benign\"\ndefault-category = \"w\"\n";
     write(&dir.join("corpora/d/corpus.toml"), manifest);
     assert_eq!(gauntlet(&["run", "--quiet"], &dir).code(), Some(0));
-    let by_source = |dir: &std::path::Path| read_json(&dir.join("reports/verdict.json"))["metrics"]["by-source"].clone();
+    let by_source =
+        |dir: &std::path::Path| read_json(&dir.join("reports/verdict.json"))["metrics"]["by-source"].clone();
     assert!(by_source(&dir).get("weather").is_some(), "{}", by_source(&dir));
     assert!(by_source(&dir).get("some-blog").is_none());
     // Mapped on purpose, the column is the source.

@@ -264,5 +264,37 @@ fn waivers_new_appends_a_valid_entry_and_refuses_a_bad_one() {
         &dir,
     );
     assert_eq!(out.code(), Some(2));
-    assert!(stderr(&out).contains("unknown-gate"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--gate `no-such-gate`: no such gate"), "{}", stderr(&out));
+}
+
+/// Regression (#18 item 5): a waiver's unknown field was reported at its
+/// table (1:1 for the first), its bare TOML date leaked into
+/// waiver-audit.json as `$__toml_private_datetime`, and `waivers new` with
+/// a gate that does not exist named a line of a file it never wrote.
+#[test]
+fn waiver_mistakes_are_named_where_they_were_made() {
+    let dir = failing_project("waiver-mistakes");
+    let good = waiver("w1", "fpr", "2026-11-10", "2026-12-05", "both");
+    let bad = waiver("w2", "asr", "2026-11-10", "2026-12-05", "both")
+        .replace("expires = \"2026-12-05\"", "expires = 2026-12-05")
+        + "colour = \"blue\"\n";
+    write(&dir.join("waivers/w.toml"), &format!("{good}\n{bad}"));
+    let out = gauntlet(&["waivers", "audit", "--today", TODAY], &dir);
+    assert_eq!(out.code(), Some(1), "{}", stderr(&out));
+    let colour_line = format!("{good}\n{bad}").lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+    assert!(stdout(&out).contains(&format!("w.toml:{colour_line}:1: error[unknown-field]")), "{}", stdout(&out));
+    let audit = std::fs::read_to_string(dir.join("reports/waiver-audit.json")).unwrap();
+    assert!(!audit.contains("$__toml_private_datetime"), "{audit}");
+    assert!(audit.contains("\"expires\": \"2026-12-05\""), "{audit}");
+
+    let out = gauntlet(
+        &["waivers", "new", "--gate", "nosuch", "--days", "5", "--owner", "a", "--tracking", "T", "--reason", "r"],
+        &dir,
+    );
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("--gate `nosuch`: no such gate; gates that can be waived: fpr, asr"),
+        "{}",
+        stderr(&out)
+    );
 }
