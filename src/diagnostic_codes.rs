@@ -97,6 +97,7 @@ catalogue! {
     ShardCountMismatch = "shard-count-mismatch": "Shards given to `merge` were split into different numbers of parts.",
     ShardMismatch = "shard-mismatch": "Shards given to `merge` come from different configs, corpora, gates, targets or lanes.",
     UnknownCase = "unknown-case": "A waiver names a fixture case that does not exist.",
+    UnknownColumn = "unknown-column": "A corpus.toml mapping names a column (CSV) or key (JSONL) the data file does not have.",
     UnknownField = "unknown-field": "A key that the format does not define (a typo such as `lable`).",
     UnknownGate = "unknown-gate": "A waiver names a gate that does not exist.",
     UnknownRef = "unknown-ref": "A fixture's `ref` names no corpus case.",

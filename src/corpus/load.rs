@@ -116,6 +116,14 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         };
         fingerprint.part(display_path.to_string_lossy().as_bytes());
         let before = loaded.cases.len();
+        if let Some(m) = &manifest {
+            let csv = has_extension(file, "csv");
+            let found = super::mapping_check::mistakes(mapping, file, csv, &m.path, &display_path);
+            if !found.is_empty() {
+                problems.extend(found);
+                continue;
+            }
+        }
         let read = if has_extension(file, "csv") {
             std::fs::read(file).map(|bytes| {
                 fingerprint.part(&bytes);

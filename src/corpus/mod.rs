@@ -10,6 +10,7 @@ mod ids;
 mod jsonl;
 mod load;
 mod manifest;
+mod mapping_check;
 
 use std::collections::BTreeMap;
 use std::fmt;

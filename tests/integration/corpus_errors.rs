@@ -112,3 +112,36 @@ fn a_csv_source_column_overrode_the_manifest_source() {
     assert_eq!(gauntlet(&["run", "--quiet"], &dir).code(), Some(0));
     assert!(by_source(&dir).get("some-blog").is_some(), "{}", by_source(&dir));
 }
+
+/// Regression (#18 item 1): a manifest mapping a column the file does not
+/// have gave one "missing label" per row (for `label`, `input`, `category`),
+/// or nothing at all (for `id`: every id silently derived). It is one error
+/// at the manifest's line, naming the key and the file's real columns.
+#[test]
+fn a_manifest_mapping_a_column_that_does_not_exist_was_one_error_per_row_or_none() {
+    let dir = scratch("manifest-unknown-column");
+    write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\n");
+    write(&dir.join("gates/gates.toml"), ALWAYS_PASSING_GATE);
+    let rows: String = (0..40).map(|i| format!("\"prompt {i}\",{i},weather\n")).collect();
+    write(&dir.join("corpora/d/data.csv"), &format!("prompt,index,type\n{rows}"));
+    write(
+        &dir.join("corpora/d/corpus.toml"),
+        "name = \"d\"\ninput = \"prompt\"\nid = \"idx\"\nlabel = \"Label\"\ncategory = \"type\"\n",
+    );
+    let jsonl: String = (0..40).map(|i| format!("{{\"text\":\"hello {i}\",\"kind\":\"benign\"}}\n")).collect();
+    write(&dir.join("corpora/j/data.jsonl"), &jsonl);
+    write(&dir.join("corpora/j/corpus.toml"), "name = \"j\"\ninput = \"text\"\nlabel = \"kind\"\ncategory = \"topic\"\n");
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("corpus.toml:3:1: error[unknown-column]: `id` = \"idx\" names no column of corpora/d/data.csv: its header has index, prompt, type"),
+        "{err}"
+    );
+    assert!(err.contains("corpus.toml:4:1: error[unknown-column]: `label` = \"Label\""), "{err}");
+    assert!(
+        err.contains("`category` = \"topic\" names no column of corpora/j/data.jsonl: the keys seen in its lines are kind, text"),
+        "{err}"
+    );
+    assert!(err.contains("3 problem(s) found"), "one error per mistake, not per row: {err}");
+}
