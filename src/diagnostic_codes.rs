@@ -30,6 +30,7 @@ macro_rules! catalogue {
 
 catalogue! {
     AmbiguousPayload = "ambiguous-payload": "A case has both `input` and `messages`; it must have exactly one.",
+    ConflictingLabels = "conflicting-labels": "Warning: the same input is labelled benign in one place and adversarial in another.",
     CreatedInFuture = "created-in-future": "A waiver's `created` date lies after today.",
     DuplicateCase = "duplicate-case": "The same case id appears in more than one shard given to `merge`.",
     DuplicateFixtureCase = "duplicate-fixture-case": "A fixture suite names the same case twice.",
@@ -40,6 +41,8 @@ catalogue! {
     DuplicateWaiverId = "duplicate-waiver-id": "Two waivers share an id.",
     EmptyCorpus = "empty-corpus": "`corpora` lists no path, or the paths hold no case.",
     EmptyField = "empty-field": "A required text field is present but empty.",
+    EmptyFile = "empty-file": "Warning: a data file holds no case.",
+    EmptyInput = "empty-input": "Warning: a case's input is empty (or only white space).",
     EmptyLanes = "empty-lanes": "A gate's `lanes` list is empty, so it would never run.",
     ExpiresBeforeCreated = "expires-before-created": "A waiver's `expires` date is not after its `created` date.",
     FileExists = "file-exists": "`gauntlet init` would overwrite a file that already exists.",
@@ -104,6 +107,7 @@ catalogue! {
     UnknownSchema = "unknown-schema": "A file's `schema` is not one this version of gauntlet reads.",
     UnknownTargetKind = "unknown-target-kind": "`[target] kind` is not builtin, exec or http.",
     UnmatchedFilePattern = "unmatched-file-pattern": "A corpus.toml `[[file]]` pattern matches no data file.",
+    UnmatchedFilter = "unmatched-filter": "Warning: a gate's `where` value matches no loaded case (a typo in a category, source or tag?).",
     UnquotedDate = "unquoted-date": "A waiver date is a bare TOML date; write it as a quoted \"YYYY-MM-DD\" string.",
     UnreadableConfig = "unreadable-config": "The config file cannot be read.",
     UnreadableFile = "unreadable-file": "A file cannot be read.",

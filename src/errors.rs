@@ -121,6 +121,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic as a warning: `path:line: warning[code]: message`.
+    /// Warnings are reported, recorded in the verdict, and never change the
+    /// exit code.
+    pub fn as_warning(&self) -> String {
+        let at = Location { path: self.path.clone(), line: self.line, column: self.column };
+        format!("{at}: warning[{}]: {}", self.code, self.message)
+    }
+}
+
 /// How many diagnostics are printed before the rest are summarised.
 pub const DIAGNOSTIC_CAP: usize = 50;
 

@@ -161,8 +161,12 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The gate table and where the reports went, unless quiet.
+/// Input warnings (on stderr, always), then the gate table and where the
+/// reports went, unless quiet.
 fn print_run(output: &pipeline::RunOutput, quiet: bool) -> Outcome {
+    for w in &output.verdict.warnings {
+        eprintln!("{}", terminal_safe(w));
+    }
     if !quiet {
         out_raw!("{}", terminal::render(&output.verdict));
         out!("reports: {}", output.reports_dir.display());

@@ -13,9 +13,20 @@ use crate::errors::{Code, Diagnostic};
 /// Derives missing ids, checks uniqueness and counts repeated inputs.
 /// Derived ids hash the content (never the line number), and identical
 /// cases are told apart by occurrence (`~2`, `~3`), so ids survive reordering.
-pub(super) fn finish_cases(loaded: Loaded, problems: &mut Vec<Diagnostic>) -> (Vec<Case>, usize) {
+pub(super) fn finish_cases(
+    loaded: Loaded,
+    problems: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> (Vec<Case>, usize) {
     let Loaded { mut cases, keys } = loaded;
-    let repeated = repeated_inputs(&cases);
+    let repeated = repeated_inputs(&cases, warnings);
+    for case in &cases {
+        if matches!(&case.payload, Payload::Text(t) if t.trim().is_empty()) {
+            warnings.push(
+                Diagnostic::new(&case.origin.path, Code::EmptyInput, "the input is empty").at_line(case.origin.line),
+            );
+        }
+    }
     let mut occurrences: HashMap<String, usize> = HashMap::new();
     for (case, content_hash) in cases.iter_mut().zip(keys) {
         if let Some(hash) = content_hash {
@@ -57,8 +68,28 @@ pub(super) fn payload_key(payload: &Payload) -> (u8, Cow<'_, str>) {
 }
 
 /// Cases whose payload equals an earlier case's: compared exactly, not by a
-/// digest, so no collision can miscount.
-pub(super) fn repeated_inputs(cases: &[Case]) -> usize {
+/// digest, so no collision can miscount. The same input labelled benign in
+/// one place and adversarial in another is a `conflicting-labels` warning.
+pub(super) fn repeated_inputs(cases: &[Case], warnings: &mut Vec<Diagnostic>) -> usize {
     let keys: Vec<(u8, Cow<'_, str>)> = cases.par_iter().map(|c| payload_key(&c.payload)).collect();
-    crate::hashing::repeats(&keys).len()
+    let repeats = crate::hashing::repeats(&keys);
+    for &(i, first) in &repeats {
+        let (case, first) = (&cases[i], &cases[first]);
+        if case.label != first.label {
+            warnings.push(
+                Diagnostic::new(
+                    &case.origin.path,
+                    Code::ConflictingLabels,
+                    format!(
+                        "the same input is {} here and {} at {}",
+                        case.label.as_str(),
+                        first.label.as_str(),
+                        first.origin
+                    ),
+                )
+                .at_line(case.origin.line),
+            );
+        }
+    }
+    repeats.len()
 }

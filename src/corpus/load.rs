@@ -51,6 +51,9 @@ pub struct CorpusSummary {
     pub hash: String,
     /// Cases whose payload repeats an earlier case's payload.
     pub repeated_inputs: usize,
+    /// What is suspicious but not wrong: an empty file, an empty input, one
+    /// input labelled both ways. Reported; never changes the exit code.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads every corpus under `paths` (files or folders).
@@ -87,6 +90,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
     let mut loaded = Loaded::default();
     let mut datasets: BTreeMap<String, DatasetInfo> = BTreeMap::new();
     let mut files_by_manifest: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    let mut warnings = Vec::new();
     for file in &files {
         let manifest = match find_manifest(file, paths, &mut manifests, &mut problems) {
             Some(Some(m)) => Some(m),
@@ -132,11 +136,14 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         } else {
             read_jsonl(file, &ctx, JSONL_BLOCK, &mut fingerprint, &mut loaded, &mut problems)
         };
-        if let Err(e) = read {
+        if let Err(e) = &read {
             problems.push(Diagnostic::new(file, Code::UnreadableFile, e.to_string()));
         }
         for case in &loaded.cases[before..] {
             *info.by_label.entry(case.label).or_default() += 1;
+        }
+        if loaded.cases.len() == before && read.is_ok() {
+            warnings.push(Diagnostic::new(&display_path, Code::EmptyFile, "this data file holds no case"));
         }
         info.cases += loaded.cases.len() - before;
         if problems.len() > DIAGNOSTIC_CAP * 4 {
@@ -156,7 +163,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         fingerprint.part(std::fs::read(path).unwrap_or_default().as_slice());
     }
     clock.mark("files");
-    let (cases, repeated_inputs) = finish_cases(loaded, &mut problems);
+    let (cases, repeated_inputs) = finish_cases(loaded, &mut problems, &mut warnings);
     clock.mark("ids and repeats");
     if !problems.is_empty() {
         return Err(Error::Input(problems));
@@ -171,6 +178,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             datasets: datasets.into_values().collect(),
             hash: fingerprint.finish(),
             repeated_inputs,
+            warnings,
         },
     })
 }

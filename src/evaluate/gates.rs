@@ -171,6 +171,25 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The `where` values (categories, sources, tags) no case has: most
+    /// often a typo, which would leave the gate judging nothing.
+    pub fn unmatched<'a>(&'a self, cases: &[crate::corpus::Case]) -> Vec<(&'static str, &'a str)> {
+        let mut out = Vec::new();
+        for (key, values) in [("category", &self.category), ("source", &self.source), ("tags", &self.tags)] {
+            for v in values {
+                let seen = cases.iter().any(|c| match key {
+                    "category" => *c.category == **v,
+                    "source" => *c.source == **v,
+                    _ => c.tags.iter().any(|t| **t == **v),
+                });
+                if !seen {
+                    out.push((key, v.as_str()));
+                }
+            }
+        }
+        out
+    }
+
     pub fn matches(&self, r: &CaseResult) -> bool {
         self.label.is_none_or(|l| l == r.label)
             && self.direction.is_none_or(|d| d == r.direction)

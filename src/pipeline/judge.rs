@@ -50,6 +50,8 @@ pub struct ReplayFacts {
     pub partition: Option<Partition>,
     /// Gates computed during the replay (determinism).
     pub extra_gates: Vec<GateOutcome>,
+    /// Input warnings from planning, already rendered.
+    pub warnings: Vec<String>,
 }
 
 /// Metrics, gates, fixtures, golden snapshots and waivers → the verdict.
@@ -163,6 +165,7 @@ pub fn judge(
         fixtures: fixture_outcomes,
         golden,
         waivers: WaiverAudit::new(today_text, Some(j.lane), judgement.reports),
+        warnings: facts.warnings,
     })
 }
 

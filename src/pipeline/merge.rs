@@ -137,6 +137,7 @@ pub fn merge(
     let corpus = first.verdict.corpora.clone();
     let corpora_hash = first.verdict.run.hashes.corpora.clone();
     let git_commit = first.verdict.run.git_commit.clone();
+    let warnings = first.verdict.warnings.clone();
     // Corpus order: sort small (position, shard, index) keys, then move each
     // result once (sorting the 300-byte results themselves moved each ~20 times).
     let mut order: Vec<(Option<u64>, u32, u32)> = shards
@@ -185,6 +186,7 @@ pub fn merge(
         aborted,
         partition: None,
         extra_gates: Vec::new(),
+        warnings,
     };
     let verdict = super::judge::judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, None)?;
     clock.mark("judged+written");

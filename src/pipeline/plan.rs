@@ -19,6 +19,9 @@ pub struct Plan {
     pub target: Box<dyn Target>,
     pub fixtures: Vec<FixtureSuite>,
     pub waivers: Vec<Waiver>,
+    /// Suspicious but not wrong (empty inputs, conflicting labels, a `where`
+    /// value no case has): reported and recorded, never an exit code.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads and validates every input, collecting all problems before failing.
@@ -74,7 +77,16 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
     }
     match (corpus, target) {
         (Some(corpus), Some(target)) if problems.is_empty() => {
-            Ok(Plan { config, gates, corpus, target, fixtures, waivers })
+            let mut warnings = corpus.summary.warnings.clone();
+            for gate in &gates {
+                for (key, value) in gate.filter.unmatched(&corpus.cases) {
+                    warnings.push(gate.defined_at.diagnostic(
+                        Code::UnmatchedFilter,
+                        format!("gate `{}`: where {key} = \"{value}\" matches no loaded case", gate.id),
+                    ));
+                }
+            }
+            Ok(Plan { config, gates, corpus, target, fixtures, waivers, warnings })
         }
         _ => Err(Error::Input(problems)),
     }

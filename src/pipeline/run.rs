@@ -204,7 +204,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let today = super::resolve_today(opts.today)?;
     let started = chrono::Utc::now();
     let mut clock = StageClock::new("run");
-    let Plan { config, gates, corpus, target, fixtures, waivers } = plan(&opts.config)?;
+    let Plan { config, gates, corpus, target, fixtures, waivers, warnings } = plan(&opts.config)?;
     clock.mark("plan");
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     super::check_reports_dir(&reports_dir, opts.out_dir.is_some(), &config)?;
@@ -270,6 +270,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         aborted,
         partition: opts.partition,
         extra_gates: determinism.into_iter().collect(),
+        warnings: warnings.iter().map(|w| w.as_warning()).collect(),
     };
     let judging = Judging {
         config: &config,

@@ -41,6 +41,10 @@ pub struct Verdict {
     #[serde(default)]
     pub golden: Vec<GoldenReport>,
     pub waivers: WaiverAudit,
+    /// Warnings about the inputs, each `path:line: warning[code]: message`
+    /// (codes in docs/errors.md). They never change the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub const WAIVER_AUDIT_SCHEMA: &str = "gauntlet.waiver-audit.v1";
