@@ -112,4 +112,30 @@ mod tests {
         assert_eq!(interval(IntervalMethod::Wilson, 0, 0, 0.95), None);
         assert_eq!(interval(IntervalMethod::ClopperPearson, 0, 0, 0.95), None);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Bounds lie in [0, 1] and hold the point estimate, for both methods.
+        #[test]
+        fn bounds_are_proper_and_hold_the_estimate(n in 1u64..5000, frac in 0.0f64..=1.0, conf in 0.8f64..0.999) {
+            let x = ((n as f64) * frac).round() as u64;
+            for method in [IntervalMethod::Wilson, IntervalMethod::ClopperPearson] {
+                let (low, high) = interval(method, x, n, conf).unwrap();
+                let p = x as f64 / n as f64;
+                proptest::prop_assert!((0.0..=1.0).contains(&low) && (0.0..=1.0).contains(&high), "{method:?} {x}/{n}");
+                proptest::prop_assert!(low <= p + 1e-12 && p <= high + 1e-12, "{method:?} {x}/{n}: [{low}, {high}]");
+            }
+        }
+
+        /// At a fixed rate, four times the samples give a narrower interval.
+        #[test]
+        fn intervals_narrow_as_n_grows(n in 5u64..2000, k in 1u64..5) {
+            let (x, big) = (n * k / 5, n * 4);
+            for method in [IntervalMethod::Wilson, IntervalMethod::ClopperPearson] {
+                let (l1, h1) = interval(method, x, n, 0.95).unwrap();
+                let (l2, h2) = interval(method, x * 4, big, 0.95).unwrap();
+                proptest::prop_assert!(h2 - l2 < h1 - l1, "{method:?} {x}/{n}");
+            }
+        }
+    }
 }

@@ -229,6 +229,37 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&hand), String::from_utf8_lossy(&reference));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// The hand-written row equals the csv crate's, on any text.
+        #[test]
+        fn rows_equal_the_csv_crate_on_arbitrary_fields(
+            texts in proptest::collection::vec(proptest::prelude::any::<String>(), 6..9),
+            score in proptest::option::of(-1e9f64..1e9),
+            decision in proptest::option::of(0u8..3),
+            latency in proptest::prelude::any::<u64>(),
+        ) {
+            let text = |i: usize| texts[i % texts.len()].clone();
+            let decision = decision.map(|d| [Decision::Allow, Decision::Block, Decision::RequireApproval][d as usize % 3]);
+            let mut r = CaseResult::sample(&text(0), Label::Adversarial, decision);
+            r.category = Arc::from(text(1).as_str());
+            r.source = Arc::from(text(2).as_str());
+            r.input = Payload::Text(text(3));
+            r.reasons = texts.iter().skip(4).map(|t| Arc::from(t.as_str())).collect();
+            r.score = score;
+            r.latency_us = latency;
+            if decision.is_none() {
+                r.error = Some(CaseError { kind: ErrorKind::Crash, message: text(5) });
+            }
+            let mut reference = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+            reference_row(&mut reference, &r);
+            let mut hand = Vec::new();
+            push_row(&mut hand, &r).unwrap();
+            let reference = reference.into_inner().unwrap();
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&hand), String::from_utf8_lossy(&reference));
+        }
+    }
+
     /// Regression: results.csv wrote raw ESC and U+202E while every other
     /// format showed them as ⟨U+…⟩.
     #[test]

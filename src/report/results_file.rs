@@ -198,6 +198,50 @@ mod tests {
             .collect()
     }
 
+    /// A result built from arbitrary text, score and optional fields.
+    fn arbitrary_result(
+        texts: &[String],
+        score: Option<f64>,
+        decision: Option<u8>,
+        latency: u64,
+        attempts: u32,
+    ) -> CaseResult {
+        let text = |i: usize| texts[i % texts.len()].clone();
+        let decision = decision.map(|d| [Decision::Allow, Decision::Block, Decision::RequireApproval][d as usize % 3]);
+        let mut r = CaseResult::sample(&text(0), Label::Benign, decision);
+        r.category = text(1).as_str().into();
+        r.source = text(2).as_str().into();
+        r.input = crate::corpus::Payload::Text(text(3));
+        r.reasons = texts.iter().skip(4).map(|t| t.as_str().into()).collect();
+        r.score = score;
+        r.latency_us = latency;
+        r.attempts = attempts;
+        if decision.is_none() {
+            r.error = Some(CaseError { kind: ErrorKind::Protocol, message: text(5) });
+        }
+        r
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// The hand-written JSON line equals serde_json's, on any text.
+        #[test]
+        fn result_lines_equal_serde_on_arbitrary_fields(
+            texts in proptest::collection::vec(proptest::prelude::any::<String>(), 6..9),
+            score in proptest::option::of(proptest::prelude::any::<f64>()),
+            decision in proptest::option::of(0u8..3),
+            latency in proptest::prelude::any::<u64>(),
+            attempts in proptest::prelude::any::<u32>(),
+        ) {
+            let r = arbitrary_result(&texts, score, decision, latency, attempts);
+            let mut hand = Vec::new();
+            push_result_line(&mut hand, &r).unwrap();
+            let mut serde = serde_json::to_vec(&r).unwrap();
+            serde.push(b'\n');
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&hand), String::from_utf8_lossy(&serde));
+        }
+    }
+
     #[test]
     fn hand_written_result_lines_equal_serde_output() {
         for r in varied_results() {
