@@ -86,7 +86,7 @@ impl Confusion {
 
 /// A proportion with its interval. `value`, `low` and `high` are `null` when
 /// the denominator is 0: no data is not 0%.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rate {
     pub value: Option<f64>,
     pub numerator: u64,
@@ -293,6 +293,11 @@ pub struct Metrics {
     /// Per direction, per detector (reason): how often it stopped a benign
     /// case (its share of false positives) and an adversarial one.
     pub by_detector: BTreeMap<String, BTreeMap<String, DetectorStats>>,
+    /// Per leak kind (cases tagged `leak-kind:<kind>`): the real detection
+    /// rate, attacks of that kind stopped by a detector of that kind / attacks
+    /// of that kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_leak_kind: BTreeMap<String, Rate>,
     /// Conversation cases: blocked anywhere (benign) or never (attacks), and
     /// how many turns an attack got through before its block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,8 +358,13 @@ fn conversation_stats(results: &[CaseResult], policy: &CountingPolicy) -> Option
 pub struct DetectorStats {
     /// Benign cases it fired on that were not allowed / benign cases of the direction.
     pub false_positive_rate: Rate,
-    /// Adversarial cases it fired on that were stopped / adversarial cases of the direction.
+    /// Kept for v1 readers, misnamed: the same number as
+    /// `share-of-attacks-stopped`, not a detection rate (see `by-leak-kind`).
     pub detection_rate: Rate,
+    /// Adversarial cases it fired on that were stopped / all adversarial
+    /// cases of the direction: this detector's share of the stopped attacks.
+    #[serde(default)]
+    pub share_of_attacks_stopped: Rate,
 }
 
 /// Tallies by one key (category, source, …), borrowed from the results.
@@ -440,6 +450,7 @@ impl<'a> DetectorTally<'a> {
                 DetectorStats {
                     false_positive_rate: Rate::new(fp, benign, policy),
                     detection_rate: Rate::new(det, adversarial, policy),
+                    share_of_attacks_stopped: Rate::new(det, adversarial, policy),
                 },
             );
         }
@@ -526,10 +537,30 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
         by_direction,
         by_tenant,
         by_detector: detectors.finish(policy),
+        by_leak_kind: leak_kinds(results, policy),
         conversations: conversation_stats(results, policy),
         weighted_cost: None,
         latency_histogram,
     }
+}
+
+/// The detection rate per leak kind. A case of kind `K` is caught when it
+/// is stopped and a reason `K` (or `K:…`, e.g. `secret:known-format` for
+/// `secret`) fired: stopped by another detector is not this detector's catch.
+fn leak_kinds(results: &[CaseResult], policy: &CountingPolicy) -> BTreeMap<String, Rate> {
+    let mut counts: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.label == Label::Adversarial) {
+        for kind in r.tags.iter().filter_map(|t| t.strip_prefix("leak-kind:")) {
+            let entry = counts.entry(kind).or_default();
+            entry.0 += 1;
+            let fired = r
+                .reasons
+                .iter()
+                .any(|reason| reason.strip_prefix(kind).is_some_and(|rest| rest.is_empty() || rest.starts_with(':')));
+            entry.1 += (fired && policy.classify(r) == Class::Detected) as u64;
+        }
+    }
+    counts.into_iter().map(|(kind, (n, caught))| (kind.to_string(), Rate::new(caught, n, policy))).collect()
 }
 
 #[cfg(test)]

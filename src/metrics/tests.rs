@@ -125,3 +125,35 @@ fn exclude_policy_leaves_errors_out_of_rates_but_not_error_rate() {
     assert_eq!(m.error_rate.numerator, 1);
     assert_eq!(m.confusion.excluded_errors, 1);
 }
+
+/// Regression (#18 item 7): the per-detector "detection rate" was the
+/// detector's share of all stopped attacks (pii:card 13.64%), not a
+/// detection rate. `by-leak-kind` is the real one: cases of a kind stopped
+/// by a detector of that kind / cases of that kind.
+#[test]
+fn leak_kind_detection_rate_counts_only_catches_by_that_kind() {
+    use std::sync::Arc;
+    let policy = CountingPolicy::default();
+    let case = |id: &str, kind: &str, decision: Decision, reasons: &[&str]| {
+        let mut r = CaseResult::sample(id, Label::Adversarial, Some(decision));
+        r.tags = vec![Arc::from(format!("leak-kind:{kind}").as_str())];
+        r.reasons = reasons.iter().map(|s| Arc::from(*s)).collect();
+        r
+    };
+    let results = vec![
+        case("c1", "pii:card", Decision::Block, &["pii:card"]),
+        case("c2", "pii:card", Decision::Block, &["pii:email"]), // stopped, but not as a card
+        case("c3", "pii:card", Decision::Allow, &["pii:card"]),  // fired, let through
+        case("s1", "secret", Decision::Block, &["secret:known-format"]),
+        case("s2", "secret", Decision::Block, &["secretive"]), // not `secret` nor `secret:…`
+    ];
+    let m = compute_all(&results, &policy);
+    let card = m.by_leak_kind["pii:card"];
+    assert_eq!((card.numerator, card.denominator), (1, 3));
+    let secret = m.by_leak_kind["secret"];
+    assert_eq!((secret.numerator, secret.denominator), (1, 2));
+    // The per-detector number stays what it is: a share of all stopped attacks.
+    let d = &m.by_detector["ingress"]["pii:card"];
+    assert_eq!((d.share_of_attacks_stopped.numerator, d.share_of_attacks_stopped.denominator), (1, 5));
+    assert_eq!(d.detection_rate, d.share_of_attacks_stopped, "kept for v1 readers");
+}

@@ -169,6 +169,7 @@ pub struct DashboardView {
     failing: Vec<CaseGroup>,
     directions: Vec<SimpleRow>,
     detectors: Vec<SimpleRow>,
+    leak_kinds: Vec<SimpleRow>,
     matrix_columns: Vec<String>,
     matrix: Vec<SimpleRow>,
     weighted_cost: String,
@@ -427,7 +428,11 @@ impl DashboardView {
                             vec![
                                 visible(name),
                                 format!("{} ({})", rate_text(&d.false_positive_rate), d.false_positive_rate.numerator),
-                                format!("{} ({})", rate_text(&d.detection_rate), d.detection_rate.numerator),
+                                format!(
+                                    "{} ({})",
+                                    rate_text(&d.share_of_attacks_stopped),
+                                    d.share_of_attacks_stopped.numerator
+                                ),
                             ],
                             "",
                         )
@@ -491,6 +496,22 @@ impl DashboardView {
             ],
             directions,
             detectors,
+            leak_kinds: v
+                .metrics
+                .by_leak_kind
+                .iter()
+                .map(|(kind, r)| {
+                    row(
+                        vec![
+                            visible(kind),
+                            rate_text(r),
+                            interval_text(r),
+                            format!("{} / {}", r.numerator, r.denominator),
+                        ],
+                        "",
+                    )
+                })
+                .collect(),
             matrix_columns,
             matrix,
             weighted_cost,
