@@ -167,3 +167,79 @@ fn merge_of_a_malformed_shard_panicked() {
         stderr(&out)
     );
 }
+
+/// Property (#18): `merge` of an arbitrary partition of a run's results
+/// (not the hash partition: any assignment of cases to shards) equals the
+/// unsharded judgement. One run's results are dealt to N shard folders at
+/// random, then merged.
+#[test]
+fn merge_of_any_partition_equals_the_unsharded_judgement() {
+    let base = scratch("sharding-arbitrary");
+    let source = base.join("one-shard");
+    let out = gauntlet(
+        &[
+            "run",
+            "--quiet",
+            "--lane",
+            "preflight",
+            "--today",
+            "2026-11-22",
+            "--partition",
+            "hash:1/1",
+            "--out",
+            source.to_str().unwrap(),
+        ],
+        &repo_root(),
+    );
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    let whole = base.join("whole");
+    let out = gauntlet(
+        &["run", "--quiet", "--lane", "preflight", "--today", "2026-11-22", "--out", whole.to_str().unwrap()],
+        &repo_root(),
+    );
+    assert!(out.code().unwrap() < 2, "{}", stderr(&out));
+    let expected = without_timings(read_json(&whole.join("verdict.json")));
+    let verdict = read_json(&source.join("verdict.json"));
+    let lines: Vec<String> =
+        std::fs::read_to_string(source.join("results.jsonl")).unwrap().lines().map(String::from).collect();
+    let fixtures = std::fs::read_to_string(source.join("fixture-results.jsonl")).unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config::with_cases(6));
+    runner
+        .run(&(1u32..6, proptest::prelude::any::<u64>()), |(n, seed)| {
+            let mut state = seed | 1;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut shards: Vec<String> = vec![String::new(); n as usize];
+            for line in &lines {
+                shards[(next() % n as u64) as usize].push_str(&format!("{line}\n"));
+            }
+            let mut dirs = Vec::new();
+            for (i, results) in shards.iter().enumerate() {
+                let dir = base.join(format!("n{n}-{seed}-{i}"));
+                let mut v = verdict.clone();
+                v["run"]["partition"] = serde_json::json!({"index": i + 1, "count": n});
+                write(&dir.join("verdict.json"), &serde_json::to_string_pretty(&v).unwrap());
+                write(&dir.join("results.jsonl"), results);
+                if i == 0 {
+                    write(&dir.join("fixture-results.jsonl"), &fixtures);
+                }
+                dirs.push(dir.to_str().unwrap().to_string());
+            }
+            let merged = base.join(format!("merged-{n}-{seed}"));
+            let mut args = vec!["merge", "--quiet", "--today", "2026-11-22", "--out", merged.to_str().unwrap()];
+            args.extend(dirs.iter().map(String::as_str));
+            let out = gauntlet(&args, &repo_root());
+            proptest::prop_assert!(out.code().unwrap() < 2, "merge {}: {}", n, stderr(&out));
+            proptest::prop_assert_eq!(&without_timings(read_json(&merged.join("verdict.json"))), &expected);
+            proptest::prop_assert_eq!(
+                results_without_latency(merged.join("results.jsonl")),
+                results_without_latency(whole.join("results.jsonl"))
+            );
+            Ok(())
+        })
+        .unwrap();
+}
