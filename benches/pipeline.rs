@@ -280,7 +280,8 @@ fn bench_merge(n: usize) {
         dirs.push(dir);
     }
     let start = Instant::now();
-    let merged = gauntlet::pipeline::merge(&dirs, &config, Some(&base.join("merged")), None).expect("merge");
+    let merged = gauntlet::pipeline::merge(&dirs, &config, Some(&base.join("merged")), None, &Default::default())
+        .expect("merge");
     println!(
         "merge: 8 shards of {n} cases in {:.2} s (verdict {}, {} cases)",
         start.elapsed().as_secs_f64(),

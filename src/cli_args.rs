@@ -49,6 +49,8 @@ pub enum Command {
         /// Run only shard M of N (1-based): hash:M/N. Writes a shard result for `gauntlet merge`.
         #[arg(long)]
         partition: Option<Partition>,
+        #[command(flatten)]
+        history: HistoryArgs,
     },
     /// Combine shard results (folders written by `run --partition`) into one verdict and reports.
     Merge {
@@ -63,6 +65,8 @@ pub enum Command {
         today: Option<chrono::NaiveDate>,
         #[arg(long, short)]
         quiet: bool,
+        #[command(flatten)]
+        history: HistoryArgs,
     },
     /// Monthly calibration review: threshold sweep, ROC/AUC, target-FPR operating points, baseline comparison.
     Calibrate {
@@ -204,4 +208,24 @@ pub enum WaiversCommand {
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
     },
+}
+
+/// Trends: which history file to read, and whether this run is added to it.
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Append this full-lane run to the history (reports/history/history.jsonl).
+    /// Without it a local run only reads the history: it changes no file the
+    /// project may track in git.
+    #[arg(long)]
+    pub record: bool,
+    /// Read and append this history file instead (in CI: one restored from
+    /// the previous run's cache, saved again after).
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+}
+
+impl From<HistoryArgs> for gauntlet::pipeline::History {
+    fn from(a: HistoryArgs) -> Self {
+        gauntlet::pipeline::History { path: a.history, record: a.record }
+    }
 }

@@ -94,11 +94,11 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             out!("next: cd {} && gauntlet run", dir.display());
             Ok(Outcome::Pass)
         }
-        Command::Merge { shards, config, out, today, quiet } => {
-            let output = pipeline::merge(&shards, &config, out.as_deref(), today)?;
+        Command::Merge { shards, config, out, today, quiet, history } => {
+            let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into())?;
             Ok(print_run(&output, quiet))
         }
-        Command::Run { config, out, lane, quiet, today, repeat, check_determinism, partition } => {
+        Command::Run { config, out, lane, quiet, today, repeat, check_determinism, partition, history } => {
             let output = pipeline::run(&RunOptions {
                 out_dir: out,
                 lane,
@@ -107,6 +107,7 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
                 repeat,
                 check_determinism,
                 partition,
+                history: history.into(),
                 ..RunOptions::new(config)
             })?;
             Ok(print_run(&output, quiet))

@@ -169,6 +169,27 @@ pub fn judge(
     })
 }
 
+/// Which history file a run reads for its trends, and whether it appends
+/// to it. A plain local run only reads: it never changes a file the
+/// project may track in git. `--record` appends to the default file,
+/// `--history PATH` reads and appends PATH (a CI cache restored and saved
+/// around the run).
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub path: Option<std::path::PathBuf>,
+    pub record: bool,
+}
+
+impl History {
+    pub fn file(&self, reports: &Path) -> std::path::PathBuf {
+        self.path.clone().unwrap_or_else(|| crate::report::default_history(reports))
+    }
+
+    pub fn appends(&self) -> bool {
+        self.record || self.path.is_some()
+    }
+}
+
 /// Judges the run and writes everything it produces into `dir`. The results
 /// files do not depend on the verdict, and judging runs mostly on one
 /// thread, so they are written while judging runs. A judging error (exit 2)
@@ -181,6 +202,7 @@ pub(super) fn judge_and_write(
     facts: ReplayFacts,
     dir: &Path,
     stderr: Option<String>,
+    history: &History,
 ) -> Result<Verdict, Error> {
     let partitioned = facts.partition.is_some();
     let (verdict, written) = rayon::join(
@@ -189,7 +211,7 @@ pub(super) fn judge_and_write(
     );
     let verdict = verdict?;
     written?;
-    write_reports(dir, &verdict, stderr)?;
+    write_reports(dir, &verdict, stderr, history)?;
     Ok(verdict)
 }
 
@@ -216,19 +238,20 @@ fn write_result_files(
 }
 
 /// The verdict, the waiver audit, history and the human reports.
-fn write_reports(dir: &Path, verdict: &Verdict, stderr: Option<String>) -> Result<(), Error> {
+fn write_reports(dir: &Path, verdict: &Verdict, stderr: Option<String>, history: &History) -> Result<(), Error> {
     let mut clock = StageClock::new("write");
     if let Some(log) = stderr {
         write_bytes(&dir.join("target-stderr.log"), log.as_bytes())?;
     }
     write_json(&dir.join("waiver-audit.json"), &verdict.waivers)?;
     write_json(&dir.join("verdict.json"), verdict)?;
-    if verdict.run.lane == Lane::Full && verdict.run.complete && verdict.run.partition.is_none() {
-        history::append(&dir.join("history").join("history.jsonl"), &HistoryEntry::from_verdict(verdict))?;
+    let file = history.file(dir);
+    if history.appends() && verdict.run.lane == Lane::Full && verdict.run.complete && verdict.run.partition.is_none() {
+        history::append(&file, &HistoryEntry::from_verdict(verdict))?;
     }
     clock.mark("verdict");
     if verdict.run.partition.is_none() {
-        render_all(verdict, None, dir)?;
+        render_all(verdict, None, dir, &file)?;
     }
     clock.mark("reports");
     Ok(())

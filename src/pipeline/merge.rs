@@ -45,6 +45,7 @@ pub fn merge(
     config_path: &Path,
     out_dir: Option<&Path>,
     today: Option<NaiveDate>,
+    history: &super::History,
 ) -> Result<RunOutput, Error> {
     let today = super::resolve_today(today)?;
     let config = Config::load(config_path)?;
@@ -188,7 +189,8 @@ pub fn merge(
         extra_gates: Vec::new(),
         warnings,
     };
-    let verdict = super::judge::judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, None)?;
+    let verdict =
+        super::judge::judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, None, history)?;
     clock.mark("judged+written");
     Ok(RunOutput { verdict, results, reports_dir })
 }

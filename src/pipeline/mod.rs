@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use drift::{drift, Drift};
-pub use judge::{judge, Judging, ReplayFacts};
+pub use judge::{judge, History, Judging, ReplayFacts};
 pub use merge::merge;
 pub use plan::{plan, Plan};
 pub use release::{release, ReleaseOptions};

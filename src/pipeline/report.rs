@@ -26,6 +26,6 @@ pub fn report_from(
     };
     let dir =
         out_dir.map(Path::to_path_buf).unwrap_or_else(|| verdict_path.parent().unwrap_or(Path::new(".")).to_path_buf());
-    render_all(&verdict, results.as_deref(), &dir)?;
+    render_all(&verdict, results.as_deref(), &dir, &crate::report::default_history(&dir))?;
     Ok((verdict, drift))
 }

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub check_determinism: bool,
     /// Only this shard of the cases (`--partition hash:M/N`).
     pub partition: Option<Partition>,
+    /// The history file read for trends, and whether to append to it.
+    pub history: super::History,
 }
 
 impl RunOptions {
@@ -53,6 +55,7 @@ impl RunOptions {
             repeat: 1,
             check_determinism: false,
             partition: None,
+            history: super::History::default(),
         }
     }
 }
@@ -281,8 +284,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         today,
         bless: opts.bless,
     };
-    let verdict =
-        super::judge::judge_and_write(&judging, &results, &fixture_results, facts, &reports_dir, target.stderr_log())?;
+    let verdict = super::judge::judge_and_write(
+        &judging,
+        &results,
+        &fixture_results,
+        facts,
+        &reports_dir,
+        target.stderr_log(),
+        &opts.history,
+    )?;
     clock.mark("judged+written");
     Ok(RunOutput { verdict, results, reports_dir })
 }

@@ -22,13 +22,22 @@ pub use model::*;
 use crate::errors::Error;
 use crate::replay::CaseResult;
 
+/// Where a run's history lives unless `--history` names a file.
+pub fn default_history(out_dir: &Path) -> std::path::PathBuf {
+    out_dir.join("history").join("history.jsonl")
+}
+
 /// Writes dashboard.html, junit.xml and summary.md from a verdict, and
 /// results.csv when results are given. Deterministic: the same verdict,
 /// results and history give the same bytes, so `gauntlet report --from`
 /// reproduces a run's reports.
-pub fn render_all(verdict: &Verdict, results: Option<&[CaseResult]>, out_dir: &Path) -> Result<(), Error> {
-    let history_path = out_dir.join("history").join("history.jsonl");
-    let history = history::read_until(&history_path, &verdict.run.finished_at);
+pub fn render_all(
+    verdict: &Verdict,
+    results: Option<&[CaseResult]>,
+    out_dir: &Path,
+    history_path: &Path,
+) -> Result<(), Error> {
+    let history = history::read_until(history_path, &verdict.run.finished_at);
     // The previous entry is the last one before this run's own.
     let previous = history.iter().rev().find(|h| h.finished_at != verdict.run.finished_at);
     let html = html::render_dashboard(verdict, &history)

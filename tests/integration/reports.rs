@@ -30,25 +30,37 @@ fn run_writes_all_reports_and_report_from_reproduces_them_byte_for_byte() {
     }
 }
 
+/// Regression (#19): every local full-lane run appended to
+/// reports/history/history.jsonl, a file the project tracks. A plain run
+/// now only reads the history; `--record` appends to it, `--history PATH`
+/// reads and appends PATH (CI's cached copy). Preflight runs never append.
 #[test]
-fn history_is_appended_on_full_runs_only() {
+fn history_is_appended_only_when_asked_and_on_full_runs_only() {
     let dir = scratch("history");
     let history = dir.join("history/history.jsonl");
-    let lines = || std::fs::read_to_string(&history).map(|t| t.lines().count()).unwrap_or(0);
-    let full = || gauntlet(&["run", "--quiet", "--out", dir.to_str().unwrap()], &repo_root()).code();
-    assert!(full().unwrap() < 2);
+    let lines = |path: &std::path::Path| std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--quiet", "--out", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        gauntlet(&args, &repo_root()).code().unwrap()
+    };
+    assert!(run(&[]) < 2);
+    assert_eq!(lines(&history), 0, "a plain run changes no history");
+    assert!(run(&["--record"]) < 2);
     let first = std::fs::read_to_string(&history).unwrap();
-    assert_eq!(lines(), 1);
-    let preflight = gauntlet(&["run", "--quiet", "--lane", "preflight", "--out", dir.to_str().unwrap()], &repo_root());
-    assert_eq!(preflight.code(), Some(0), "{}", stderr(&preflight));
-    assert_eq!(lines(), 1, "preflight runs do not add history");
-    assert!(full().unwrap() < 2);
-    assert_eq!(lines(), 2);
+    assert_eq!(lines(&history), 1);
+    assert_eq!(run(&["--lane", "preflight", "--record"]), 0);
+    assert_eq!(lines(&history), 1, "preflight runs do not add history");
+    assert!(run(&["--record"]) < 2);
+    assert_eq!(lines(&history), 2);
     assert!(std::fs::read_to_string(&history).unwrap().starts_with(&first), "history is appended, never rewritten");
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(summary.contains("Since the previous full run"), "{summary}");
     let dashboard = std::fs::read_to_string(dir.join("dashboard.html")).unwrap();
     assert!(dashboard.contains("Trends (full-lane history)"));
+    let elsewhere = dir.join("ci-cache/history.jsonl");
+    assert!(run(&["--history", elsewhere.to_str().unwrap()]) < 2);
+    assert_eq!((lines(&elsewhere), lines(&history)), (1, 2), "--history reads and appends its own file");
 }
 
 #[test]
