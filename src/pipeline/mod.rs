@@ -12,6 +12,7 @@ mod golden;
 mod judge;
 mod merge;
 mod plan;
+mod progress;
 mod release;
 mod report;
 mod run;

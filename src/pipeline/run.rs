@@ -1,6 +1,5 @@
 //! `gauntlet run`: plan, replay, judge, write.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,7 +17,7 @@ use crate::partition::Partition;
 use crate::replay::{replay_repeated, CaseResult, Counter};
 use crate::report::{CorporaInfo, Verdict};
 use crate::stage_clock::StageClock;
-use crate::target::{Progress, Target};
+use crate::target::Target;
 
 /// What `gauntlet run` was asked to do.
 #[derive(Debug, Clone)]
@@ -66,14 +65,6 @@ pub struct RunOutput {
     pub verdict: Verdict,
     pub results: Vec<CaseResult>,
     pub reports_dir: PathBuf,
-}
-
-struct Bar(indicatif::ProgressBar);
-
-impl Progress for Bar {
-    fn advance(&self, cases: u64) {
-        self.0.inc(cases);
-    }
 }
 
 /// Synthetic cases for fixture entries that carry their own input.
@@ -232,20 +223,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     }
     let policy = config.counting;
     let severity = |l, d| policy.severity(l, d);
-    let show_bar = !opts.quiet && std::io::stderr().is_terminal() && cases.len() >= 10_000;
-    let replayed = if show_bar {
-        let bar = indicatif::ProgressBar::new(cases.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {per_sec} eta {eta}")
-                .expect("valid template"),
-        );
-        let bar = Bar(bar);
-        let out = replay_repeated(target.as_ref(), cases, opts.repeat, &severity, &bar);
-        bar.0.finish_and_clear();
-        out?
-    } else {
-        replay_repeated(target.as_ref(), cases, opts.repeat, &severity, &Counter::default())?
-    };
+    let total = cases.len() as u64 * opts.repeat.max(1) as u64;
+    let replayed = super::progress::with_progress("replay", total, opts.quiet, |progress| {
+        replay_repeated(target.as_ref(), cases, opts.repeat, &severity, progress)
+    })?;
     clock.mark("replay");
     let determinism = match second_pass {
         Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat, &config.counting)?),

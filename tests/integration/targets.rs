@@ -577,3 +577,23 @@ fn http_error_answer_is_the_targets_own_error() {
     assert!(r.outcomes["h1"]["error"]["message"].as_str().unwrap().contains("classifier unavailable"));
     assert!(r.outcomes["h0"]["error"].is_null());
 }
+
+/// Regression (#19): the progress bar appeared only on a terminal and only
+/// for 10,000 cases or more, so a CI log showed nothing for minutes. Off a
+/// terminal, a plain line goes to stderr every few seconds (1 s here), and
+/// stdout, which scripts read, is unchanged; `--quiet` silences it.
+#[test]
+fn a_ci_log_shows_progress_lines_for_a_slow_target() {
+    let texts = vec!["sleep:5"; 500];
+    let dir = fault_project("progress-lines", &texts, "");
+    let out = gauntlet_with_env(&["run"], &dir, &[("CI", "true"), ("GAUNTLET_PROGRESS_SECS", "1")]);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<String> =
+        stderr(&out).lines().filter(|l| l.starts_with("gauntlet: replay ")).map(String::from).collect();
+    assert!(lines.len() >= 2, "a line about every second of a ~3 s replay: {lines:?}");
+    assert!(lines.iter().all(|l| l.contains("/500 cases (") && l.contains("cases/s")), "{lines:?}");
+    assert!(!stdout(&out).contains("gauntlet: replay"), "progress never goes to stdout");
+    let quiet = gauntlet_with_env(&["run", "--quiet"], &dir, &[("CI", "true"), ("GAUNTLET_PROGRESS_SECS", "1")]);
+    assert_eq!(quiet.code(), Some(0));
+    assert!(!stderr(&quiet).contains("gauntlet: replay"), "{}", stderr(&quiet));
+}
