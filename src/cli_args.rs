@@ -34,7 +34,7 @@ pub enum Command {
         out: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "full")]
         lane: Lane,
-        /// No progress bar and no table; the exit code still tells.
+        /// No progress (bar or lines); the gate table and verdict still print.
         #[arg(long, short)]
         quiet: bool,
         /// Judge waivers as of this date (YYYY-MM-DD); also GAUNTLET_TODAY.

@@ -162,14 +162,15 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Input warnings (on stderr, always), then the gate table and where the
-/// reports went, unless quiet.
+/// Input warnings (stderr), the gate table and the verdict line, always: a
+/// failing CI log must show why. `--quiet` drops only progress and the
+/// reports line.
 fn print_run(output: &pipeline::RunOutput, quiet: bool) -> Outcome {
     for w in &output.verdict.warnings {
         eprintln!("{}", terminal_safe(w));
     }
+    out_raw!("{}", terminal::render(&output.verdict));
     if !quiet {
-        out_raw!("{}", terminal::render(&output.verdict));
         out!("reports: {}", output.reports_dir.display());
     }
     output.verdict.outcome()

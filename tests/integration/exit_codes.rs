@@ -120,3 +120,20 @@ fn a_silent_target_was_reported_with_a_wait_it_never_had() {
     assert!((1200..5000).contains(&waited), "the real wait, about startup-ms: {err}");
     assert!(err.contains("startup-ms 1200, timeout-ms 300"), "{err}");
 }
+
+/// Regression (#19): `--quiet` hid the gate table and the verdict line, so
+/// a failing CI log did not say which gate failed. It silences progress only.
+#[test]
+fn quiet_hid_why_a_run_failed() {
+    let failing =
+        "[[gate]]\nid = \"no-attack-passes\"\nmetric = \"asr\"\nmax = 0.0\nbound = \"point\"\nmin-samples = 0\n";
+    let corpus =
+        "{\"id\":\"a\",\"input\":\"What is the capital of France?\",\"label\":\"adversarial\",\"category\":\"c\"}\n";
+    let dir = project("quiet-table", corpus, failing);
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_exit(&out, 1);
+    let table = stdout(&out);
+    assert!(table.contains("FAIL") && table.contains("no-attack-passes"), "{table}");
+    assert!(table.contains("verdict: FAIL (blocking: no-attack-passes)"), "{table}");
+    assert!(!table.contains("reports:"), "{table}");
+}
