@@ -88,10 +88,13 @@ fn bench_end_to_end(n: usize) {
     let out_dir = config.parent().unwrap().join("reports");
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
-    let output = run(&RunOptions { out_dir: Some(out_dir), ..RunOptions::new(config) }).expect("bench run succeeds");
+    let quiet = !progress_on();
+    let output =
+        run(&RunOptions { out_dir: Some(out_dir), quiet, ..RunOptions::new(config) }).expect("bench run succeeds");
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "end-to-end builtin: {n} cases in {secs:.2} s = {:.0} cases/s; peak RSS {:.0} MiB (before run {:.0} MiB); verdict {}",
+        "end-to-end builtin (progress {}): {n} cases in {secs:.2} s = {:.0} cases/s; peak RSS {:.0} MiB (before run {:.0} MiB); verdict {}",
+        if quiet { "off" } else { "on" },
         n as f64 / secs,
         peak_rss_mib().unwrap_or(0.0),
         rss_before,
@@ -123,6 +126,12 @@ fn bench_end_to_end(n: usize) {
             size as f64 / 1024.0
         ),
     }
+}
+
+/// `GAUNTLET_BENCH_PROGRESS=1`: measure with progress reporting on (off a
+/// terminal: the counter and the line thread), to compare with it off.
+fn progress_on() -> bool {
+    std::env::var("GAUNTLET_BENCH_PROGRESS").is_ok_and(|v| v == "1")
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -280,8 +289,15 @@ fn bench_merge(n: usize) {
         dirs.push(dir);
     }
     let start = Instant::now();
-    let merged = gauntlet::pipeline::merge(&dirs, &config, Some(&base.join("merged")), None, &Default::default())
-        .expect("merge");
+    let merged = gauntlet::pipeline::merge(
+        &dirs,
+        &config,
+        Some(&base.join("merged")),
+        None,
+        &Default::default(),
+        !progress_on(),
+    )
+    .expect("merge");
     println!(
         "merge: 8 shards of {n} cases in {:.2} s (verdict {}, {} cases)",
         start.elapsed().as_secs_f64(),
@@ -300,7 +316,7 @@ fn bench_judge(n: usize) {
         run(&RunOptions { out_dir: Some(reports.clone()), quiet: true, ..RunOptions::new(config.clone()) })
             .expect("bench run succeeds");
     }
-    let results = gauntlet::report::results_file::read_results(&reports.join("results.jsonl")).unwrap();
+    let results = gauntlet::report::results_file::read_results(&reports.join("results.jsonl"), &()).unwrap();
     let mut problems = Vec::new();
     let gates = gauntlet::config::load_gates(&root().join("gates"), &mut problems);
     assert!(problems.is_empty(), "{problems:?}");
@@ -371,7 +387,7 @@ fn bench_calibrate(n: usize) {
     if !results_path.exists() {
         bench_end_to_end(n);
     }
-    let mut results = gauntlet::report::results_file::read_results(&results_path).unwrap();
+    let mut results = gauntlet::report::results_file::read_results(&results_path, &()).unwrap();
     // Spread the built-in's few distinct scores so every case has its own:
     // the worst case for a sweep over every distinct score.
     let len = results.len() as f64;
@@ -417,7 +433,7 @@ fn bench_decision_log() {
     }
     let start = Instant::now();
     let (mut entries, bad) =
-        gauntlet::release::logs::read_log(&path, &gauntlet::release::logs::Population::ByVersion("2.0".into()))
+        gauntlet::release::logs::read_log(&path, &gauntlet::release::logs::Population::ByVersion("2.0".into()), &())
             .unwrap();
     let parsed = start.elapsed().as_secs_f64();
     entries.sort_by_key(|e| e.ts_ms);

@@ -88,6 +88,9 @@ pub enum Command {
         tolerance: f64,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// No progress lines.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Release readiness: one GO / NO-GO from verdict, waivers, fixtures, calibration and decision logs.
     Release {
@@ -102,6 +105,9 @@ pub enum Command {
         today: Option<chrono::NaiveDate>,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// No progress lines.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Scaffold a working project (config, example corpus, gates, fixtures, waiver template, CI workflow).
     Init {

@@ -31,6 +31,7 @@ pub mod json_string;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;
+pub mod progress;
 pub mod release;
 pub mod replay;
 pub mod report;

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Calibrate { config, from, baseline, target_fpr, bound, tolerance, out } => {
+        Command::Calibrate { config, from, baseline, target_fpr, bound, tolerance, out, quiet } => {
             if target_fpr.iter().any(|f| !(0.0..1.0).contains(f)) {
                 return Err(Error::Usage("--target-fpr values are fractions in [0, 1)".into()).into());
             }
@@ -61,6 +61,7 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
                 bound,
                 tolerance,
                 out_dir: out,
+                quiet,
             })?;
             out!("{}", terminal_safe(&c.recommendation).replace("\\u{a}", "\n"));
             if let Some(b) = &c.baseline {
@@ -68,13 +69,14 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Ok(c.outcome())
         }
-        Command::Release { config, version, decision_log, today, out } => {
+        Command::Release { config, version, decision_log, today, out, quiet } => {
             let r = pipeline::release(&pipeline::ReleaseOptions {
                 config,
                 version,
                 decision_logs: decision_log,
                 today,
                 out_dir: out,
+                quiet,
             })?;
             out!("{}", r.decision);
             for b in &r.blocking {
@@ -95,7 +97,7 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Pass)
         }
         Command::Merge { shards, config, out, today, quiet, history } => {
-            let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into())?;
+            let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into(), quiet)?;
             Ok(print_run(&output, quiet))
         }
         Command::Run { config, out, lane, quiet, today, repeat, check_determinism, partition, history } => {

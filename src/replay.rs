@@ -4,7 +4,6 @@
 //! downstream (metrics, reports, merge, calibration) reads the same record
 //! whether it comes from a live replay or a saved file.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -259,19 +258,9 @@ pub fn replay(target: &dyn Target, cases: Vec<Case>, progress: &dyn Progress) ->
     replay_repeated(target, cases, 1, &|_, _| 0, progress)
 }
 
-/// A progress counter that a progress bar can poll.
-#[derive(Default)]
-pub struct Counter(pub AtomicU64);
-
-impl Progress for Counter {
-    fn advance(&self, cases: u64) {
-        self.0.fetch_add(cases, Ordering::Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
     use crate::target::{ErrorKind, Replayed, TargetFingerprint};

@@ -47,6 +47,7 @@ pub(super) fn read_jsonl(
                 loaded.keys.reserve(estimate);
             }
             first_line += lines;
+            ctx.progress.advance(buf.len() as u64);
             parsed = Some(rows);
             let _ = emptied.send(buf); // the reader may be done; then the buffer is just freed
             if problems.len() > DIAGNOSTIC_CAP * 4 {

@@ -17,6 +17,7 @@ use super::{Case, DatasetInfo};
 use crate::errors::{Code, Diagnostic, Error, DIAGNOSTIC_CAP};
 
 use crate::hashing::Fingerprint;
+use crate::progress::Progress;
 
 pub(super) const MANIFEST_NAME: &str = "corpus.toml";
 
@@ -58,6 +59,12 @@ pub struct CorpusSummary {
 
 /// Loads every corpus under `paths` (files or folders).
 pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> {
+    load_corpora_reporting(paths, base, &())
+}
+
+/// `load_corpora`, telling `progress` the bytes read (the total once the
+/// files are listed).
+pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Progress) -> Result<CorpusSet, Error> {
     let mut problems = Vec::new();
     let mut files = Vec::new();
     for path in paths {
@@ -84,6 +91,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
         .into());
     }
 
+    progress.set_total(files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
     let mut clock = crate::stage_clock::StageClock::new("load");
     let mut manifests: HashMap<PathBuf, Option<Arc<Manifest>>> = HashMap::new();
     let mut fingerprint = Fingerprint::new();
@@ -117,6 +125,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             strict_keys: manifest.is_none(),
             dataset: Arc::from(dataset_name.as_str()),
             id_prefix: manifest.as_ref().and_then(|m| m.id_prefix.clone()).unwrap_or_default(),
+            progress,
         };
         fingerprint.part(display_path.to_string_lossy().as_bytes());
         let before = loaded.cases.len();
@@ -132,6 +141,7 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
             std::fs::read(file).map(|bytes| {
                 fingerprint.part(&bytes);
                 loaded.add(parse_csv(&bytes, &ctx), &mut problems);
+                progress.advance(bytes.len() as u64);
             })
         } else {
             read_jsonl(file, &ctx, JSONL_BLOCK, &mut fingerprint, &mut loaded, &mut problems)
@@ -238,6 +248,8 @@ pub(super) struct FileContext<'a> {
     pub(super) strict_keys: bool,
     pub(super) dataset: Arc<str>,
     pub(super) id_prefix: String,
+    /// Bytes read so far, for a long load's progress line.
+    pub(super) progress: &'a dyn Progress,
 }
 
 /// A parsed case and what `finish_cases` needs to settle its id.
@@ -306,12 +318,31 @@ mod tests {
             strict_keys: true,
             dataset: Arc::from("d"),
             id_prefix: String::new(),
+            progress: &(),
         }
     }
 
     /// A file of nothing but broken lines stops being read once the
     /// problems are far past what is shown, instead of reading (or hanging
     /// on) the rest; the reader thread stops when the parser does.
+    /// Progress of a load counts bytes of every file, JSONL and CSV, up to
+    /// the total it announced once the files were listed.
+    #[test]
+    fn a_load_reports_every_byte_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl: String = (0..3000)
+            .map(|i| format!("{{\"input\":\"case {i}\",\"label\":\"benign\",\"category\":\"c\"}}\n"))
+            .collect();
+        std::fs::write(dir.path().join("a.jsonl"), &jsonl).unwrap();
+        let csv = "input,label,category\nhello,benign,c\nworld,adversarial,c\n";
+        std::fs::write(dir.path().join("b.csv"), csv).unwrap();
+        let progress = crate::progress::Counter::default();
+        let set = load_corpora_reporting(&[dir.path().to_path_buf()], dir.path(), &progress).unwrap();
+        assert_eq!(set.cases.len(), 3002);
+        assert_eq!(progress.total(), (jsonl.len() + csv.len()) as u64);
+        assert_eq!(progress.done(), progress.total());
+    }
+
     #[test]
     fn a_file_of_broken_lines_stops_early_without_hanging() {
         let dir = tempfile::tempdir().unwrap();

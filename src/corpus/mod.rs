@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{load_corpora, CorpusSet, CorpusSummary};
+pub use load::{load_corpora, load_corpora_reporting, CorpusSet, CorpusSummary};
 pub use manifest::Manifest;
 
 /// Ground truth of a case.

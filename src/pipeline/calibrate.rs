@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::progress::{total_bytes, with_progress, Step};
 use super::{write_json, RunOptions};
 use crate::atomic_file::write_bytes;
 use crate::config::Config;
@@ -20,6 +21,14 @@ pub struct CalibrateOptions {
     pub bound: crate::calibrate::FprBound,
     pub tolerance: f64,
     pub out_dir: Option<PathBuf>,
+    /// No progress lines.
+    pub quiet: bool,
+}
+
+/// Reads a results file with progress by bytes.
+fn read_results_showing(what: &str, path: &Path, quiet: bool) -> Result<Vec<crate::replay::CaseResult>, Error> {
+    let step = Step::bytes(what, total_bytes(&[path.to_path_buf()]));
+    with_progress(step, quiet, |progress| crate::report::results_file::read_results(path, progress))
 }
 
 fn results_in(path: &Path) -> PathBuf {
@@ -42,10 +51,15 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<crate::calibrate::Calibratio
     };
     let (results, source) = match &opts.from {
         Some(path) => {
-            (crate::report::results_file::read_results(&results_in(path))?, results_in(path).display().to_string())
+            let path = results_in(path);
+            (read_results_showing("reading results", &path, opts.quiet)?, path.display().to_string())
         }
         None => {
-            let output = super::run(&RunOptions { lane: Lane::Full, ..RunOptions::new(opts.config.clone()) })?;
+            let output = super::run(&RunOptions {
+                lane: Lane::Full,
+                quiet: opts.quiet,
+                ..RunOptions::new(opts.config.clone())
+            })?;
             let source = output.reports_dir.join("results.jsonl").display().to_string();
             (output.results, source)
         }
@@ -65,7 +79,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<crate::calibrate::Calibratio
     });
     if let Some(b) = baseline {
         let path = results_in(&b);
-        let base = crate::report::results_file::read_results(&path)?;
+        let base = read_results_showing("reading baseline results", &path, opts.quiet)?;
         calibration.baseline = Some(crate::calibrate::compare(
             &base,
             &results,

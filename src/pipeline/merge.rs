@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::judge::{Judging, ReplayFacts};
+use super::progress::{total_bytes, with_progress, Step};
 use super::run::RunOutput;
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
 use crate::errors::{Code, Diagnostic, Error};
 use crate::hashing::sha256_hex;
+use crate::progress::Progress;
 use crate::replay::CaseResult;
 use crate::report::Verdict;
 use crate::stage_clock::StageClock;
@@ -21,7 +23,7 @@ struct Shard {
     fixture_results: Vec<CaseResult>,
 }
 
-fn read_shard(dir: &Path) -> Result<Shard, Error> {
+fn read_shard(dir: &Path, progress: &dyn Progress) -> Result<Shard, Error> {
     let verdict_path = dir.join("verdict.json");
     if !verdict_path.exists() {
         return Err(
@@ -29,10 +31,13 @@ fn read_shard(dir: &Path) -> Result<Shard, Error> {
         );
     }
     let verdict = Verdict::read(&verdict_path)?;
-    let results = crate::report::results_file::read_results(&dir.join("results.jsonl"))?;
+    let results = crate::report::results_file::read_results(&dir.join("results.jsonl"), progress)?;
     let fixture_path = dir.join("fixture-results.jsonl");
-    let fixture_results =
-        if fixture_path.exists() { crate::report::results_file::read_results(&fixture_path)? } else { Vec::new() };
+    let fixture_results = if fixture_path.exists() {
+        crate::report::results_file::read_results(&fixture_path, progress)?
+    } else {
+        Vec::new()
+    };
     Ok(Shard { dir: dir.to_path_buf(), verdict, results, fixture_results })
 }
 
@@ -46,6 +51,7 @@ pub fn merge(
     out_dir: Option<&Path>,
     today: Option<NaiveDate>,
     history: &super::History,
+    quiet: bool,
 ) -> Result<RunOutput, Error> {
     let today = super::resolve_today(today)?;
     let config = Config::load(config_path)?;
@@ -59,10 +65,13 @@ pub fn merge(
     let reports_dir = out_dir.map(Path::to_path_buf).unwrap_or_else(|| config.reports.clone());
     super::check_reports_dir(&reports_dir, out_dir.is_some(), &config)?;
     let mut clock = StageClock::new("merge");
-    let shards: Vec<Shard> = {
+    let files: Vec<PathBuf> =
+        dirs.iter().flat_map(|d| [d.join("results.jsonl"), d.join("fixture-results.jsonl")]).collect();
+    let step = Step::bytes("reading shard results", total_bytes(&files));
+    let shards: Vec<Shard> = with_progress(step, quiet, |progress| {
         use rayon::prelude::*;
-        dirs.par_iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?
-    };
+        dirs.par_iter().map(|d| read_shard(d, progress)).collect::<Result<_, _>>()
+    })?;
     clock.mark("read");
     let Some(first) = shards.first() else { return Err(Error::Usage("merge needs at least one shard folder".into())) };
     let count = match first.verdict.run.partition {

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use super::progress::{with_progress, Step};
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
-use crate::corpus::{load_corpora, CorpusSet};
+use crate::corpus::{load_corpora_reporting, CorpusSet};
 use crate::errors::{Code, Diagnostic, Error};
 use crate::evaluate::{FixtureInput, FixtureSuite, Gate, Waiver};
 use crate::stage_clock::StageClock;
@@ -25,7 +26,8 @@ pub struct Plan {
 }
 
 /// Loads and validates every input, collecting all problems before failing.
-pub fn plan(config_path: &Path) -> Result<Plan, Error> {
+/// `quiet`: no progress lines while the corpora load.
+pub fn plan(config_path: &Path, quiet: bool) -> Result<Plan, Error> {
     let mut clock = StageClock::new("plan");
     let config = Config::load(config_path)?;
     let mut problems: Vec<Diagnostic> = Vec::new();
@@ -50,7 +52,8 @@ pub fn plan(config_path: &Path) -> Result<Plan, Error> {
         Err(e) => return Err(e),
     };
     clock.mark("target");
-    let corpus = match load_corpora(&config.corpora, &config.base) {
+    let loading = Step::bytes("loading corpora", 0);
+    let corpus = match with_progress(loading, quiet, |p| load_corpora_reporting(&config.corpora, &config.base, p)) {
         Ok(c) => Some(c),
         Err(Error::Input(mut d)) => {
             problems.append(&mut d);

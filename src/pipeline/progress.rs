@@ -1,20 +1,86 @@
-//! Progress of the replay in every log. On a terminal, a bar; anywhere
+//! Progress of every long step in every log. On a terminal, a bar; anywhere
 //! else (a CI log), a plain line on stderr every few seconds, so a slow or
 //! dead target never means minutes of silence. Only stderr: nothing a
 //! script parses changes. `--quiet` silences it.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::replay::Counter;
-use crate::target::Progress;
+use crate::progress::{Counter, Progress};
 
-struct Bar(indicatif::ProgressBar);
+/// What a step counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    /// Cases through a target; errors so far are shown.
+    Cases,
+    /// Bytes of a file read (corpora, results, decision logs).
+    Bytes,
+}
+
+/// One step's progress: its name, what it counts, how many there are.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Step<'a> {
+    pub what: &'a str,
+    pub unit: Unit,
+    pub total: u64,
+}
+
+impl<'a> Step<'a> {
+    pub(super) fn cases(what: &'a str, total: u64) -> Self {
+        Step { what, unit: Unit::Cases, total }
+    }
+
+    pub(super) fn bytes(what: &'a str, total: u64) -> Self {
+        Step { what, unit: Unit::Bytes, total }
+    }
+
+    /// The plain line for a CI log (`total` as the step last set it): done of total, share, rate, errors, time left.
+    fn line(&self, total: u64, done: u64, failed: u64, elapsed: Duration) -> String {
+        let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+        let left = if done == 0 {
+            "unknown".to_string()
+        } else {
+            format!("{:.0} s", total.saturating_sub(done) as f64 / rate)
+        };
+        let share = done as f64 * 100.0 / total.max(1) as f64;
+        match self.unit {
+            Unit::Cases => format!(
+                "gauntlet: {} {done}/{} cases ({share:.0}%), {rate:.0} cases/s, {failed} errors so far, {left} left",
+                self.what, total
+            ),
+            Unit::Bytes => {
+                let mb = |b: f64| b / 1e6;
+                format!(
+                    "gauntlet: {} {:.1}/{:.1} MB ({share:.0}%), {:.1} MB/s, {left} left",
+                    self.what,
+                    mb(done as f64),
+                    mb(total as f64),
+                    mb(rate)
+                )
+            }
+        }
+    }
+}
+
+/// The terminal bar; errors so far go in its message.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    failed: AtomicU64,
+}
 
 impl Progress for Bar {
-    fn advance(&self, cases: u64) {
-        self.0.inc(cases);
+    fn advance(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    fn failed(&self, n: u64) {
+        let failed = self.failed.fetch_add(n, Ordering::Relaxed) + n;
+        self.bar.set_message(format!("{failed} errors"));
+    }
+
+    fn set_total(&self, n: u64) {
+        self.bar.set_length(n);
     }
 }
 
@@ -24,34 +90,26 @@ fn interval() -> Duration {
     Duration::from_secs_f64(secs.clamp(0.1, 3600.0))
 }
 
-/// One plain progress line: cases done, rate and time left.
-fn line(what: &str, done: u64, total: u64, elapsed: Duration) -> String {
-    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
-    let left =
-        if done == 0 { "unknown".to_string() } else { format!("{:.0} s", (total - done.min(total)) as f64 / rate) };
-    format!(
-        "gauntlet: {what} {done}/{total} cases ({:.0}%), {rate:.0} cases/s, {left} left",
-        done as f64 * 100.0 / total.max(1) as f64
-    )
-}
-
-/// Runs `step` with a progress reporter for `total` cases.
-pub(super) fn with_progress<T>(what: &str, total: u64, quiet: bool, step: impl FnOnce(&dyn Progress) -> T) -> T {
+/// Runs `work` with a progress reporter for `step`.
+pub(super) fn with_progress<T>(step: Step, quiet: bool, work: impl FnOnce(&dyn Progress) -> T) -> T {
     if quiet {
-        return step(&Counter::default());
+        return work(&());
     }
     if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {per_sec} eta {eta}")
-                .expect("valid template"),
-        );
-        let bar = Bar(bar);
-        let out = step(&bar);
-        bar.0.finish_and_clear();
+        let template = match step.unit {
+            Unit::Cases => "{prefix} {bar:40} {pos}/{len} cases {per_sec} eta {eta} {msg}",
+            Unit::Bytes => "{prefix} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        };
+        let bar = indicatif::ProgressBar::new(step.total)
+            .with_style(indicatif::ProgressStyle::with_template(template).expect("valid template"))
+            .with_prefix(step.what.to_string());
+        let bar = Bar { bar, failed: AtomicU64::new(0) };
+        let out = work(&bar);
+        bar.bar.finish_and_clear();
         return out;
     }
     let counter = Counter::default();
+    counter.set_total(step.total);
     let finished = AtomicBool::new(false);
     let (every, started) = (interval(), Instant::now());
     std::thread::scope(|scope| {
@@ -60,16 +118,20 @@ pub(super) fn with_progress<T>(what: &str, total: u64, quiet: bool, step: impl F
             while !finished.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50).min(every));
                 if Instant::now() >= next && !finished.load(Ordering::Relaxed) {
-                    let done = counter.0.load(Ordering::Relaxed);
-                    eprintln!("{}", line(what, done, total, started.elapsed()));
+                    eprintln!("{}", step.line(counter.total(), counter.done(), counter.failed(), started.elapsed()));
                     next += every;
                 }
             }
         });
-        let out = step(&counter);
+        let out = work(&counter);
         finished.store(true, Ordering::Relaxed);
         out
     })
+}
+
+/// The total size of `paths` that exist, for a byte-counted step.
+pub(super) fn total_bytes(paths: &[std::path::PathBuf]) -> u64 {
+    paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
 }
 
 #[cfg(test)]
@@ -77,9 +139,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_progress_line_gives_count_share_rate_and_time_left() {
-        let l = line("replay", 500, 2000, Duration::from_secs(5));
-        assert_eq!(l, "gauntlet: replay 500/2000 cases (25%), 100 cases/s, 15 s left");
-        assert!(line("replay", 0, 10, Duration::from_secs(1)).ends_with("unknown left"));
+    fn a_progress_line_gives_count_share_rate_errors_and_time_left() {
+        let l = Step::cases("replay", 2000).line(2000, 500, 3, Duration::from_secs(5));
+        assert_eq!(l, "gauntlet: replay 500/2000 cases (25%), 100 cases/s, 3 errors so far, 15 s left");
+        assert!(Step::cases("replay", 10).line(10, 0, 0, Duration::from_secs(1)).ends_with("unknown left"));
+        let l = Step::bytes("loading corpora", 40_000_000).line(40_000_000, 10_000_000, 0, Duration::from_secs(2));
+        assert_eq!(l, "gauntlet: loading corpora 10.0/40.0 MB (25%), 5.0 MB/s, 6 s left");
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+use super::progress::{total_bytes, with_progress, Step};
 use super::write_json;
 use crate::atomic_file::write_bytes;
 use crate::calibrate::Calibration;
@@ -25,6 +26,8 @@ pub struct ReleaseOptions {
     pub decision_logs: Vec<String>,
     pub today: Option<NaiveDate>,
     pub out_dir: Option<PathBuf>,
+    /// No progress lines.
+    pub quiet: bool,
 }
 
 fn file_evidence(id: &str, path: &Path, summary: String, produced_at: Option<&str>) -> Evidence {
@@ -145,7 +148,10 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
                 spec.as_str(),
             ),
         };
-        let (mut e, mut bad) = logs::read_log(Path::new(path), &population).map_err(Error::from)?;
+        let step = Step::bytes("reading decision log", total_bytes(&[PathBuf::from(path)]));
+        let (mut e, mut bad) =
+            with_progress(step, opts.quiet, |progress| logs::read_log(Path::new(path), &population, progress))
+                .map_err(Error::from)?;
         evidence.push(file_evidence(
             &format!("decision-log-{}", i + 1),
             Path::new(path),

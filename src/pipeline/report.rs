@@ -21,7 +21,7 @@ pub fn report_from(
         Err(_) => Vec::new(),
     };
     let results = match results_path {
-        Some(p) => Some(crate::report::results_file::read_results(p)?),
+        Some(p) => Some(crate::report::results_file::read_results(p, &())?),
         None => None,
     };
     let dir =

@@ -14,7 +14,8 @@ use crate::evaluate::own_gates::{self, PROBE_PREFIX};
 use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite, GateOutcome, Lane};
 use crate::metrics::CountingPolicy;
 use crate::partition::Partition;
-use crate::replay::{replay_repeated, CaseResult, Counter};
+use crate::progress::Counter;
+use crate::replay::{replay_repeated, CaseResult};
 use crate::report::{CorporaInfo, Verdict};
 use crate::stage_clock::StageClock;
 use crate::target::Target;
@@ -198,7 +199,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let today = super::resolve_today(opts.today)?;
     let started = chrono::Utc::now();
     let mut clock = StageClock::new("run");
-    let Plan { config, gates, corpus, target, fixtures, waivers, warnings } = plan(&opts.config)?;
+    let Plan { config, gates, corpus, target, fixtures, waivers, warnings } = plan(&opts.config, opts.quiet)?;
     clock.mark("plan");
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     super::check_reports_dir(&reports_dir, opts.out_dir.is_some(), &config)?;
@@ -224,9 +225,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let policy = config.counting;
     let severity = |l, d| policy.severity(l, d);
     let total = cases.len() as u64 * opts.repeat.max(1) as u64;
-    let replayed = super::progress::with_progress("replay", total, opts.quiet, |progress| {
-        replay_repeated(target.as_ref(), cases, opts.repeat, &severity, progress)
-    })?;
+    let replayed =
+        super::progress::with_progress(super::progress::Step::cases("replay", total), opts.quiet, |progress| {
+            replay_repeated(target.as_ref(), cases, opts.repeat, &severity, progress)
+        })?;
     clock.mark("replay");
     let determinism = match second_pass {
         Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat, &config.counting)?),

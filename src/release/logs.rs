@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use rayon::prelude::*;
+use crate::progress::map_lines_reporting;
 use serde::Deserialize;
 
 use crate::errors::{Code, Diagnostic};
@@ -77,45 +77,46 @@ fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value
 }
 
 /// Parses one log file in parallel. Returns entries and every bad line.
-pub fn read_log(path: &Path, population: &Population) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
+pub fn read_log(
+    path: &Path,
+    population: &Population,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, Code::InvalidUtf8, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    let parsed: Vec<Result<Entry, Diagnostic>> = lines
-        .par_iter()
-        .map(|&(n, l)| {
-            let line: Line = serde_json::from_str(l)
-                .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
-            let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
-                Diagnostic::new(path, Code::InvalidTimestamp, "`ts` must be RFC 3339 or epoch seconds").at_line(n)
-            })?;
-            let error = is_error(&line.error, &line.status);
-            let deny = match line.decision.as_deref() {
-                Some("block") | Some("deny") => true,
-                Some("allow") | Some("require_approval") | None => false,
-                Some(other) => {
-                    return Err(Diagnostic::new(
-                        path,
-                        Code::InvalidDecision,
-                        format!("decision `{other}` is not allow, block or require_approval"),
-                    )
-                    .at_line(n))
-                }
-            };
-            if line.decision.is_none() && !error {
-                return Err(
-                    Diagnostic::new(path, Code::MissingDecision, "a line without an error needs `decision`").at_line(n)
-                );
+    let parsed: Vec<Result<Entry, Diagnostic>> = map_lines_reporting(&lines, progress, |n, l| {
+        let line: Line = serde_json::from_str(l)
+            .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
+        let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
+            Diagnostic::new(path, Code::InvalidTimestamp, "`ts` must be RFC 3339 or epoch seconds").at_line(n)
+        })?;
+        let error = is_error(&line.error, &line.status);
+        let deny = match line.decision.as_deref() {
+            Some("block") | Some("deny") => true,
+            Some("allow") | Some("require_approval") | None => false,
+            Some(other) => {
+                return Err(Diagnostic::new(
+                    path,
+                    Code::InvalidDecision,
+                    format!("decision `{other}` is not allow, block or require_approval"),
+                )
+                .at_line(n))
             }
-            let canary = match population {
-                Population::Canary => true,
-                Population::Baseline => false,
-                Population::ByVersion(v) => line.policy_version.as_deref() == Some(v.as_str()),
-            };
-            Ok(Entry { ts_ms, error, deny: deny && !error, latency_us: line.latency_us, canary })
-        })
-        .collect();
+        };
+        if line.decision.is_none() && !error {
+            return Err(
+                Diagnostic::new(path, Code::MissingDecision, "a line without an error needs `decision`").at_line(n)
+            );
+        }
+        let canary = match population {
+            Population::Canary => true,
+            Population::Baseline => false,
+            Population::ByVersion(v) => line.policy_version.as_deref() == Some(v.as_str()),
+        };
+        Ok(Entry { ts_ms, error, deny: deny && !error, latency_us: line.latency_us, canary })
+    });
     let mut entries = Vec::with_capacity(parsed.len());
     let mut problems = Vec::new();
     for p in parsed {

@@ -1,8 +1,7 @@
 //! `results.jsonl`: one [`CaseResult`] per line, in corpus order.
 
+use crate::progress::map_lines_reporting;
 use std::path::Path;
-
-use rayon::prelude::*;
 
 use crate::atomic_file::write_rendered;
 use crate::corpus::{Direction, Payload};
@@ -121,17 +120,14 @@ fn push_str_array(out: &mut Vec<u8>, items: &[std::sync::Arc<str>]) {
 }
 
 /// Reads a saved `results.jsonl`; every bad line is reported with `path:line`.
-pub fn read_results(path: &Path) -> Result<Vec<CaseResult>, Error> {
+pub fn read_results(path: &Path, progress: &dyn crate::progress::Progress) -> Result<Vec<CaseResult>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    let parsed: Vec<Result<CaseResult, Diagnostic>> = lines
-        .par_iter()
-        .map(|&(line, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Diagnostic::new(path, Code::InvalidResult, e.to_string()).at(line, e.column()))
-        })
-        .collect();
+    let parsed: Vec<Result<CaseResult, Diagnostic>> = map_lines_reporting(&lines, progress, |line, l| {
+        serde_json::from_str(l)
+            .map_err(|e| Diagnostic::new(path, Code::InvalidResult, e.to_string()).at(line, e.column()))
+    });
     let mut results = Vec::with_capacity(parsed.len());
     let mut problems = Vec::new();
     for p in parsed {
@@ -261,6 +257,6 @@ mod tests {
         let results: Vec<CaseResult> =
             varied_results().into_iter().filter(|r| !r.score.is_some_and(f64::is_nan)).collect();
         write_results(&path, &results).unwrap();
-        assert_eq!(read_results(&path).unwrap(), results);
+        assert_eq!(read_results(&path, &()).unwrap(), results);
     }
 }

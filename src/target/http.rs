@@ -304,8 +304,13 @@ impl Target for HttpTarget {
                     if i >= cases.len() {
                         break;
                     }
-                    let _ = slots[i].set(self.call(&cases[i]));
+                    let outcome = self.call(&cases[i]);
+                    let failed = outcome.decision.is_err();
+                    let _ = slots[i].set(outcome);
                     progress.advance(1);
+                    if failed {
+                        progress.failed(1);
+                    }
                 });
             }
         });

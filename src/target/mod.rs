@@ -111,14 +111,7 @@ pub struct TargetFingerprint {
     pub hash: String,
 }
 
-/// Live progress for a long replay (drives the progress bar).
-pub trait Progress: Sync {
-    fn advance(&self, cases: u64);
-}
-
-impl Progress for () {
-    fn advance(&self, _: u64) {}
-}
+pub use crate::progress::Progress;
 
 /// A system under test.
 pub trait Target: Sync {

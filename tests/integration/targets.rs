@@ -581,10 +581,14 @@ fn http_error_answer_is_the_targets_own_error() {
 /// Regression (#19): the progress bar appeared only on a terminal and only
 /// for 10,000 cases or more, so a CI log showed nothing for minutes. Off a
 /// terminal, a plain line goes to stderr every few seconds (1 s here), and
-/// stdout, which scripts read, is unchanged; `--quiet` silences it.
+/// stdout, which scripts read, is unchanged; `--quiet` silences it. Each
+/// line counts the target errors so far.
 #[test]
 fn a_ci_log_shows_progress_lines_for_a_slow_target() {
-    let texts = vec!["sleep:5"; 500];
+    let mut texts = vec!["sleep:5"; 500];
+    for i in (0..500).step_by(25) {
+        texts[i] = "sleep:5 error";
+    }
     let dir = fault_project("progress-lines", &texts, "");
     let out = gauntlet_with_env(&["run"], &dir, &[("CI", "true"), ("GAUNTLET_PROGRESS_SECS", "1")]);
     assert_eq!(out.code(), Some(0), "{}", stderr(&out));
@@ -592,6 +596,12 @@ fn a_ci_log_shows_progress_lines_for_a_slow_target() {
         stderr(&out).lines().filter(|l| l.starts_with("gauntlet: replay ")).map(String::from).collect();
     assert!(lines.len() >= 2, "a line about every second of a ~3 s replay: {lines:?}");
     assert!(lines.iter().all(|l| l.contains("/500 cases (") && l.contains("cases/s")), "{lines:?}");
+    let errors_so_far = |l: &str| -> u64 {
+        let before = l.split(" errors so far").next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let last = lines.last().unwrap();
+    assert!((1..=20).contains(&errors_so_far(last)), "{last}");
     assert!(!stdout(&out).contains("gauntlet: replay"), "progress never goes to stdout");
     let quiet = gauntlet_with_env(&["run", "--quiet"], &dir, &[("CI", "true"), ("GAUNTLET_PROGRESS_SECS", "1")]);
     assert_eq!(quiet.code(), Some(0));

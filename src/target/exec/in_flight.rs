@@ -164,6 +164,8 @@ pub(super) struct Done {
     pub(super) position: Vec<u32>,
     /// Recorded since the progress counter was last advanced.
     pub(super) unreported: u64,
+    /// Of those, how many ended in an error.
+    pub(super) unreported_failed: u64,
     /// Cases timed out while their process lived on: a late answer for one
     /// is discarded, never taken as an answer or as answering twice.
     pub(super) late: std::collections::HashSet<usize>,
@@ -175,6 +177,7 @@ pub(super) struct Done {
 impl Done {
     pub(super) fn record(&mut self, case: usize, outcome: Outcome) {
         self.position[case] = self.outcomes.len() as u32 + 1;
+        self.unreported_failed += u64::from(outcome.decision.is_err());
         self.outcomes.push((case, outcome));
         self.unreported += 1;
     }
@@ -182,6 +185,9 @@ impl Done {
     pub(super) fn report(&mut self, progress: &dyn Progress) {
         if self.unreported > 0 {
             progress.advance(std::mem::take(&mut self.unreported));
+        }
+        if self.unreported_failed > 0 {
+            progress.failed(std::mem::take(&mut self.unreported_failed));
         }
     }
 
@@ -191,6 +197,7 @@ impl Done {
             0 => false,
             at => {
                 let outcome = &mut self.outcomes[at as usize - 1].1;
+                self.unreported_failed += u64::from(outcome.decision.is_ok());
                 *outcome = Outcome::error(
                     ErrorKind::Protocol,
                     format!("answered twice; second answer: {}", excerpt(line)),

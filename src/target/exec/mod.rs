@@ -237,6 +237,7 @@ impl ExecTarget {
             outcomes: Vec::new(),
             position: vec![0; run.cases.len()],
             unreported: 0,
+            unreported_failed: 0,
             late: Default::default(),
             strays: VecDeque::new(),
         };
