@@ -379,6 +379,32 @@ fn bench_conformance() {
     );
 }
 
+/// `gauntlet check` on the bundled project: the whole lint plus the
+/// built-in target's probe, median of 20, and on the n-case project.
+fn bench_check(n: usize) {
+    let time = |config: PathBuf| {
+        let opts = gauntlet::pipeline::CheckOptions { config, offline: false, today: None, quiet: true };
+        let mut times: Vec<f64> = (0..20)
+            .map(|_| {
+                let start = Instant::now();
+                gauntlet::pipeline::check(&opts).expect("the project is clean");
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let bundled = time(root().join("gauntlet.toml"));
+    let large = {
+        let config = generate_project(n);
+        let opts = gauntlet::pipeline::CheckOptions { config, offline: false, today: None, quiet: true };
+        let start = Instant::now();
+        let _ = gauntlet::pipeline::check(&opts);
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    println!("check: bundled project median {bundled:.1} ms (20 runs); {n}-case project {large:.0} ms");
+}
+
 /// The calibration sweep (ROC, DeLong AUC, target FPRs, categories) on the
 /// results of the n-case end-to-end run.
 fn bench_calibrate(n: usize) {
@@ -558,6 +584,9 @@ fn main() {
     }
     if wanted("decision_log") {
         bench_decision_log();
+    }
+    if wanted("check") {
+        bench_check(n);
     }
     if wanted("conformance") {
         bench_conformance();

@@ -94,6 +94,18 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomic(path, |file| file.write_all(bytes))
 }
 
+/// Whether `dir` could be created and written, without creating it or
+/// leaving anything behind (`gauntlet check` writes nothing): the folder
+/// itself when it exists, else its nearest existing ancestor.
+pub fn could_write(dir: &Path) -> std::io::Result<()> {
+    let existing = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists()).unwrap_or(Path::new("."));
+    let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+    if !existing.is_dir() {
+        return Err(std::io::Error::other(format!("{} is not a folder", existing.display())));
+    }
+    tempfile::tempdir_in(existing).map(drop)
+}
+
 /// Whether files can be written into `dir` (created if missing): checked
 /// before a replay, so an unwritable reports folder costs no target time.
 pub fn check_writable(dir: &Path) -> std::io::Result<()> {

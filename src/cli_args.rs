@@ -52,6 +52,22 @@ pub enum Command {
         #[command(flatten)]
         history: HistoryArgs,
     },
+    /// Lint everything a run reads (config, corpora, gates, waivers, fixtures,
+    /// reports folder) and probe the target, without replaying. Exit 2 on
+    /// input problems, 3 when only the target probe fails.
+    Check {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        /// Do not probe the target (no process started, no request sent).
+        #[arg(long)]
+        offline: bool,
+        /// Judge waivers as of this date (YYYY-MM-DD); also GAUNTLET_TODAY.
+        #[arg(long, value_parser = parse_date)]
+        today: Option<chrono::NaiveDate>,
+        /// No progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Combine shard results (folders written by `run --partition`) into one verdict and reports.
     Merge {
         /// Shard folders.

@@ -44,6 +44,8 @@ catalogue! {
     EmptyFile = "empty-file": "Warning: a data file holds no case.",
     EmptyInput = "empty-input": "Warning: a case's input is empty (or only white space).",
     EmptyLanes = "empty-lanes": "A gate's `lanes` list is empty, so it would never run.",
+    ExpiredWaiver = "expired-waiver": "`gauntlet check`: a waiver's `expires` date has passed (a run fails its waiver-lifecycle gate).",
+    ExpiringWaiver = "expiring-waiver": "Warning from `gauntlet check`: a waiver expires within the policy's expiring-soon days.",
     ExpiresBeforeCreated = "expires-before-created": "A waiver's `expires` date is not after its `created` date.",
     FileExists = "file-exists": "`gauntlet init` would overwrite a file that already exists.",
     GateAndCase = "gate-and-case": "A waiver names both a `gate` and a `case`; it waives one or the other.",

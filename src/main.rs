@@ -89,6 +89,14 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Ok(r.outcome())
         }
+        Command::Check { config, offline, today, quiet } => {
+            let report = pipeline::check(&pipeline::CheckOptions { config: config.clone(), offline, today, quiet })?;
+            for w in &report.warnings {
+                eprintln!("{}", terminal_safe(&w.as_warning()));
+            }
+            out!("{}", terminal_safe(&report.summary(&config)));
+            Ok(Outcome::Pass)
+        }
         Command::Init { dir } => {
             for f in gauntlet::init::init(&dir)? {
                 out!("wrote {}", f.display());

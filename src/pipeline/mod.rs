@@ -7,6 +7,7 @@
 //! merged or re-rendered run goes through exactly the code a plain run does.
 
 mod calibrate;
+mod check;
 mod drift;
 mod golden;
 mod judge;
@@ -23,6 +24,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 pub use calibrate::{calibrate, CalibrateOptions};
+pub use check::{check, CheckOptions, CheckReport, ProbeResult};
 pub use drift::{drift, Drift};
 pub use judge::{judge, History, Judging, ReplayFacts};
 pub use merge::merge;

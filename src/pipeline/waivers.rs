@@ -9,13 +9,19 @@ use super::write_json;
 use crate::atomic_file::write_bytes;
 use crate::config::{load_fixtures, load_gates, load_waivers, Config};
 use crate::errors::{Diagnostic, Error};
-use crate::evaluate::{audit_waivers_only, check_waiver_rules};
+use crate::evaluate::{audit_waivers_only, check_waiver_rules, FixtureSuite, Gate};
 use crate::report::WaiverAudit;
 
 /// Gate ids and fixture case ids a waiver may name, known without a run.
 fn waivable_ids(config: &Config, problems: &mut Vec<Diagnostic>) -> (Vec<String>, Vec<String>) {
-    let mut gate_ids: Vec<String> = load_gates(&config.gates, problems).into_iter().map(|g| g.id).collect();
+    let gates = load_gates(&config.gates, problems);
     let suites = load_fixtures(&config.fixtures, problems);
+    waivable_ids_of(config, &gates, &suites)
+}
+
+/// `waivable_ids` from gates and fixture suites already loaded.
+pub(super) fn waivable_ids_of(config: &Config, gates: &[Gate], suites: &[FixtureSuite]) -> (Vec<String>, Vec<String>) {
+    let mut gate_ids: Vec<String> = gates.iter().map(|g| g.id.clone()).collect();
     gate_ids.extend(suites.iter().map(|s| format!("fixtures:{}", s.name)));
     if let Ok(entries) = std::fs::read_dir(config.fixtures.join("golden")) {
         for e in entries.flatten() {

@@ -5,6 +5,7 @@ mod helpers;
 
 mod architecture;
 mod calibration;
+mod check;
 mod corpus_errors;
 mod egress;
 mod errors_catalogue;
