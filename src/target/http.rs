@@ -43,6 +43,10 @@ pub struct HttpTarget {
     config: HttpConfig,
     agent: ureq::Agent,
     version: Mutex<Option<String>>,
+    /// The health probe's request, sent again untimed by each replay thread
+    /// before its first case: every pooled connection is opened (and the
+    /// endpoint warmed) outside the timed cases.
+    warm_up: std::sync::OnceLock<Case>,
 }
 
 /// `${NAME}` → the environment variable; an unset one is an error naming it.
@@ -109,7 +113,7 @@ impl HttpTarget {
             .max_idle_connections_per_host(config.concurrency.max(1) * 2)
             .build()
             .into();
-        HttpTarget { config, agent, version: Mutex::new(None) }
+        HttpTarget { config, agent, version: Mutex::new(None), warm_up: std::sync::OnceLock::new() }
     }
 
     fn version_url(&self) -> Option<String> {
@@ -276,6 +280,7 @@ impl HttpTarget {
 
 impl Target for HttpTarget {
     fn probe(&self, case: &Case) -> Result<(), Error> {
+        let _ = self.warm_up.set(case.clone());
         match self.call(case).decision {
             Ok(_) => Ok(()),
             Err(e) => Err(Error::Target(format!("health probe to {}: {}", self.config.url, e.message))),
@@ -299,17 +304,22 @@ impl Target for HttpTarget {
         let next = AtomicUsize::new(0);
         std::thread::scope(|s| {
             for _ in 0..self.config.concurrency.max(1).min(cases.len().max(1)) {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= cases.len() {
-                        break;
+                s.spawn(|| {
+                    if let Some(case) = self.warm_up.get() {
+                        let _ = self.call(case); // untimed; a real failure shows in the cases
                     }
-                    let outcome = self.call(&cases[i]);
-                    let failed = outcome.decision.is_err();
-                    let _ = slots[i].set(outcome);
-                    progress.advance(1);
-                    if failed {
-                        progress.failed(1);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= cases.len() {
+                            break;
+                        }
+                        let outcome = self.call(&cases[i]);
+                        let failed = outcome.decision.is_err();
+                        let _ = slots[i].set(outcome);
+                        progress.advance(1);
+                        if failed {
+                            progress.failed(1);
+                        }
                     }
                 });
             }
