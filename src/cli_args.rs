@@ -129,6 +129,10 @@ pub enum Command {
     Init {
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// The target to scaffold: builtin (the reference firewall), exec (a
+        /// Python adapter to rewrite) or http (an endpoint).
+        #[arg(long, default_value = "builtin")]
+        target: gauntlet::init::ScaffoldTarget,
     },
     /// Print a JSON Schema: verdict (default), waiver-audit, calibration or release.
     Schema {

@@ -97,8 +97,8 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             out!("{}", terminal_safe(&report.summary(&config)));
             Ok(Outcome::Pass)
         }
-        Command::Init { dir } => {
-            for f in gauntlet::init::init(&dir)? {
+        Command::Init { dir, target } => {
+            for f in gauntlet::init::init(&dir, target)? {
                 out!("wrote {}", f.display());
             }
             out!("next: cd {} && gauntlet run", dir.display());

@@ -18,6 +18,7 @@ mod release;
 mod renderers;
 mod reports;
 mod run_bundled;
+mod scaffold;
 mod schema;
 mod sharding;
 mod targets;

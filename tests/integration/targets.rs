@@ -216,7 +216,7 @@ impl Drop for Server {
     }
 }
 
-fn start(mut cmd: Command) -> Server {
+pub(crate) fn start(mut cmd: Command) -> Server {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("server starts");
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();

@@ -153,7 +153,12 @@ impl ExecTarget {
 
     fn spawn(&self) -> Result<Process, String> {
         let (program, args) = self.config.command.split_first().ok_or("empty command")?;
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        // An adapter may call gauntlet back (the scaffold's stand-in gate does).
+        if let Ok(exe) = std::env::current_exe() {
+            command.env("GAUNTLET_BIN", exe);
+        }
+        let mut child = command
             .args(args)
             .current_dir(&self.config.dir)
             .stdin(Stdio::piped())
