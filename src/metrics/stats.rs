@@ -50,6 +50,47 @@ pub fn difference_interval(x1: u64, n1: u64, x2: u64, n2: u64, confidence: f64) 
     Some((low.max(-1.0), high.min(1.0)))
 }
 
+/// Newcombe's interval for a paired difference p1 − p2 (method 10 of his
+/// 1998 paper on paired data): the two marginal Wilson intervals combined
+/// with the correlation between the paired answers. `both` and `neither`
+/// are the concordant pairs, `only_first` and `only_second` the discordant
+/// ones (p1 = (both + only_first) / n, p2 = (both + only_second) / n).
+/// Sharing cases makes the comparison far tighter than treating the two
+/// runs as independent samples, which is why a diff pairs whatever it can.
+pub fn paired_difference_interval(
+    both: u64,
+    only_first: u64,
+    only_second: u64,
+    neither: u64,
+    confidence: f64,
+) -> Option<(f64, f64)> {
+    let n = both + only_first + only_second + neither;
+    let (x1, x2) = (both + only_first, both + only_second);
+    let (l1, u1) = interval(IntervalMethod::Wilson, x1, n, confidence)?;
+    let (l2, u2) = interval(IntervalMethod::Wilson, x2, n, confidence)?;
+    let (p1, p2) = (x1 as f64 / n as f64, x2 as f64 / n as f64);
+    // The correlation, with Newcombe's continuity adjustment of the
+    // cross-product; 0 when a margin is empty.
+    let margins = [x1, n - x1, x2, n - x2];
+    let phi = if margins.contains(&0) {
+        0.0
+    } else {
+        let cross = both as f64 * neither as f64 - only_first as f64 * only_second as f64;
+        let adjusted = if cross > n as f64 / 2.0 {
+            cross - n as f64 / 2.0
+        } else if cross >= 0.0 {
+            0.0
+        } else {
+            cross
+        };
+        adjusted / margins.iter().map(|&m| m as f64).product::<f64>().sqrt()
+    };
+    let d = p1 - p2;
+    let low = d - ((p1 - l1).powi(2) + (u2 - p2).powi(2) - 2.0 * phi * (p1 - l1) * (u2 - p2)).max(0.0).sqrt();
+    let high = d + ((p2 - l2).powi(2) + (u1 - p1).powi(2) - 2.0 * phi * (p2 - l2) * (u1 - p1)).max(0.0).sqrt();
+    Some((low.max(-1.0), high.min(1.0)))
+}
+
 /// Holm's step-down adjustment: adjusted p-values in the input order.
 pub fn holm(p: &[f64]) -> Vec<f64> {
     let m = p.len();
@@ -107,6 +148,40 @@ mod tests {
         let (l, h) = difference_interval(56, 70, 48, 80, 0.95).unwrap();
         // Newcombe (1998), example (a): 0.2 with [0.0524, 0.3339].
         assert!((l - 0.0524).abs() < 1e-3 && (h - 0.3339).abs() < 1e-3, "{l} {h}");
+    }
+
+    /// Fagerland, Lydersen and Laake, "Statistical Analysis of Contingency
+    /// Tables" (2017), chapter 8: complete response before and after
+    /// consolidation therapy (Cavo et al., 2012), table 59 / 6 / 16 / 80.
+    /// Newcombe's paired interval for the difference: -0.0621 (-0.1186 to -0.0046).
+    #[test]
+    fn paired_newcombe_interval_matches_the_published_example() {
+        let (l, h) = paired_difference_interval(59, 6, 16, 80, 0.95).unwrap();
+        assert!((l - -0.1186).abs() < 5e-5 && (h - -0.0046).abs() < 5e-5, "{l} {h}");
+        // No discordant pairs: the interval still has width (no false certainty).
+        let (l, h) = paired_difference_interval(50, 0, 0, 50, 0.95).unwrap();
+        assert!(l < 0.0 && h > 0.0 && l > -0.1 && h < 0.1, "{l} {h}");
+        // Swapping the runs mirrors the interval.
+        let (l2, h2) = paired_difference_interval(59, 16, 6, 80, 0.95).unwrap();
+        assert!((l2 + -0.0046).abs() < 5e-5 && (h2 + -0.1186).abs() < 5e-5, "{l2} {h2}");
+    }
+
+    /// The exact McNemar test is the two-sided exact binomial test of the
+    /// discordant pairs against ½, summed here term by term.
+    #[test]
+    fn mcnemar_exact_is_the_exact_binomial_test() {
+        // Bentur et al. (2009), airway hyper-responsiveness before and after
+        // stem cell transplantation: b = 1, c = 7; exact p = 0.0703 (Fagerland et al.).
+        assert!((mcnemar_exact(1, 7) - 0.0703).abs() < 5e-5, "{}", mcnemar_exact(1, 7));
+        let by_hand = |b: u64, c: u64| {
+            let n = b + c;
+            let choose = |k: u64| (0..k).fold(1.0f64, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+            let tail: f64 = (0..=b.min(c)).map(|k| choose(k) * 0.5f64.powi(n as i32)).sum();
+            (2.0 * tail).min(1.0)
+        };
+        for (b, c) in [(6, 16), (0, 5), (3, 3), (10, 2), (40, 55)] {
+            assert!((mcnemar_exact(b, c) - by_hand(b, c)).abs() < 1e-9, "{b} {c}");
+        }
     }
 
     #[test]
