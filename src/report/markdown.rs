@@ -23,9 +23,12 @@ pub fn md_escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            // A zero-width space after `@` (as dependency bots write it):
+            // GitHub links and notifies on `@name` even when escaped.
+            '@' => out.push_str("@&#8203;"),
             '\n' | '\r' | '\t' => out.push(' '),
             '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '~'
-            | '=' | ':' | '@' => {
+            | '=' | ':' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -142,13 +145,19 @@ pub fn render_summary(v: &Verdict, previous: Option<&HistoryEntry>) -> String {
             );
         }
     }
+    cap_markdown(out, "summary cut at 64 KB; see the dashboard.")
+}
+
+/// Cuts Markdown to stay under [`SUMMARY_CAP`] (GitHub refuses larger step
+/// summaries and comments), on a character boundary, saying where the rest is.
+pub fn cap_markdown(mut out: String, where_the_rest_is: &str) -> String {
     if out.len() > SUMMARY_CAP {
         let mut end = SUMMARY_CAP - 200;
         while !out.is_char_boundary(end) {
             end -= 1;
         }
         out.truncate(end);
-        out.push_str("\n\n…summary cut at 64 KB; see the dashboard.\n");
+        out.push_str(&format!("\n\n…{where_the_rest_is}\n"));
     }
     out
 }
