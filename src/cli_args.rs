@@ -68,6 +68,21 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Compare two runs on the same corpora (report folders): paired tests on
+    /// shared cases, flipped cases, what changed. Exit 1 when a blocking
+    /// gate's rate regressed beyond --tolerance.
+    Diff {
+        /// The base run's report folder (e.g. main's last run).
+        a: PathBuf,
+        /// The run compared with it (e.g. this branch's).
+        b: PathBuf,
+        /// Smallest worsening (absolute, 0.01 = one point) that counts as a regression.
+        #[arg(long, default_value_t = 0.01)]
+        tolerance: f64,
+        /// Where diff.json and diff.md are written.
+        #[arg(long, default_value = "reports/diff")]
+        out: PathBuf,
+    },
     /// Combine shard results (folders written by `run --partition`) into one verdict and reports.
     Merge {
         /// Shard folders.

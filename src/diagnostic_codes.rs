@@ -57,6 +57,7 @@ catalogue! {
     InvalidCost = "invalid-cost": "A `[counting] costs` key is not EXPECTED->ACTUAL, or its weight is negative.",
     InvalidCsv = "invalid-csv": "A CSV file cannot be parsed (unbalanced quotes, ragged rows).",
     InvalidDate = "invalid-date": "A date is not a valid YYYY-MM-DD date.",
+    IncomparableRuns = "incomparable-runs": "`gauntlet diff`: the two runs share no case or count outcomes differently.",
     InvalidDecision = "invalid-decision": "A decision is not allow, block or require_approval.",
     InvalidDirection = "invalid-direction": "A case's `direction` is not ingress or egress.",
     InvalidExpected = "invalid-expected": "A case's `expected` is not allow, block or require_approval.",

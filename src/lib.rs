@@ -17,6 +17,7 @@
 
 pub mod atomic_file;
 pub mod calibrate;
+pub mod compare;
 pub mod config;
 pub mod conformance;
 pub mod corpus;

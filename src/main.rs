@@ -97,6 +97,12 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             out!("{}", terminal_safe(&report.summary(&config)));
             Ok(Outcome::Pass)
         }
+        Command::Diff { a, b, tolerance, out } => {
+            let d = pipeline::diff(&pipeline::DiffOptions { a, b, tolerance, out_dir: out.clone() })?;
+            out_raw!("{}", gauntlet::compare::render_terminal(&d));
+            out!("diff: {}", out.join("diff.md").display());
+            Ok(gauntlet::exit_code::Outcome::failed_if(!d.regressions.is_empty()))
+        }
         Command::Init { dir, target } => {
             for f in gauntlet::init::init(&dir, target)? {
                 out!("wrote {}", f.display());
@@ -123,7 +129,7 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(print_run(&output, quiet))
         }
         Command::Schema { which } => {
-            out!("{}", serde_json::to_string_pretty(&gauntlet::report::schema(which))?);
+            out!("{}", serde_json::to_string_pretty(&pipeline::schema(which))?);
             Ok(Outcome::Pass)
         }
         Command::Target { command: TargetCommand::Serve { stdio, http, always, rules, threshold, system_prompt } } => {

@@ -8,6 +8,7 @@
 
 mod calibrate;
 mod check;
+mod diff;
 mod drift;
 mod golden;
 mod judge;
@@ -25,6 +26,7 @@ use chrono::NaiveDate;
 
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use check::{check, CheckOptions, CheckReport, ProbeResult};
+pub use diff::{diff, DiffOptions};
 pub use drift::{drift, Drift};
 pub use judge::{judge, History, Judging, ReplayFacts};
 pub use merge::merge;
@@ -36,6 +38,18 @@ pub use waivers::{audit_waivers, new_waiver, NewWaiver};
 
 use crate::atomic_file::write_bytes;
 use crate::errors::Error;
+
+/// The JSON Schema of one output format (`gauntlet schema`; copies in docs/schema/).
+pub fn schema(kind: crate::report::SchemaKind) -> serde_json::Value {
+    use crate::report::{open_schema, verdict_schema, waiver_audit_schema, SchemaKind};
+    match kind {
+        SchemaKind::Verdict => verdict_schema(),
+        SchemaKind::WaiverAudit => waiver_audit_schema(),
+        SchemaKind::Calibration => open_schema(schemars::schema_for!(crate::calibrate::Calibration)),
+        SchemaKind::Release => open_schema(schemars::schema_for!(crate::release::ReleaseReport)),
+        SchemaKind::Diff => open_schema(crate::compare::diff_schema()),
+    }
+}
 
 /// The date waivers and evidence ages are judged against.
 pub fn resolve_today(explicit: Option<NaiveDate>) -> Result<NaiveDate, Error> {

@@ -367,7 +367,7 @@ pub fn waiver_audit_schema() -> serde_json::Value {
 /// v1 formats only grow: a published schema must accept properties it does
 /// not list, so `additionalProperties: false` (from types that reject
 /// unknown keys in config files) is taken out everywhere.
-fn open_schema(schema: schemars::Schema) -> serde_json::Value {
+pub fn open_schema(schema: schemars::Schema) -> serde_json::Value {
     fn open(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(map) => {
@@ -397,14 +397,6 @@ pub enum SchemaKind {
     WaiverAudit,
     Calibration,
     Release,
-}
-
-/// The JSON Schema of one output format.
-pub fn schema(kind: SchemaKind) -> serde_json::Value {
-    match kind {
-        SchemaKind::Verdict => verdict_schema(),
-        SchemaKind::WaiverAudit => waiver_audit_schema(),
-        SchemaKind::Calibration => open_schema(schemars::schema_for!(crate::calibrate::Calibration)),
-        SchemaKind::Release => open_schema(schemars::schema_for!(crate::release::ReleaseReport)),
-    }
+    /// `diff.json` of `gauntlet diff` (built above the report layer).
+    Diff,
 }

@@ -33,6 +33,8 @@ const LAYERS: &[(&str, u32)] = &[
     // Reading gauntlet.toml into the stages' validated types.
     ("config", 9),
     // Wiring: files, processes and the clock.
+    // Comparing two finished runs (pure, over report models).
+    ("compare", 10),
     ("golden_file", 10),
     ("init", 10),
     ("serve", 10),

@@ -7,6 +7,7 @@ mod architecture;
 mod calibration;
 mod check;
 mod corpus_errors;
+mod diff;
 mod egress;
 mod errors_catalogue;
 mod exit_codes;
