@@ -8,6 +8,7 @@
 pub mod interval;
 mod latency;
 mod policy;
+mod scores;
 pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use interval::IntervalMethod;
 pub use latency::{percentile_nearest_rank, LatencyHistogram, LatencySummary};
 pub use policy::{Class, CountingPolicy, ErrorCounting};
+pub use scores::{ScoreSummary, SCORE_BINS};
 
 use crate::corpus::{Decision, Label};
 use crate::replay::CaseResult;
@@ -306,6 +308,13 @@ pub struct Metrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weighted_cost: Option<f64>,
     pub latency_histogram: LatencyHistogram,
+    /// Score spreads and the ROC curve, when the target gives scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<ScoreSummary>,
+    /// Categories holding model output (`egress`) or conversations; the
+    /// others hold prompts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub category_kinds: BTreeMap<String, String>,
 }
 
 /// Turn-level results of conversation cases.
@@ -541,6 +550,8 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
         conversations: conversation_stats(results, policy),
         weighted_cost: None,
         latency_histogram,
+        scores: scores::score_summary(results, policy),
+        category_kinds: scores::category_kinds(results),
     }
 }
 
