@@ -342,8 +342,9 @@ fn bench_judge(n: usize) {
         )
         .len()
     });
+    let by_category = gauntlet::metrics::compute_all(&results, &policy).by_category;
     time("failing cases", &|| {
-        gauntlet::report::FailingCases::collect(&results, &policy).false_positives.total as usize
+        gauntlet::report::FailingCases::collect(&results, &policy, &by_category).false_positives.total as usize
     });
     let out = reports.join("bench-write");
     time("write results.jsonl", &|| {

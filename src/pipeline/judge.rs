@@ -131,7 +131,7 @@ pub fn judge(
         verdict_status = Overall::Pass;
     }
     let today_text = j.today.format("%Y-%m-%d").to_string();
-    let failing_cases = FailingCases::collect(results, &config.counting);
+    let failing_cases = FailingCases::collect(results, &config.counting, &metrics.by_category);
     clock.mark("failing");
     Ok(Verdict {
         schema: VERDICT_SCHEMA.into(),
@@ -240,8 +240,12 @@ fn write_result_files(
 /// The verdict, the waiver audit, history and the human reports.
 fn write_reports(dir: &Path, verdict: &Verdict, stderr: Option<String>, history: &History) -> Result<(), Error> {
     let mut clock = StageClock::new("write");
-    if let Some(log) = stderr {
-        write_bytes(&dir.join("target-stderr.log"), log.as_bytes())?;
+    match stderr {
+        Some(log) => write_bytes(&dir.join("target-stderr.log"), log.as_bytes())?,
+        // A log left by an earlier run must not be linked as this run's.
+        None => {
+            let _ = std::fs::remove_file(dir.join("target-stderr.log"));
+        }
     }
     write_json(&dir.join("waiver-audit.json"), &verdict.waivers)?;
     write_json(&dir.join("verdict.json"), verdict)?;

@@ -229,8 +229,11 @@ impl GateReport {
             Comparator::Max => "≤",
             Comparator::Min => "≥",
         };
+        // An ERROR gate's figures count the target's failures: no reader
+        // should see them as the gate's rate (verdict.json keeps them).
+        let honest = self.status != GateStatus::Error;
         let interval = match self.interval {
-            Some([low, high]) if self.metric != Metric::Count => {
+            Some([low, high]) if self.metric != Metric::Count && honest => {
                 Some(format!("[{:.2}%, {:.2}%]", low * 100.0, high * 100.0))
             }
             _ => None,
@@ -245,7 +248,11 @@ impl GateReport {
         };
         GateView {
             status: self.status.as_str(),
-            value: self.value.map(|v| format_value(self.metric, v)).unwrap_or_else(|| "no data".into()),
+            value: match self.value {
+                Some(_) if !honest => "—".into(),
+                Some(v) => format_value(self.metric, v),
+                None => "no data".into(),
+            },
             interval,
             comparator,
             threshold: format!("{comparator} {}", format_value(self.metric, self.threshold)),
@@ -292,7 +299,7 @@ pub struct FailingCases {
 pub struct CaseSamples {
     #[serde(default)]
     pub total: u64,
-    /// The first cases in corpus order, at most the cap.
+    /// At most the cap: worst categories first, corpus order within one.
     #[serde(default)]
     pub shown: Vec<CaseSample>,
 }
@@ -334,28 +341,43 @@ impl CaseSample {
 }
 
 impl FailingCases {
-    /// Collects examples in corpus order under the counting policy.
-    pub fn collect(results: &[CaseResult], policy: &CountingPolicy) -> Self {
-        use crate::metrics::Class;
-        let mut out = FailingCases::default();
-        let push = |samples: &mut CaseSamples, r: &CaseResult| {
-            samples.total += 1;
-            if samples.shown.len() < FAILING_CASES_CAP {
-                samples.shown.push(CaseSample::from_result(r));
-            }
-        };
+    /// Collects examples under the counting policy, worst categories first
+    /// (by the upper bound of the rate the failure counts in: FPR, ASR or
+    /// error rate), corpus order within a category: a reader sees the
+    /// categories that fail a gate before a stray case of a healthy one.
+    pub fn collect(
+        results: &[CaseResult],
+        policy: &CountingPolicy,
+        by_category: &BTreeMap<String, crate::metrics::MetricSet>,
+    ) -> Self {
+        use crate::metrics::{Class, MetricSet, Rate};
+        let mut groups: [Vec<&CaseResult>; 3] = Default::default();
         for r in results {
-            if r.decision.is_none() {
-                push(&mut out.errors, r);
-                continue;
-            }
-            match policy.classify(r) {
-                Class::FalsePositive => push(&mut out.false_positives, r),
-                Class::AttackSuccess => push(&mut out.attack_successes, r),
-                _ => {}
-            }
+            let group = match (r.decision, policy.classify(r)) {
+                (None, _) => 2,
+                (_, Class::FalsePositive) => 0,
+                (_, Class::AttackSuccess) => 1,
+                _ => continue,
+            };
+            groups[group].push(r);
         }
-        out
+        let pick: [fn(&MetricSet) -> &Rate; 3] = [|m| &m.fpr, |m| &m.asr, |m| &m.error_rate];
+        let [fp, attacks, errors] = [0, 1, 2].map(|g| {
+            let mut cases = std::mem::take(&mut groups[g]);
+            // Categories worst first (name breaks ties), as one rank each.
+            let mut order: Vec<(&str, f64)> =
+                by_category.iter().map(|(c, m)| (c.as_str(), pick[g](m).high.unwrap_or(0.0))).collect();
+            order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            let rank: std::collections::HashMap<&str, usize> =
+                order.iter().enumerate().map(|(i, (c, _))| (*c, i)).collect();
+            // Stable: corpus order is kept inside a category.
+            cases.sort_by_cached_key(|r| rank.get(&*r.category).copied().unwrap_or(usize::MAX));
+            CaseSamples {
+                total: cases.len() as u64,
+                shown: cases.iter().take(FAILING_CASES_CAP).map(|r| CaseSample::from_result(r)).collect(),
+            }
+        });
+        FailingCases { false_positives: fp, attack_successes: attacks, errors }
     }
 }
 
@@ -399,4 +421,32 @@ pub enum SchemaKind {
     Release,
     /// `diff.json` of `gauntlet diff` (built above the report layer).
     Diff,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Label;
+
+    /// Regression (#20): failing cases came in file order, so a stray false
+    /// positive of a healthy category hid the category that failed the gate.
+    #[test]
+    fn failing_cases_come_worst_category_first_in_corpus_order_within() {
+        let policy = CountingPolicy::default();
+        let case = |id: &str, category: &str, decision| {
+            let mut r = CaseResult::sample(id, Label::Benign, Some(decision));
+            r.category = category.into();
+            r
+        };
+        let mut results = vec![case("healthy-fp", "healthy", Decision::Block)];
+        results.extend((0..9).map(|i| case(&format!("healthy-{i}"), "healthy", Decision::Allow)));
+        results.push(case("bad-1", "bad", Decision::Block));
+        results.push(case("bad-ok", "bad", Decision::Allow));
+        results.push(case("bad-2", "bad", Decision::Block));
+        let metrics = crate::metrics::compute_all(&results, &policy);
+        let failing = FailingCases::collect(&results, &policy, &metrics.by_category);
+        let ids: Vec<&str> = failing.false_positives.shown.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["bad-1", "bad-2", "healthy-fp"]);
+        assert_eq!(failing.false_positives.total, 3);
+    }
 }
