@@ -27,6 +27,11 @@ pub struct HistoryEntry {
     pub p99_us: Option<u64>,
     pub config_hash: String,
     pub corpora_hash: String,
+    /// Added later: older lines lack them (then no change is claimed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates_hash: Option<String>,
 }
 
 impl HistoryEntry {
@@ -44,6 +49,8 @@ impl HistoryEntry {
             p99_us: o.latency.p99,
             config_hash: v.run.hashes.config.clone(),
             corpora_hash: v.run.hashes.corpora.clone(),
+            target_hash: Some(v.run.hashes.target.clone()),
+            gates_hash: Some(v.run.hashes.gates.clone()),
         }
     }
 }

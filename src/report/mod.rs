@@ -40,7 +40,10 @@ pub fn render_all(
     let history = history::read_until(history_path, &verdict.run.finished_at);
     // The previous entry is the last one before this run's own.
     let previous = history.iter().rev().find(|h| h.finished_at != verdict.run.finished_at);
-    let html = html::render_dashboard(verdict, &history)
+    let page = html::PageContext {
+        stderr_log: std::fs::metadata(out_dir.join("target-stderr.log")).is_ok_and(|m| m.len() > 0),
+    };
+    let html = html::render_dashboard(verdict, &history, &page)
         .map_err(|e| Error::Target(format!("rendering the dashboard: {e}")))?;
     crate::atomic_file::write_bytes(&out_dir.join("dashboard.html"), html.as_bytes())?;
     crate::atomic_file::write_bytes(&out_dir.join("junit.xml"), junit::render_junit(verdict).as_bytes())?;

@@ -41,7 +41,7 @@ fn summary_markdown() {
 
 #[test]
 fn dashboard_html() {
-    let out = html::render_dashboard(&fixed_verdict(), &[]).unwrap();
+    let out = html::render_dashboard(&fixed_verdict(), &[], &Default::default()).unwrap();
     assert!(!out.contains("<script>alert(1)</script>"), "case text rendered as markup");
     settings().bind(|| insta::assert_snapshot!("dashboard-html", out));
 }
@@ -55,7 +55,43 @@ fn every_format_shows_the_same_gate_note() {
     assert_eq!(note, "waived by w-detection until 2026-12-10 (SEC-42), 13 days left");
     assert!(terminal::render(&v).contains(&note));
     assert!(junit::render_junit(&v).contains(&note));
-    assert!(html::render_dashboard(&v, &[]).unwrap().contains(&note));
+    assert!(html::render_dashboard(&v, &[], &Default::default()).unwrap().contains(&note));
     // Markdown escapes its punctuation, so compare the escaped form.
     assert!(markdown::render_summary(&v, None).contains(&markdown::md_escape(&note)));
+}
+
+/// The banner names the blocking gates that did not pass, not only FAIL.
+#[test]
+fn dashboard_banner_names_the_blocking_gates_that_did_not_pass() {
+    let html = html::render_dashboard(&fixed_verdict(), &[], &Default::default()).unwrap();
+    let banner = &html[html.find("id=\"banner-reasons\"").expect("reasons listed")..];
+    let banner = &banner[..banner.find("</ul>").unwrap()];
+    assert!(banner.contains("asr fail"), "{banner}");
+    assert!(banner.contains("fpr inconclusive"), "{banner}");
+    assert!(!banner.contains("detection"), "a waived gate is not a reason: {banner}");
+}
+
+/// An ERROR verdict shows no rate as if it were honest: no headline
+/// number, no value for an ERROR gate, the rates folded away; the target's
+/// stderr log is linked when it has content.
+#[test]
+fn an_error_verdict_shows_no_rate_as_honest_and_links_the_stderr_log() {
+    let mut v = fixed_verdict();
+    let honest = html::render_dashboard(&v, &[], &Default::default()).unwrap();
+    assert!(!honest.contains("not-honest") && !honest.contains("target-stderr.log"));
+    v.verdict = gauntlet::evaluate::Overall::Error;
+    v.run.aborted = Some("60 of 100 cases ended in target errors".into());
+    let asr = v.gates.iter_mut().find(|g| g.id == "asr").unwrap();
+    asr.status = gauntlet::evaluate::GateStatus::Error;
+    asr.detail = "run incomplete, no honest value: 60 of 100 cases ended in target errors".into();
+    let page = html::PageContext { stderr_log: true };
+    let out = html::render_dashboard(&v, &[], &page).unwrap();
+    assert!(out.contains("id=\"not-honest\"") && out.contains("60 of 100 cases ended in target errors"));
+    assert!(out.contains("<a href=\"target-stderr.log\">"));
+    let headline = &out[out.find("id=\"headline\"").unwrap()..out.find("<h2>Gates</h2>").unwrap()];
+    assert!(!headline.contains('%'), "no headline rate: {headline}");
+    let row = &out[out.find("data-gate=\"asr\"").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<td>—</td>") && !row.contains("100.00%"), "{row}");
+    assert!(terminal::render(&v).lines().any(|l| l.starts_with("ERROR") && l.contains("asr") && l.contains('—')));
 }
