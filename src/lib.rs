@@ -40,5 +40,6 @@ pub mod serve;
 pub mod stage_clock;
 pub mod target;
 pub mod text;
+pub mod transform;
 
 pub use errors::{Diagnostic, Error};

@@ -51,6 +51,12 @@ pub struct CaseResult {
     /// For an attack conversation: the first message that had to be blocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_first_block: Option<u32>,
+    /// For a robustness variant: the transform chain that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<Arc<str>>,
+    /// For a robustness variant: the original case's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Position in the whole corpus; only in shard results, so a merge can
     /// restore corpus order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +113,8 @@ impl CaseResult {
             repeats: None,
             blocked_at_turn: outcome.blocked_at_turn,
             expected_first_block: case.expected_first_block,
+            transform: case.transform,
+            origin: case.variant_of,
             seq: None,
         }
     }
@@ -141,6 +149,8 @@ impl CaseResult {
             repeats: None,
             blocked_at_turn: None,
             expected_first_block: None,
+            transform: None,
+            origin: None,
             seq: None,
         }
     }

@@ -6,6 +6,7 @@
 
 mod fixtures;
 mod gates;
+mod transforms;
 mod waivers;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 
 pub use fixtures::load_fixtures;
 pub use gates::{load_gates, RESERVED_GATE_IDS};
+pub use transforms::TransformConfig;
 pub use waivers::{load_waivers, parse_waivers};
 
 use crate::corpus::Decision;
@@ -57,6 +59,8 @@ struct RawConfig {
     waiver_policy: RawWaiverPolicy,
     #[serde(default)]
     release: RawRelease,
+    #[serde(default)]
+    transforms: transforms::RawTransforms,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +173,8 @@ pub struct Config {
     pub waiver_policy: WaiverPolicy,
     pub release: ReleasePolicy,
     pub costs: CostWeights,
+    /// `[transforms]`, when it applies any.
+    pub transforms: Option<TransformConfig>,
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
@@ -391,6 +397,7 @@ impl Config {
         if raw.run.corpora.is_empty() {
             problems.push(Diagnostic::new(path, Code::EmptyCorpus, "`corpora` lists no path").near(&text, "corpora"));
         }
+        let transforms = transforms::validate(&raw.transforms, path, &text, &base, &mut problems);
         if !problems.is_empty() {
             return Err(Error::Input(problems));
         }
@@ -409,6 +416,7 @@ impl Config {
         };
         let resolve = |p: &str| base.join(p);
         Ok(Config {
+            transforms,
             corpora: raw.run.corpora.iter().map(|p| resolve(p)).collect(),
             gates: resolve(&raw.run.gates),
             waivers: resolve(raw.run.waivers.as_deref().unwrap_or("waivers")),

@@ -262,6 +262,8 @@ pub(super) fn build_case(
             dataset: ctx.dataset.clone(),
             expected_first_block,
             origin: Origin { path: ctx.path.clone(), line },
+            transform: None,
+            variant_of: None,
         },
         content_hash,
     })

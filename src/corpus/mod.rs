@@ -189,6 +189,10 @@ pub struct Case {
     /// For an attack conversation: the index of the first message that must be blocked.
     pub expected_first_block: Option<u32>,
     pub origin: Origin,
+    /// For a robustness variant: the transform chain that made it.
+    pub transform: Option<Arc<str>>,
+    /// For a robustness variant: the original case's id.
+    pub variant_of: Option<String>,
 }
 
 #[cfg(test)]
@@ -208,6 +212,8 @@ impl Case {
             dataset: Arc::from("d"),
             expected_first_block: None,
             origin: Origin { path: Arc::new("f".into()), line: 1 },
+            transform: None,
+            variant_of: None,
         }
     }
 }

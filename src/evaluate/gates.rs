@@ -58,6 +58,10 @@ pub enum Metric {
     DecisionRate,
     /// Mean cost per case from `[counting.costs]`.
     WeightedCost,
+    /// Adversarial variants that got through where their original was stopped.
+    EvasionRate,
+    /// Benign variants not allowed where their original was.
+    OverBlockRate,
 }
 
 impl Metric {
@@ -75,6 +79,8 @@ impl Metric {
             Metric::FlipRate => "flip-rate",
             Metric::DecisionRate => "decision-rate",
             Metric::WeightedCost => "weighted-cost",
+            Metric::EvasionRate => "evasion-rate",
+            Metric::OverBlockRate => "over-block-rate",
         }
     }
 
@@ -168,6 +174,11 @@ pub struct Filter {
     /// All of these tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Robustness variants of this transform chain (`*`: of any). Without
+    /// it a gate sees originals only (`evasion-rate` and `over-block-rate`
+    /// gates: every variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
 }
 
 impl Filter {
@@ -191,6 +202,26 @@ impl Filter {
     }
 
     pub fn matches(&self, r: &CaseResult) -> bool {
+        self.matches_case(r)
+            && match self.transform.as_deref() {
+                None => r.transform.is_none(),
+                Some("*") => r.transform.is_some(),
+                Some(t) => r.transform.as_deref() == Some(t),
+            }
+    }
+
+    /// For the paired metrics: the variants that count (of any transform
+    /// unless `transform` names one).
+    pub fn matches_variant(&self, r: &CaseResult) -> bool {
+        self.matches_case(r)
+            && match self.transform.as_deref() {
+                None | Some("*") => r.transform.is_some(),
+                Some(t) => r.transform.as_deref() == Some(t),
+            }
+    }
+
+    /// Every condition but `transform`.
+    fn matches_case(&self, r: &CaseResult) -> bool {
         self.label.is_none_or(|l| l == r.label)
             && self.direction.is_none_or(|d| d == r.direction)
             && self.expected.is_none_or(|e| r.expected == Some(e))
@@ -334,34 +365,49 @@ pub fn evaluate_gates(
     use rayon::prelude::*;
     // Gates over all cases share one computation.
     let overall = std::sync::OnceLock::new();
+    let originals = std::sync::OnceLock::new();
     let gates: Vec<&Gate> = gates.iter().filter(|g| g.lanes.contains(&lane)).collect();
-    gates.into_par_iter().map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall)).collect()
+    gates.into_par_iter().map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall, &originals)).collect()
 }
 
-fn evaluate_gate(
+#[allow(clippy::too_many_arguments)]
+fn evaluate_gate<'a>(
     gate: &Gate,
-    results: &[CaseResult],
+    results: &'a [CaseResult],
     policy: &CountingPolicy,
     costs: &metrics::CostWeights,
     aborted: Option<&str>,
     overall: &std::sync::OnceLock<MetricSet>,
+    originals: &std::sync::OnceLock<std::collections::HashMap<&'a str, &'a CaseResult>>,
 ) -> GateOutcome {
     let filtered;
     let set = if gate.filter.is_empty() {
-        overall.get_or_init(|| metrics::compute_where(results, |_| true, policy))
+        overall.get_or_init(|| metrics::compute_where(results, |r| r.transform.is_none(), policy))
     } else {
         filtered = metrics::compute_where(results, |r| gate.filter.matches(r), policy);
         &filtered
     };
+    let paired = matches!(gate.metric, Metric::EvasionRate | Metric::OverBlockRate).then(|| {
+        let originals = originals
+            .get_or_init(|| results.iter().filter(|r| r.transform.is_none()).map(|r| (r.id.as_str(), r)).collect());
+        let mut counts = metrics::PairCounts::default();
+        for v in results.iter().filter(|r| gate.filter.matches_variant(r)) {
+            counts.add(v.origin.as_deref().and_then(|o| originals.get(o).copied()), v, policy);
+        }
+        match gate.metric {
+            Metric::EvasionRate => counts.evasion_rate(policy),
+            _ => counts.over_block_rate(policy),
+        }
+    });
     let decision_rate = (gate.metric == Metric::DecisionRate).then(|| {
         let actual = gate.actual.as_deref().unwrap_or("");
         let matching: Vec<&CaseResult> = results.iter().filter(|r| gate.filter.matches(r)).collect();
         let hits = matching.iter().filter(|r| metrics::actual_name(r) == actual).count() as u64;
         Rate::new(hits, matching.len() as u64, policy)
     });
-    let rate = match &decision_rate {
-        Some(r) => Some(r),
-        None => gate.metric.rate(set),
+    let rate = match (&decision_rate, &paired) {
+        (Some(r), _) | (None, Some(r)) => Some(r),
+        (None, None) => gate.metric.rate(set),
     };
     let (value, interval, samples) = match rate {
         Some(rate) => (rate.value, rate.low.zip(rate.high), rate.denominator),

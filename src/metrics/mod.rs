@@ -10,6 +10,7 @@ mod latency;
 mod policy;
 mod scores;
 pub mod stats;
+mod transforms;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,6 +20,7 @@ pub use interval::IntervalMethod;
 pub use latency::{percentile_nearest_rank, LatencyHistogram, LatencySummary};
 pub use policy::{Class, CountingPolicy, ErrorCounting};
 pub use scores::{ScoreSummary, SCORE_BINS};
+pub use transforms::{by_transform, originals_by_id, PairCounts, TransformStats};
 
 use crate::corpus::{Decision, Label};
 use crate::replay::CaseResult;
@@ -315,6 +317,10 @@ pub struct Metrics {
     /// others hold prompts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub category_kinds: BTreeMap<String, String>,
+    /// Robustness variants per transform chain, paired with their originals
+    /// (`[transforms]`). Every other figure counts originals only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_transform: BTreeMap<String, TransformStats>,
 }
 
 /// Turn-level results of conversation cases.
@@ -552,6 +558,7 @@ pub fn compute_all(results: &[CaseResult], policy: &CountingPolicy) -> Metrics {
         latency_histogram,
         scores: scores::score_summary(results, policy),
         category_kinds: scores::category_kinds(results),
+        by_transform: BTreeMap::new(),
     }
 }
 

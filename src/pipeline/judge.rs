@@ -66,8 +66,16 @@ pub fn judge(
     let mut clock = StageClock::new("judge");
     let config = j.config;
     let aborted = facts.aborted.as_deref();
-    let mut metrics = compute_all(results, &config.counting);
-    metrics.weighted_cost = config.costs.weighted_cost(results);
+    // Robustness variants come after the originals; every figure but the
+    // paired ones counts originals only.
+    let split = results.iter().position(|r| r.transform.is_some()).unwrap_or(results.len());
+    if results[split..].iter().any(|r| r.transform.is_none()) {
+        return Err(Error::Target("results mix robustness variants into the originals: cannot pair them".into()));
+    }
+    let (originals, variants) = results.split_at(split);
+    let mut metrics = compute_all(originals, &config.counting);
+    metrics.weighted_cost = config.costs.weighted_cost(originals);
+    metrics.by_transform = crate::metrics::by_transform(originals, variants, &config.counting);
     clock.mark("metrics");
     let mut outcomes = evaluate_gates(j.gates, results, &config.counting, &config.costs, j.lane, aborted);
     clock.mark("gates");
@@ -88,8 +96,8 @@ pub fn judge(
     // A shard sees part of the corpus: snapshots are checked at the merge.
     let golden_dir = config.fixtures.join("golden");
     let golden = if facts.partition.is_none() && (golden_dir.is_dir() || j.bless) {
-        let datasets: Vec<Arc<str>> = results.iter().map(|r| r.dataset.clone()).collect();
-        super::golden::check(&golden_dir, results, &datasets, j.bless)?
+        let datasets: Vec<Arc<str>> = originals.iter().map(|r| r.dataset.clone()).collect();
+        super::golden::check(&golden_dir, originals, &datasets, j.bless)?
     } else {
         Vec::new()
     };
@@ -131,7 +139,7 @@ pub fn judge(
         verdict_status = Overall::Pass;
     }
     let today_text = j.today.format("%Y-%m-%d").to_string();
-    let failing_cases = FailingCases::collect(results, &config.counting, &metrics.by_category);
+    let failing_cases = FailingCases::collect(originals, &config.counting, &metrics.by_category);
     clock.mark("failing");
     Ok(Verdict {
         schema: VERDICT_SCHEMA.into(),

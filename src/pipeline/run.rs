@@ -93,6 +93,8 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
                         path: Arc::new(case.defined_at.path.clone()),
                         line: case.defined_at.line.unwrap_or(0),
                     },
+                    transform: None,
+                    variant_of: None,
                 });
             }
         }
@@ -116,6 +118,10 @@ fn expand_for_tenants(cases: Vec<Case>, config: &Config) -> Vec<Case> {
         for t in &tenants {
             let mut c = case.clone();
             c.id = format!("{}@{t}", case.id);
+            // A variant pairs with its original sent for the same tenant.
+            if let Some(origin) = &mut c.variant_of {
+                *origin = format!("{origin}@{t}");
+            }
             c.context
                 .get_or_insert_with(Default::default)
                 .insert("tenant".into(), serde_json::Value::String(t.to_string()));
@@ -148,6 +154,8 @@ fn tenant_probes(config: &Config) -> Vec<Case> {
         dataset: Arc::from("probes"),
         expected_first_block: None,
         origin: Origin { path: Arc::new(config.path.clone()), line: 0 },
+        transform: None,
+        variant_of: None,
     };
     let mut probes = vec![make("unknown-tenant", Some("gauntlet-probe-no-such-tenant"))];
     if !config.target.anonymous.unwrap_or(true) {
@@ -204,7 +212,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     super::check_reports_dir(&reports_dir, opts.out_dir.is_some(), &config)?;
     let corpus_summary = corpus.summary.clone();
-    let mut cases = expand_for_tenants(corpus.cases, &config);
+    let mut originals = corpus.cases;
+    // Variants follow their originals in the case list, so results hold
+    // originals first (also after a merge, which restores this order).
+    if let Some(plan) = config.transforms.as_ref().and_then(|t| t.for_lane(opts.lane)) {
+        let variants = crate::transform::variants(&originals, plan).map_err(Error::Input)?;
+        originals.extend(variants);
+    }
+    let mut cases = expand_for_tenants(originals, &config);
     let mut seqs = None;
     if let Some(p) = opts.partition {
         let (kept, seq) = p.select(cases);

@@ -100,6 +100,14 @@ pub fn push_result_line(out: &mut Vec<u8>, r: &CaseResult) -> std::io::Result<()
         out.extend_from_slice(b",\"expected-first-block\":");
         out.extend_from_slice(int.format(turn).as_bytes());
     }
+    if let Some(transform) = &r.transform {
+        out.extend_from_slice(b",\"transform\":");
+        serde_json::to_writer(&mut *out, transform)?;
+    }
+    if let Some(origin) = &r.origin {
+        out.extend_from_slice(b",\"origin\":");
+        serde_json::to_writer(&mut *out, origin)?;
+    }
     if let Some(seq) = r.seq {
         out.extend_from_slice(b",\"seq\":");
         out.extend_from_slice(int.format(seq).as_bytes());
@@ -178,6 +186,8 @@ mod tests {
                     r.blocked_at_turn = Some(1);
                     r.expected_first_block = Some(0);
                     r.seq = Some(i as u64 * 1_000_000_007);
+                    r.transform = Some(Arc::from("base64+roleplay"));
+                    r.origin = Some(format!("{text}\"origin"));
                 }
                 if r.decision.is_none() {
                     r.error = Some(CaseError { kind: ErrorKind::Protocol, message: format!("bad line: {text}") });

@@ -162,6 +162,8 @@ pub fn probe_case(cases: &[Case]) -> Case {
         dataset: Arc::from("probes"),
         expected_first_block: None,
         origin: crate::corpus::Origin { path: Arc::new("<health probe>".into()), line: 0 },
+        transform: None,
+        variant_of: None,
     }
 }
 

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u32)] = &[
     // The stages, in the order data flows.
     ("corpus", 3),
     ("partition", 4),
+    ("transform", 4),
     ("target", 4),
     ("replay", 5),
     ("metrics", 6),

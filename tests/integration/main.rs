@@ -24,4 +24,5 @@ mod schema;
 mod sharding;
 mod targets;
 mod tenants;
+mod transforms;
 mod waivers;

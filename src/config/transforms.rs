@@ -1,0 +1,108 @@
+//! `[transforms]` in gauntlet.toml: which robustness transforms a run
+//! applies, to which labels, in which lanes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::corpus::Label;
+use crate::errors::{Code, Diagnostic};
+use crate::evaluate::Lane;
+use crate::transform::structure::{parse_templates, EMBEDDED_TEMPLATES};
+use crate::transform::{all_names, Chain, TransformPlan};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawTransforms {
+    /// Chains (`base64`, `base64+markdown-fence`), or `all` for every transform.
+    #[serde(default)]
+    apply: Vec<String>,
+    /// Default: adversarial only.
+    labels: Option<Vec<Label>>,
+    /// Default: the full lane only.
+    lanes: Option<Vec<Lane>>,
+    #[serde(default)]
+    seed: u64,
+    /// At most this many originals per chain (the smallest SHA-256 of (seed, id)); 0: all.
+    #[serde(default)]
+    max_per_transform: usize,
+    /// A templates file replacing the embedded one.
+    templates: Option<String>,
+}
+
+/// A validated `[transforms]` table.
+#[derive(Debug, Clone)]
+pub struct TransformConfig {
+    pub plan: TransformPlan,
+    pub lanes: Vec<Lane>,
+}
+
+impl TransformConfig {
+    /// The plan when this lane applies transforms.
+    pub fn for_lane(&self, lane: Lane) -> Option<&TransformPlan> {
+        self.lanes.contains(&lane).then_some(&self.plan)
+    }
+}
+
+pub(super) fn validate(
+    raw: &RawTransforms,
+    path: &Path,
+    text: &str,
+    base: &Path,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<TransformConfig> {
+    if raw.apply.is_empty() {
+        return None;
+    }
+    let templates_text = match &raw.templates {
+        Some(file) => match std::fs::read_to_string(base.join(file)) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(
+                    Diagnostic::new(path, Code::UnknownTransform, format!("templates file {file}: {e}"))
+                        .near(text, "templates"),
+                );
+                return None;
+            }
+        },
+        None => EMBEDDED_TEMPLATES.to_string(),
+    };
+    let templates: Vec<Arc<_>> = match parse_templates(&templates_text) {
+        Ok(t) => t.into_iter().map(Arc::new).collect(),
+        Err(e) => {
+            problems
+                .push(Diagnostic::new(path, Code::UnknownTransform, format!("templates: {e}")).near(text, "templates"));
+            return None;
+        }
+    };
+    let names: Vec<String> =
+        if raw.apply.iter().any(|a| a == "all") { all_names(&templates) } else { raw.apply.clone() };
+    let mut chains = Vec::new();
+    for name in &names {
+        match Chain::parse(name, &templates) {
+            Ok(c) if chains.iter().any(|x: &Chain| x.name == c.name) => problems.push(
+                Diagnostic::new(path, Code::UnknownTransform, format!("transform `{name}` is listed twice"))
+                    .near(text, name),
+            ),
+            Ok(c) => chains.push(c),
+            Err(e) => problems.push(
+                Diagnostic::new(
+                    path,
+                    Code::UnknownTransform,
+                    format!("{e} (known: {})", all_names(&templates).join(", ")),
+                )
+                .near(text, name),
+            ),
+        }
+    }
+    Some(TransformConfig {
+        plan: TransformPlan {
+            chains,
+            labels: raw.labels.clone().unwrap_or_else(|| vec![Label::Adversarial]),
+            seed: raw.seed,
+            max_per_transform: raw.max_per_transform,
+        },
+        lanes: raw.lanes.clone().unwrap_or_else(|| vec![Lane::Full]),
+    })
+}

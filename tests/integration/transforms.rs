@@ -1,0 +1,152 @@
+//! Robustness transforms end to end: variants paired with their originals,
+//! figures recounted independently from results.jsonl, identical sharded
+//! and unsharded, and headline figures untouched.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::helpers::*;
+
+const TRANSFORMS: &str = "\n[transforms]\napply = [\"base64\", \"leetspeak\", \"roleplay\", \"split-turns\", \"rot13+markdown-fence\"]\nlabels = [\"adversarial\", \"benign\"]\nseed = 3\n";
+
+const GATES: &str = "[[gate]]\nid = \"fpr\"\nmetric = \"fpr\"\nmax = 0.10\n\n[[gate]]\nid = \"evasion-rot13\"\nmetric = \"evasion-rate\"\nmax = 0.99\nmode = \"soft\"\nwhere = { transform = \"rot13+markdown-fence\" }\n\n[[gate]]\nid = \"evasion-any\"\nmetric = \"evasion-rate\"\nmax = 0.99\nmode = \"soft\"\n";
+
+/// The bundled corpora with transforms on both labels.
+fn project(name: &str, extra: &str) -> PathBuf {
+    let dir = scratch(name);
+    copy_tree(&repo_root().join("corpora/bundled"), &dir.join("corpora/bundled"));
+    write(&dir.join("gauntlet.toml"), &format!("[target]\nkind = \"builtin\"\n{extra}"));
+    write(&dir.join("gates/gates.toml"), GATES);
+    dir
+}
+
+fn results(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// (numerator, denominator) of evasion and over-block per chain, counted
+/// here from results.jsonl under the default counting policy.
+fn recount(rows: &[serde_json::Value]) -> BTreeMap<String, [(u64, u64); 2]> {
+    let by_id: HashMap<&str, &serde_json::Value> =
+        rows.iter().filter(|r| r.get("transform").is_none()).map(|r| (r["id"].as_str().unwrap(), r)).collect();
+    let stopped = |r: &serde_json::Value| matches!(r["decision"].as_str(), Some("block" | "require_approval"));
+    let allowed = |r: &serde_json::Value| r["decision"].as_str() == Some("allow");
+    let mut out: BTreeMap<String, [(u64, u64); 2]> = BTreeMap::new();
+    for v in rows.iter().filter(|r| r.get("transform").is_some()) {
+        let o = by_id[v["origin"].as_str().unwrap()];
+        assert!(!o["decision"].is_null(), "no errors expected from the built-in target");
+        let entry = out.entry(v["transform"].as_str().unwrap().to_string()).or_default();
+        if v["label"] == "adversarial" && stopped(o) {
+            entry[0].1 += 1;
+            entry[0].0 += u64::from(!stopped(v));
+        }
+        if v["label"] == "benign" && allowed(o) {
+            entry[1].1 += 1;
+            entry[1].0 += u64::from(!allowed(v));
+        }
+    }
+    out
+}
+
+#[test]
+fn transform_figures_recount_from_results_and_leave_headline_figures_alone() {
+    let plain = project("transforms-plain", "");
+    let dir = project("transforms-on", TRANSFORMS);
+    for d in [&plain, &dir] {
+        let out = gauntlet(&["run", "--quiet"], d);
+        assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    }
+    let v = read_json(&dir.join("reports/verdict.json"));
+    let p = read_json(&plain.join("reports/verdict.json"));
+    for key in ["overall", "by-category", "by-source", "by-direction"] {
+        assert_eq!(without_timings(v["metrics"][key].clone()), without_timings(p["metrics"][key].clone()), "{key}");
+    }
+    let rows = results(&dir.join("reports"));
+    assert_eq!(rows.iter().filter(|r| r.get("transform").is_none()).count(), 640);
+    let variants: Vec<&serde_json::Value> = rows.iter().filter(|r| r.get("transform").is_some()).collect();
+    assert_eq!(variants.len(), 640 * 5, "every chain on every case of both labels");
+    for r in &variants {
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(id, format!("{}#{}", r["origin"].as_str().unwrap(), r["transform"].as_str().unwrap()));
+    }
+    let counted = recount(&rows);
+    let by_transform = &v["metrics"]["by-transform"];
+    assert_eq!(by_transform.as_object().unwrap().len(), 5);
+    for (chain, [evasion, over_block]) in &counted {
+        let s = &by_transform[chain];
+        assert_eq!(
+            (s["evasion-rate"]["numerator"].as_u64().unwrap(), s["evasion-rate"]["denominator"].as_u64().unwrap()),
+            *evasion,
+            "{chain}"
+        );
+        assert_eq!(
+            (
+                s["over-block-rate"]["numerator"].as_u64().unwrap(),
+                s["over-block-rate"]["denominator"].as_u64().unwrap()
+            ),
+            *over_block,
+            "{chain}"
+        );
+        let p = s["p-evasion"].as_f64().unwrap();
+        assert!(s["p-evasion-adjusted"].as_f64().unwrap() >= p, "Holm never lowers a p-value");
+    }
+    // The gates see variants only when asked, and agree with by-transform.
+    let gate = |id: &str| v["gates"].as_array().unwrap().iter().find(|g| g["id"] == id).unwrap().clone();
+    assert_eq!(gate("evasion-rot13")["value"], by_transform["rot13+markdown-fence"]["evasion-rate"]["value"]);
+    assert_eq!(gate("fpr")["samples"], p["gates"][0]["samples"], "fpr counts originals only");
+    let all: (u64, u64) = counted.values().fold((0, 0), |a, [e, _]| (a.0 + e.0, a.1 + e.1));
+    assert_eq!(gate("evasion-any")["samples"].as_u64().unwrap(), all.1);
+}
+
+/// Sharded and unsharded runs give the same paired figures: pairs are formed
+/// after the merge.
+#[test]
+fn sharded_and_unsharded_runs_give_identical_transform_figures() {
+    let dir = project("transforms-shards", TRANSFORMS);
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    let whole = read_json(&dir.join("reports/verdict.json"));
+    let mut shards = Vec::new();
+    for m in 1..=3 {
+        let shard = dir.join(format!("shard-{m}"));
+        let out = gauntlet(
+            &["run", "--quiet", "--partition", &format!("hash:{m}/3"), "--out", shard.to_str().unwrap()],
+            &dir,
+        );
+        assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+        shards.push(shard.to_str().unwrap().to_string());
+    }
+    let merged = dir.join("merged");
+    let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
+    args.extend(shards.iter().map(String::as_str));
+    let out = gauntlet(&args, &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    let merged = read_json(&merged.join("verdict.json"));
+    assert_eq!(merged["metrics"]["by-transform"], whole["metrics"]["by-transform"]);
+}
+
+/// Mistakes in `[transforms]` and `#` in an id are input errors with their place.
+#[test]
+fn transform_mistakes_are_input_errors() {
+    let dir = project("transforms-bad", "\n[transforms]\napply = [\"base64\", \"base65\"]\n");
+    let out = gauntlet(&["check", "--offline"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).contains("gauntlet.toml:5:21:") && stderr(&out).contains("error[unknown-transform]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("no transform `base65`"), "{}", stderr(&out));
+    let dir = project("transforms-hash-id", "\n[transforms]\napply = [\"base64\"]\n");
+    write(
+        &dir.join("corpora/extra.jsonl"),
+        "{\"id\":\"a#1\",\"input\":\"x\",\"label\":\"adversarial\",\"category\":\"c\"}\n",
+    );
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(stderr(&out).contains("extra.jsonl:1: error[hash-in-id]"), "{}", stderr(&out));
+}
