@@ -20,6 +20,10 @@ pub(super) struct RawTransforms {
     apply: Vec<String>,
     /// Default: adversarial only.
     labels: Option<Vec<Label>>,
+    /// Chains applied to benign cases as well (to measure over-blocking of
+    /// harmless encoded or wrapped text), beside `apply` on `labels`.
+    #[serde(default)]
+    benign: Vec<String>,
     /// Default: the full lane only.
     lanes: Option<Vec<Lane>>,
     #[serde(default)]
@@ -52,7 +56,7 @@ pub(super) fn validate(
     base: &Path,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<TransformConfig> {
-    if raw.apply.is_empty() {
+    if raw.apply.is_empty() && raw.benign.is_empty() {
         return None;
     }
     let templates_text = match &raw.templates {
@@ -76,33 +80,41 @@ pub(super) fn validate(
             return None;
         }
     };
-    let names: Vec<String> =
-        if raw.apply.iter().any(|a| a == "all") { all_names(&templates) } else { raw.apply.clone() };
-    let mut chains = Vec::new();
-    for name in &names {
-        match Chain::parse(name, &templates) {
-            Ok(c) if chains.iter().any(|x: &Chain| x.name == c.name) => problems.push(
-                Diagnostic::new(path, Code::UnknownTransform, format!("transform `{name}` is listed twice"))
-                    .near(text, name),
-            ),
-            Ok(c) => chains.push(c),
+    let expand = |list: &[String]| -> Vec<String> {
+        if list.iter().any(|a| a == "all") {
+            all_names(&templates)
+        } else {
+            list.to_vec()
+        }
+    };
+    let labels = raw.labels.clone().unwrap_or_else(|| vec![Label::Adversarial]);
+    let wanted =
+        expand(&raw.apply).into_iter().map(|n| (n, false)).chain(expand(&raw.benign).into_iter().map(|n| (n, true)));
+    let mut chains: Vec<(Chain, Vec<Label>)> = Vec::new();
+    for (name, benign) in wanted {
+        match Chain::parse(&name, &templates) {
+            Ok(c) => match chains.iter_mut().find(|(x, _)| x.name == c.name) {
+                // `apply` and `benign` may name the same chain: it covers both.
+                Some((_, l)) if benign && !l.contains(&Label::Benign) => l.push(Label::Benign),
+                Some(_) => problems.push(
+                    Diagnostic::new(path, Code::UnknownTransform, format!("transform `{name}` is listed twice"))
+                        .near(text, &name),
+                ),
+                None if benign => chains.push((c, vec![Label::Benign])),
+                None => chains.push((c, labels.clone())),
+            },
             Err(e) => problems.push(
                 Diagnostic::new(
                     path,
                     Code::UnknownTransform,
                     format!("{e} (known: {})", all_names(&templates).join(", ")),
                 )
-                .near(text, name),
+                .near(text, &name),
             ),
         }
     }
     Some(TransformConfig {
-        plan: TransformPlan {
-            chains,
-            labels: raw.labels.clone().unwrap_or_else(|| vec![Label::Adversarial]),
-            seed: raw.seed,
-            max_per_transform: raw.max_per_transform,
-        },
+        plan: TransformPlan { chains, seed: raw.seed, max_per_transform: raw.max_per_transform },
         lanes: raw.lanes.clone().unwrap_or_else(|| vec![Lane::Full]),
     })
 }

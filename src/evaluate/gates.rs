@@ -94,6 +94,8 @@ impl Metric {
                 | Metric::Precision
                 | Metric::FlipRate
                 | Metric::DecisionRate
+                | Metric::EvasionRate
+                | Metric::OverBlockRate
         )
     }
 

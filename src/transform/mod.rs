@@ -209,8 +209,8 @@ pub fn all_names(templates: &[Arc<Template>]) -> Vec<String> {
 /// What a run applies, validated.
 #[derive(Debug, Clone)]
 pub struct TransformPlan {
-    pub chains: Vec<Chain>,
-    pub labels: Vec<Label>,
+    /// Each chain with the labels it applies to.
+    pub chains: Vec<(Chain, Vec<Label>)>,
     pub seed: u64,
     /// At most this many originals per chain (0: all).
     pub max_per_transform: usize,
@@ -253,9 +253,9 @@ pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<D
         return Err(bad);
     }
     let mut out = Vec::new();
-    for chain in &plan.chains {
+    for (chain, labels) in &plan.chains {
         let mut eligible: Vec<&Case> =
-            cases.iter().filter(|c| plan.labels.contains(&c.label) && chain.applies_to(c)).collect();
+            cases.iter().filter(|c| labels.contains(&c.label) && chain.applies_to(c)).collect();
         if plan.max_per_transform > 0 && eligible.len() > plan.max_per_transform {
             // The k originals with the smallest SHA-256 of (seed, id): a
             // stable sample that does not shift when other cases are added.

@@ -57,8 +57,7 @@ fn case(id: &str, text: &str, label: Label) -> Case {
 fn plan(names: &[&str], max: usize) -> TransformPlan {
     let t = templates();
     TransformPlan {
-        chains: names.iter().map(|n| Chain::parse(n, &t).unwrap()).collect(),
-        labels: vec![Label::Adversarial],
+        chains: names.iter().map(|n| (Chain::parse(n, &t).unwrap(), vec![Label::Adversarial])).collect(),
         seed: 7,
         max_per_transform: max,
     }
