@@ -83,6 +83,11 @@ pub enum Command {
         #[arg(long, default_value = "reports/diff")]
         out: PathBuf,
     },
+    /// Corpus tools.
+    Corpus {
+        #[command(subcommand)]
+        command: CorpusCommand,
+    },
     /// Combine shard results (folders written by `run --partition`) into one verdict and reports.
     Merge {
         /// Shard folders.
@@ -203,6 +208,22 @@ pub enum TargetCommand {
         /// The system prompt whose leakage egress detection looks for.
         #[arg(long)]
         system_prompt: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CorpusCommand {
+    /// Write the robustness variants `[transforms]` makes as a JSONL corpus
+    /// (with `origin` and `transform`), to review and commit.
+    Expand {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        /// The lane whose transforms apply.
+        #[arg(long, value_enum, default_value = "full")]
+        lane: Lane,
+        /// Default: corpora-expanded/variants.jsonl beside the config.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

@@ -59,6 +59,7 @@ catalogue! {
     InvalidDate = "invalid-date": "A date is not a valid YYYY-MM-DD date.",
     HashInId = "hash-in-id": "With `[transforms]`, a case id holds `#`, which variant ids (`<id>#<transform>`) use.",
     IncomparableRuns = "incomparable-runs": "`gauntlet diff`: the two runs share no case or count outcomes differently.",
+    InvalidVariant = "invalid-variant": "A corpus line has `origin` without `transform` or the other way round (a variant needs both).",
     InvalidDecision = "invalid-decision": "A decision is not allow, block or require_approval.",
     InvalidDirection = "invalid-direction": "A case's `direction` is not ingress or egress.",
     InvalidExpected = "invalid-expected": "A case's `expected` is not allow, block or require_approval.",

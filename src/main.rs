@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli_args::{Cli, Command, FixturesCommand, TargetCommand, WaiversCommand};
+use cli_args::{Cli, Command, CorpusCommand, FixturesCommand, TargetCommand, WaiversCommand};
 use gauntlet::evaluate::status_name;
 use gauntlet::exit_code::Outcome;
 use gauntlet::pipeline::{self, RunOptions};
@@ -95,6 +95,12 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
                 eprintln!("{}", terminal_safe(&w.as_warning()));
             }
             out!("{}", terminal_safe(&report.summary(&config)));
+            Ok(Outcome::Pass)
+        }
+        Command::Corpus { command: CorpusCommand::Expand { config, lane, out } } => {
+            let out = out.unwrap_or_else(|| pipeline::default_expand_path(&config));
+            let n = pipeline::expand(&config, lane, &out)?;
+            out!("wrote {n} variants to {}", out.display());
             Ok(Outcome::Pass)
         }
         Command::Diff { a, b, tolerance, out } => {

@@ -233,6 +233,18 @@ pub(super) fn build_case(
             }
         },
     };
+    // A materialised variant keeps its pairing: both keys or neither.
+    let text_of = |key: &str| object.get(key).filter(|v| !v.is_null()).map(|v| scalar_text(v).unwrap_or_default());
+    let (variant_of, transform) = match (text_of("origin"), text_of("transform")) {
+        (None, None) => (None, None),
+        (Some(o), Some(t)) if !o.is_empty() && !t.is_empty() => (Some(o), Some(interner.get(&t))),
+        _ => {
+            return Err(err(
+                Code::InvalidVariant,
+                "a variant line needs both `origin` (the original's id) and `transform` (the chain)".into(),
+            ))
+        }
+    };
     // A case without an id gets one from its content (never from its line number).
     let content_hash = id.is_none().then(|| {
         let payload_bytes = payload_key(&payload).1;
@@ -262,8 +274,8 @@ pub(super) fn build_case(
             dataset: ctx.dataset.clone(),
             expected_first_block,
             origin: Origin { path: ctx.path.clone(), line },
-            transform: None,
-            variant_of: None,
+            transform,
+            variant_of,
         },
         content_hash,
     })

@@ -172,6 +172,8 @@ pub(super) struct KnownFields {
     context: Option<Value>,
     #[serde(rename = "expected-first-block")]
     expected_first_block: Option<Value>,
+    origin: Option<Value>,
+    transform: Option<Value>,
 }
 
 impl KnownFields {
@@ -188,6 +190,8 @@ impl KnownFields {
             "direction" => &mut self.direction,
             "context" => &mut self.context,
             "expected-first-block" => &mut self.expected_first_block,
+            "origin" => &mut self.origin,
+            "transform" => &mut self.transform,
             _ => return None,
         })
     }
@@ -207,6 +211,8 @@ impl Fields for KnownFields {
             "direction" => self.direction.as_ref(),
             "context" => self.context.as_ref(),
             "expected-first-block" => self.expected_first_block.as_ref(),
+            "origin" => self.origin.as_ref(),
+            "transform" => self.transform.as_ref(),
             _ => None,
         }
     }

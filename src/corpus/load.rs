@@ -35,6 +35,9 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "direction",
     "context",
     "expected-first-block",
+    // A materialised robustness variant (`gauntlet corpus expand`).
+    "origin",
+    "transform",
 ];
 
 /// All cases of a run, in load order (sorted file paths, then line order).

@@ -195,6 +195,46 @@ pub struct Case {
     pub variant_of: Option<String>,
 }
 
+impl Case {
+    /// The case as a corpus JSONL line (the documented keys; `origin` and
+    /// `transform` for a variant), so a generated corpus can be reviewed,
+    /// committed and loaded back as it is.
+    pub fn to_corpus_line(&self) -> serde_json::Value {
+        let mut line = serde_json::Map::new();
+        line.insert("id".into(), self.id.clone().into());
+        match &self.payload {
+            Payload::Text(t) => line.insert("input".into(), t.clone().into()),
+            Payload::Structured(m) => line.insert("input".into(), serde_json::Value::Object(m.clone())),
+            Payload::Conversation(m) => {
+                line.insert("messages".into(), serde_json::to_value(m).expect("messages serialise"))
+            }
+        };
+        line.insert("label".into(), self.label.as_str().into());
+        line.insert("category".into(), self.category.to_string().into());
+        line.insert("source".into(), self.source.to_string().into());
+        if !self.tags.is_empty() {
+            line.insert("tags".into(), self.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().into());
+        }
+        if let Some(e) = self.expected {
+            line.insert("expected".into(), e.as_str().into());
+        }
+        if self.direction == Direction::Egress {
+            line.insert("direction".into(), "egress".into());
+        }
+        if let Some(c) = &self.context {
+            line.insert("context".into(), serde_json::Value::Object(c.clone()));
+        }
+        if let Some(i) = self.expected_first_block {
+            line.insert("expected-first-block".into(), i.into());
+        }
+        if let (Some(o), Some(t)) = (&self.variant_of, &self.transform) {
+            line.insert("origin".into(), o.clone().into());
+            line.insert("transform".into(), t.to_string().into());
+        }
+        serde_json::Value::Object(line)
+    }
+}
+
 #[cfg(test)]
 impl Case {
     /// A minimal benign text case for unit tests.

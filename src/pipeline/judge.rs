@@ -69,10 +69,14 @@ pub fn judge(
     // Robustness variants come after the originals; every figure but the
     // paired ones counts originals only.
     let split = results.iter().position(|r| r.transform.is_some()).unwrap_or(results.len());
-    if results[split..].iter().any(|r| r.transform.is_none()) {
-        return Err(Error::Target("results mix robustness variants into the originals: cannot pair them".into()));
-    }
-    let (originals, variants) = results.split_at(split);
+    let separated: (Vec<CaseResult>, Vec<CaseResult>);
+    let (originals, variants) = if results[split..].iter().all(|r| r.transform.is_some()) {
+        results.split_at(split)
+    } else {
+        // Materialised variants (`corpus expand`) can sit anywhere in the corpus.
+        separated = results.iter().cloned().partition(|r| r.transform.is_none());
+        (&separated.0[..], &separated.1[..])
+    };
     let mut metrics = compute_all(originals, &config.counting);
     metrics.weighted_cost = config.costs.weighted_cost(originals);
     metrics.by_transform = crate::metrics::by_transform(originals, variants, &config.counting);

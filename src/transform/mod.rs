@@ -236,7 +236,9 @@ pub fn variant_seed(seed: u64, id: &str, chain: &str) -> u64 {
 /// error (variant ids are `<id>#<chain>`).
 pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<Diagnostic>> {
     use rayon::prelude::*;
-    let bad: Vec<Diagnostic> = cases
+    // Materialised variants (`corpus expand`) are not transformed again.
+    let originals: Vec<&Case> = cases.iter().filter(|c| c.transform.is_none()).collect();
+    let bad: Vec<Diagnostic> = originals
         .iter()
         .filter(|c| c.id.contains('#'))
         .take(crate::errors::DIAGNOSTIC_CAP)
@@ -255,7 +257,7 @@ pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<D
     let mut out = Vec::new();
     for (chain, labels) in &plan.chains {
         let mut eligible: Vec<&Case> =
-            cases.iter().filter(|c| labels.contains(&c.label) && chain.applies_to(c)).collect();
+            originals.iter().copied().filter(|c| labels.contains(&c.label) && chain.applies_to(c)).collect();
         if plan.max_per_transform > 0 && eligible.len() > plan.max_per_transform {
             // The k originals with the smallest SHA-256 of (seed, id): a
             // stable sample that does not shift when other cases are added.

@@ -150,3 +150,30 @@ fn transform_mistakes_are_input_errors() {
     assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("extra.jsonl:1: error[hash-in-id]"), "{}", stderr(&out));
 }
+
+/// `corpus expand` writes the variants as a corpus; a plain run (no
+/// `[transforms]`) of the originals plus that file pairs them the same way.
+#[test]
+fn expanded_variants_replay_like_generated_ones() {
+    let dir = project("transforms-expand", TRANSFORMS);
+    let out = gauntlet(&["corpus", "expand", "--out", "expanded/variants.jsonl"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("wrote 3200 variants"), "{}", stdout(&out));
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join("expanded/variants.jsonl")).unwrap().lines().next().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["transform"], "base64");
+    assert_eq!(format!("{}#base64", line["origin"].as_str().unwrap()), line["id"].as_str().unwrap());
+    let run = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(run.code(), Some(0), "{}", stderr(&run));
+    let generated = read_json(&dir.join("reports/verdict.json"));
+
+    let plain = project("transforms-expand-plain", "\n[run]\ncorpora = [\"corpora\", \"expanded\"]\n");
+    copy_tree(&dir.join("expanded"), &plain.join("expanded"));
+    let run = gauntlet(&["run", "--quiet"], &plain);
+    assert_eq!(run.code(), Some(0), "{}", stderr(&run));
+    let replayed = read_json(&plain.join("reports/verdict.json"));
+    assert_eq!(replayed["metrics"]["by-transform"], generated["metrics"]["by-transform"]);
+    assert_eq!(replayed["metrics"]["overall"]["cases"], 640, "variants stay out of the headline figures");
+}
