@@ -406,6 +406,65 @@ fn bench_check(n: usize) {
     println!("check: bundled project median {bundled:.1} ms (20 runs); {n}-case project {large:.0} ms");
 }
 
+/// Robustness transforms: variants generated per second on one and two
+/// threads, then a run of n originals x 10 transforms with the built-in
+/// target against a plain run of the same variants materialised by
+/// `corpus expand` (the difference is the transform stage's own cost).
+/// Peak RSS is the process's: run this bench alone (`cargo bench -- transforms`).
+fn bench_transforms(n: usize) {
+    const CHAINS: &str = "[\"base64\", \"hex\", \"rot13\", \"leetspeak\", \"homoglyphs\", \"zero-width\", \"full-width\", \"markdown-fence\", \"roleplay\", \"split-turns\"]";
+    let source = generate_project(n);
+    let dir = root().join("target/bench-data").join(format!("transforms-{n}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("on/corpora")).unwrap();
+    std::fs::create_dir_all(dir.join("on/gates")).unwrap();
+    std::fs::copy(source.parent().unwrap().join("corpora/cases.jsonl"), dir.join("on/corpora/cases.jsonl")).unwrap();
+    std::fs::copy(root().join("gates/runbook.toml"), dir.join("on/gates/runbook.toml")).unwrap();
+    let config = dir.join("on/gauntlet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[target]\nkind = \"builtin\"\n\n[transforms]\napply = {CHAINS}\nlabels = [\"adversarial\", \"benign\"]\n"
+        ),
+    )
+    .unwrap();
+    let loaded = gauntlet::config::Config::load(&config).unwrap();
+    let plan = loaded.transforms.clone().unwrap().plan;
+    let cases = gauntlet::corpus::load_corpora(&loaded.corpora, &loaded.base).unwrap().cases;
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let start = Instant::now();
+        let made = pool.install(|| gauntlet::transform::variants(&cases, &plan).unwrap().len());
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "transforms: {made} variants of {n} cases in {:.0} ms on {threads} thread(s) = {:.0} variants/s",
+            secs * 1e3,
+            made as f64 / secs
+        );
+    }
+    drop(cases);
+    let start = Instant::now();
+    let on = run(&RunOptions { out_dir: Some(dir.join("on/reports")), ..RunOptions::new(config.clone()) }).unwrap();
+    let with_transforms = start.elapsed().as_secs_f64();
+    let cases_run = on.results.len();
+    drop(on);
+    std::fs::create_dir_all(dir.join("plain/corpora")).unwrap();
+    std::fs::create_dir_all(dir.join("plain/gates")).unwrap();
+    std::fs::copy(dir.join("on/corpora/cases.jsonl"), dir.join("plain/corpora/cases.jsonl")).unwrap();
+    std::fs::copy(root().join("gates/runbook.toml"), dir.join("plain/gates/runbook.toml")).unwrap();
+    gauntlet::pipeline::expand(&config, gauntlet::evaluate::Lane::Full, &dir.join("plain/corpora/variants.jsonl"))
+        .unwrap();
+    let plain_config = dir.join("plain/gauntlet.toml");
+    std::fs::write(&plain_config, "[target]\nkind = \"builtin\"\n").unwrap();
+    let start = Instant::now();
+    run(&RunOptions { out_dir: Some(dir.join("plain/reports")), ..RunOptions::new(plain_config) }).unwrap();
+    let materialised = start.elapsed().as_secs_f64();
+    println!(
+        "transforms end to end: {n} originals x 10 transforms = {cases_run} cases: {with_transforms:.2} s generated in the run, {materialised:.2} s replaying the materialised variants; peak RSS {:.0} MiB",
+        peak_rss_mib().unwrap_or(0.0)
+    );
+}
+
 /// The calibration sweep (ROC, DeLong AUC, target FPRs, categories) on the
 /// results of the n-case end-to-end run.
 fn bench_calibrate(n: usize) {
@@ -585,6 +644,9 @@ fn main() {
     }
     if wanted("decision_log") {
         bench_decision_log();
+    }
+    if wanted("transforms") {
+        bench_transforms(n.min(100_000));
     }
     if wanted("check") {
         bench_check(n);

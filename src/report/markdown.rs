@@ -88,6 +88,27 @@ pub fn render_summary(v: &Verdict, previous: Option<&HistoryEntry>) -> String {
             md_escape(&cut(&view.note)),
         );
     }
+    let robustness = super::robustness::rows(v);
+    if !robustness.is_empty() {
+        const SHOWN: usize = 12;
+        out.push_str("\n### Robustness: attacks that get through once transformed\n\n");
+        out.push_str("| Transform | Variants | Evasion rate | McNemar p | Holm-adjusted p | Over-block rate |\n|---|---|---|---|---|---|\n");
+        for r in robustness.iter().take(SHOWN) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                md_escape(&r.chain),
+                r.variants,
+                r.evasion,
+                r.p,
+                r.p_adjusted,
+                r.over_block
+            );
+        }
+        if robustness.len() > SHOWN {
+            let _ = writeln!(out, "\n…{} more transforms in the dashboard.", robustness.len() - SHOWN);
+        }
+    }
     if let Some(p) = previous {
         let mut worse = Vec::new();
         let mut compare =

@@ -13,6 +13,7 @@ pub mod markdown;
 mod model;
 pub mod release;
 pub mod results_file;
+pub mod robustness;
 pub mod terminal;
 
 use std::path::Path;

@@ -151,6 +151,7 @@ pub struct DashboardView {
     gates: Vec<GateRow>,
     datasets: Vec<SimpleRow>,
     charts: Vec<sections::Chart>,
+    robustness: Vec<SimpleRow>,
     scores: Option<sections::Scores>,
     confusion: Vec<SimpleRow>,
     latency: Latency,
@@ -478,6 +479,12 @@ impl DashboardView {
             },
             datasets: sections::dataset_rows(v).into_iter().map(|cells| row(cells, "")).collect(),
             charts: sections::category_charts(v),
+            robustness: super::robustness::rows(v)
+                .into_iter()
+                .map(|r| {
+                    row(vec![visible(&r.chain), r.variants.to_string(), r.evasion, r.p, r.p_adjusted, r.over_block], "")
+                })
+                .collect(),
             scores: v.metrics.scores.as_ref().map(sections::scores),
             confusion,
             latency: latency_view(v),
