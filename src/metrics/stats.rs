@@ -135,6 +135,20 @@ mod tests {
         assert!((p - 0.00288).abs() < 2e-4, "{p}");
     }
 
+    /// The worked example of the Holm-Bonferroni method (four hypotheses,
+    /// p = 0.01, 0.04, 0.03, 0.005): adjusted 0.03, 0.06, 0.06, 0.02, so at
+    /// α = 0.05 the first and the last are rejected.
+    #[test]
+    fn holm_matches_the_worked_example() {
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.005]);
+        let expected = [0.03, 0.06, 0.06, 0.02];
+        for (a, e) in adjusted.iter().zip(expected) {
+            assert!((a - e).abs() < 1e-12, "{adjusted:?}");
+        }
+        let rejected: Vec<bool> = adjusted.iter().map(|&p| p <= 0.05).collect();
+        assert_eq!(rejected, [true, false, false, true]);
+    }
+
     #[test]
     fn holm_adjusts_step_down() {
         let adjusted = holm(&[0.01, 0.04, 0.03]);
