@@ -469,4 +469,20 @@ mod tests {
         assert_eq!(codes, ["key-not-for-kind", "out-of-range", "out-of-range"]);
         assert_eq!(d[0].line, Some(3));
     }
+
+    /// Regression (#21): `all` dropped the chains listed beside it.
+    #[test]
+    fn transforms_all_keeps_the_chains_beside_it_and_benign_adds_labels() {
+        let c = parse(
+            "[target]\nkind = \"builtin\"\n\n[transforms]\napply = [\"all\", \"base64+roleplay\"]\nbenign = [\"base64\"]\n",
+        )
+        .unwrap();
+        let plan = &c.transforms.unwrap().plan;
+        let find = |n: &str| plan.chains.iter().find(|(c, _)| c.name == n).map(|(_, l)| l.clone());
+        assert_eq!(find("base64+roleplay"), Some(vec![crate::corpus::Label::Adversarial]));
+        assert_eq!(find("base64"), Some(vec![crate::corpus::Label::Adversarial, crate::corpus::Label::Benign]));
+        assert_eq!(find("morse"), Some(vec![crate::corpus::Label::Adversarial]));
+        let twice = parse("[target]\nkind = \"builtin\"\n\n[transforms]\napply = [\"rot13\", \"rot13\"]\n");
+        assert!(twice.unwrap_err().to_string().contains("listed twice"));
+    }
 }

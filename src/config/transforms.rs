@@ -80,12 +80,17 @@ pub(super) fn validate(
             return None;
         }
     };
+    // `all` stands for every single transform; chains listed beside it are kept.
     let expand = |list: &[String]| -> Vec<String> {
-        if list.iter().any(|a| a == "all") {
-            all_names(&templates)
-        } else {
-            list.to_vec()
+        let mut names = Vec::new();
+        for a in list {
+            if a == "all" {
+                names.extend(all_names(&templates).into_iter().filter(|n| !list.contains(n)));
+            } else {
+                names.push(a.clone());
+            }
         }
+        names
     };
     let labels = raw.labels.clone().unwrap_or_else(|| vec![Label::Adversarial]);
     let wanted =
