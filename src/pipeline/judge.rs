@@ -101,7 +101,16 @@ pub fn judge(
     let golden_dir = config.fixtures.join("golden");
     let golden = if facts.partition.is_none() && (golden_dir.is_dir() || j.bless) {
         let datasets: Vec<Arc<str>> = originals.iter().map(|r| r.dataset.clone()).collect();
-        super::golden::check(&golden_dir, originals, &datasets, j.bless)?
+        let mut reports = super::golden::check(&golden_dir, originals, &datasets, j.bless)?;
+        // Variants in a snapshot of their own per dataset: a lane without
+        // transforms and one with them agree about the originals'.
+        let mut names: HashMap<&str, Arc<str>> = HashMap::new();
+        let variant_sets: Vec<Arc<str>> = variants
+            .iter()
+            .map(|r| names.entry(&r.dataset).or_insert_with(|| Arc::from(format!("{}.variants", r.dataset))).clone())
+            .collect();
+        reports.extend(super::golden::check(&golden_dir, variants, &variant_sets, j.bless)?);
+        reports
     } else {
         Vec::new()
     };
