@@ -78,6 +78,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
         judge_waivers(&waivers, &no_rule_problems, today, &config, &mut problems, &mut Vec::new());
         return Err(Error::Input(problems));
     };
+    if config.transforms.is_some() {
+        problems.extend(crate::transform::check_ids(&corpus.cases));
+    }
     let (gate_ids, case_ids) = super::waivers::waivable_ids_of(&config, &gates, &fixtures);
     let refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
     let rule_problems = check_waiver_rules(&waivers, today, &config.waiver_policy, &refs, &case_ids);

@@ -231,16 +231,11 @@ pub fn variant_seed(seed: u64, id: &str, chain: &str) -> u64 {
     u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
-/// Makes every variant of `cases` under `plan`, chain by chain in config
-/// order, originals in corpus order. An original id holding `#` is an
-/// error (variant ids are `<id>#<chain>`).
-pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<Diagnostic>> {
-    use rayon::prelude::*;
-    // Materialised variants (`corpus expand`) are not transformed again.
-    let originals: Vec<&Case> = cases.iter().filter(|c| c.transform.is_none()).collect();
-    let bad: Vec<Diagnostic> = originals
+/// Original ids holding `#`, which variant ids (`<id>#<chain>`) use.
+pub fn check_ids(cases: &[Case]) -> Vec<Diagnostic> {
+    cases
         .iter()
-        .filter(|c| c.id.contains('#'))
+        .filter(|c| c.transform.is_none() && c.id.contains('#'))
         .take(crate::errors::DIAGNOSTIC_CAP)
         .map(|c| {
             Diagnostic::new(
@@ -250,10 +245,20 @@ pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<D
             )
             .at_line(c.origin.line)
         })
-        .collect();
+        .collect()
+}
+
+/// Makes every variant of `cases` under `plan`, chain by chain in config
+/// order, originals in corpus order. An original id holding `#` is an
+/// error (variant ids are `<id>#<chain>`).
+pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<Diagnostic>> {
+    use rayon::prelude::*;
+    let bad = check_ids(cases);
     if !bad.is_empty() {
         return Err(bad);
     }
+    // Materialised variants (`corpus expand`) are not transformed again.
+    let originals: Vec<&Case> = cases.iter().filter(|c| c.transform.is_none()).collect();
     let mut out = Vec::new();
     for (chain, labels) in &plan.chains {
         let mut eligible: Vec<&Case> =

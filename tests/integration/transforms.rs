@@ -146,9 +146,11 @@ fn transform_mistakes_are_input_errors() {
         &dir.join("corpora/extra.jsonl"),
         "{\"id\":\"a#1\",\"input\":\"x\",\"label\":\"adversarial\",\"category\":\"c\"}\n",
     );
-    let out = gauntlet(&["run", "--quiet"], &dir);
-    assert_eq!(out.code(), Some(2));
-    assert!(stderr(&out).contains("extra.jsonl:1: error[hash-in-id]"), "{}", stderr(&out));
+    for args in [&["run", "--quiet"][..], &["check", "--offline"][..]] {
+        let out = gauntlet(args, &dir);
+        assert_eq!(out.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("extra.jsonl:1: error[hash-in-id]"), "{args:?}: {}", stderr(&out));
+    }
 }
 
 /// `corpus expand` writes the variants as a corpus; a plain run (no
