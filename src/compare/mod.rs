@@ -252,6 +252,7 @@ pub fn metric_name(m: Metric) -> &'static str {
         Metric::Asr => "asr",
         Metric::DetectionRate => "detection-rate",
         Metric::ErrorRate => "error-rate",
+        Metric::EvasionRate => "evasion-rate",
         _ => "other",
     }
 }
@@ -302,6 +303,7 @@ pub fn compare(a: &RunData, b: &RunData, tolerance: f64) -> Result<Diff, Incompa
         }
         rates.push(rate);
     }
+    rates.extend(evasion_rows(a.verdict, b.verdict));
     let lat = |v: &Verdict| {
         let l = &v.metrics.overall.latency;
         [l.p50, l.p95, l.p99]
@@ -316,7 +318,8 @@ pub fn compare(a: &RunData, b: &RunData, tolerance: f64) -> Result<Diff, Incompa
         judged_confidence,
         rates,
         latency: LatencyDiff { a: lat(a.verdict), b: lat(b.verdict) },
-        flips: flips(&pairs, &policy),
+        // Originals only: a transform's variants are summed up per chain in `rates`.
+        flips: flips(&pairs.iter().filter(|(_, rb)| rb.transform.is_none()).copied().collect::<Vec<_>>(), &policy),
         exit_code: Outcome::failed_if(!regressions.is_empty()).code(),
         regressions,
     })
@@ -408,6 +411,36 @@ fn rate_diff(
         confidence,
         regression,
     }
+}
+
+/// Each transform chain both runs measured: its evasion rate in A and B,
+/// shown (unpaired Newcombe interval on each run's pairs), never judged:
+/// the robustness of a gate is reported, its blocking gates decide.
+fn evasion_rows(a: &Verdict, b: &Verdict) -> Vec<RateDiff> {
+    b.metrics
+        .by_transform
+        .iter()
+        .filter_map(|(chain, sb)| {
+            let sa = a.metrics.by_transform.get(chain)?;
+            let (ra, rb) = (&sa.evasion_rate, &sb.evasion_rate);
+            Some(RateDiff {
+                id: format!("evasion:{chain}"),
+                metric: Metric::EvasionRate,
+                filter: Filter { transform: Some(chain.clone()), ..Filter::default() },
+                judged: false,
+                worse: Worse::Higher,
+                difference: rb.value.zip(ra.value).map(|(vb, va)| vb - va),
+                paired: None,
+                interval_kind: IntervalKind::Unpaired,
+                interval: difference_interval(rb.numerator, rb.denominator, ra.numerator, ra.denominator, 0.95)
+                    .map(|(l, h)| [l, h]),
+                confidence: 0.95,
+                regression: false,
+                a: *ra,
+                b: *rb,
+            })
+        })
+        .collect()
 }
 
 /// Plain statements of what differs between the runs' inputs.

@@ -179,3 +179,40 @@ fn expanded_variants_replay_like_generated_ones() {
     assert_eq!(replayed["metrics"]["by-transform"], generated["metrics"]["by-transform"]);
     assert_eq!(replayed["metrics"]["overall"]["cases"], 640, "variants stay out of the headline figures");
 }
+
+/// `gauntlet diff` shows each chain's evasion rate in both runs (never
+/// judged), and lists flipped originals only.
+#[test]
+fn diff_shows_evasion_per_transform_and_flips_of_originals_only() {
+    let a = project("transforms-diff-a", TRANSFORMS);
+    let b = project("transforms-diff-b", &format!("threshold = 0.9\n{TRANSFORMS}"));
+    for d in [&a, &b] {
+        let out = gauntlet(&["run", "--quiet"], d);
+        assert!(out.code().unwrap() <= 1, "{}", stderr(&out));
+    }
+    let out_dir = scratch("transforms-diff-out");
+    let out = gauntlet(
+        &[
+            "diff",
+            a.join("reports").to_str().unwrap(),
+            b.join("reports").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &repo_root(),
+    );
+    assert!(out.code().unwrap() <= 1, "{}", stderr(&out));
+    let d = read_json(&out_dir.join("diff.json"));
+    let rows: Vec<&serde_json::Value> =
+        d["rates"].as_array().unwrap().iter().filter(|r| r["id"].as_str().unwrap().starts_with("evasion:")).collect();
+    assert_eq!(rows.len(), 5, "one row per chain");
+    assert!(rows.iter().all(|r| r["judged"] == false && r["interval-kind"] == "unpaired"));
+    let vb = read_json(&b.join("reports/verdict.json"));
+    let base64 = rows.iter().find(|r| r["id"] == "evasion:base64").unwrap();
+    assert_eq!(base64["b"], vb["metrics"]["by-transform"]["base64"]["evasion-rate"]);
+    for kind in ["attacks-newly-allowed", "benign-newly-blocked"] {
+        let cases = d["flips"][kind]["cases"].as_array().unwrap();
+        assert!(cases.iter().all(|c| !c["id"].as_str().unwrap().contains('#')), "{kind}: a variant listed");
+    }
+    assert!(d["flips"]["attacks-newly-allowed"]["count"].as_u64().unwrap() > 0, "threshold 0.9 lets attacks through");
+}
