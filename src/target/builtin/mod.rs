@@ -9,6 +9,7 @@
 //! (`normalize`), found through their prefix literals (`matcher`), so a case
 //! costs a few microseconds rather than one regex search per pattern.
 
+mod decoders;
 mod egress;
 mod matcher;
 mod normalize;

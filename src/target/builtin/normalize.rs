@@ -12,6 +12,8 @@
 //! skipped after a check that finds nothing to change.
 
 use base64::Engine;
+
+use super::decoders::{decode_hex, morse_decoded, percent_decoded, spaced_words};
 use unicode_normalization::UnicodeNormalization;
 
 /// Observations made while normalising, used as signals by the firewall.
@@ -27,7 +29,7 @@ pub struct Signals {
 
 /// Minimum length of an encoded run worth decoding: shorter runs are
 /// ordinary words or numbers far more often than payloads.
-const MIN_ENCODED_RUN: usize = 16;
+pub(super) const MIN_ENCODED_RUN: usize = 16;
 
 /// Whitespace as `char::is_whitespace` sees it.
 const SPACE: u8 = 1;
@@ -106,6 +108,22 @@ pub fn scan_text(input: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Signa
         }
     }
 
+    // Letters spaced out with wider gaps between words ("h o w   t o"):
+    // the plain view collapses the gaps, so the words are rebuilt from the
+    // raw input.
+    if hints.spaced && input.contains("  ") {
+        if let Some(text) = spaced_words(input) {
+            let view = begin_view(out);
+            let _ = plain_view(&text, out, &mut Signals::default());
+            end_view(out, view);
+        }
+    }
+    // Morse code (dots, dashes, `/` between words), decoded as a view.
+    if let Some(text) = morse_decoded(input) {
+        let view = begin_view(out);
+        let _ = plain_view(&text, out, &mut Signals::default());
+        signals.decoded |= end_view(out, view).is_some();
+    }
     // URL-encoded text, decoded once and normalised as its own view.
     if input.as_bytes().contains(&b'%') {
         if let Some(text) = percent_decoded(input) {
@@ -560,48 +578,6 @@ fn decode_unicode_escapes(segment: &str) -> Option<String> {
     out.push_str(&String::from_utf16(&units).ok()?);
     out.push_str(rest);
     Some(out)
-}
-
-/// The input with `%XX` escapes decoded, when it holds at least three of
-/// them (URL-encoded text); `None` otherwise.
-fn percent_decoded(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let escapes =
-        bytes.windows(3).filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit()).count();
-    if escapes < 3 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(h)) if h.iter().all(u8::is_ascii_hexdigit) => {
-                out.push(u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()?);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Hex, optionally as `\xNN` escapes.
-fn decode_hex(segment: &str) -> Option<Vec<u8>> {
-    let digits: String = if segment.contains("\\x") { segment.split("\\x").collect() } else { segment.to_string() };
-    if digits.len() < MIN_ENCODED_RUN
-        || !digits.len().is_multiple_of(2)
-        || !digits.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return None;
-    }
-    (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]
