@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::corpus::Label;
 use crate::errors::{Code, Diagnostic};
 use crate::evaluate::Lane;
+use crate::transform::process::ExecTransform;
 use crate::transform::structure::{parse_templates, EMBEDDED_TEMPLATES};
 use crate::transform::{all_names, Chain, TransformPlan};
 
@@ -33,6 +34,19 @@ pub(super) struct RawTransforms {
     max_per_transform: usize,
     /// A templates file replacing the embedded one.
     templates: Option<String>,
+    /// Transforms made by a process; only `gauntlet corpus expand` runs them.
+    #[serde(default)]
+    exec: Vec<RawExecTransform>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawExecTransform {
+    name: String,
+    /// Program and arguments, run in the project folder.
+    command: Vec<String>,
+    /// Default: the table's `labels`.
+    labels: Option<Vec<Label>>,
 }
 
 /// A validated `[transforms]` table.
@@ -40,12 +54,14 @@ pub(super) struct RawTransforms {
 pub struct TransformConfig {
     pub plan: TransformPlan,
     pub lanes: Vec<Lane>,
+    /// Process-made transforms, for `corpus expand` only.
+    pub exec: Vec<ExecTransform>,
 }
 
 impl TransformConfig {
     /// The plan when this lane applies transforms.
     pub fn for_lane(&self, lane: Lane) -> Option<&TransformPlan> {
-        self.lanes.contains(&lane).then_some(&self.plan)
+        (self.lanes.contains(&lane) && !self.plan.chains.is_empty()).then_some(&self.plan)
     }
 }
 
@@ -56,7 +72,7 @@ pub(super) fn validate(
     base: &Path,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<TransformConfig> {
-    if raw.apply.is_empty() && raw.benign.is_empty() {
+    if raw.apply.is_empty() && raw.benign.is_empty() && raw.exec.is_empty() {
         return None;
     }
     let templates_text = match &raw.templates {
@@ -96,7 +112,23 @@ pub(super) fn validate(
     let wanted =
         expand(&raw.apply).into_iter().map(|n| (n, false)).chain(expand(&raw.benign).into_iter().map(|n| (n, true)));
     let mut chains: Vec<(Chain, Vec<Label>)> = Vec::new();
+    let exec = validate_exec(raw, path, text, base, &templates, &labels, problems);
     for (name, benign) in wanted {
+        if let Some(e) = name.split('+').find(|step| exec.iter().any(|e| e.name == step.trim())) {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    Code::UnknownTransform,
+                    format!(
+                        "`{}` is an exec transform: it runs only in `gauntlet corpus expand`, whose output \
+                         the run then reads as a corpus (a process may not answer the same way twice)",
+                        e.trim()
+                    ),
+                )
+                .near(text, &name),
+            );
+            continue;
+        }
         match Chain::parse(&name, &templates) {
             Ok(c) => match chains.iter_mut().find(|(x, _)| x.name == c.name) {
                 // `apply` and `benign` may name the same chain: it covers both.
@@ -121,5 +153,40 @@ pub(super) fn validate(
     Some(TransformConfig {
         plan: TransformPlan { chains, seed: raw.seed, max_per_transform: raw.max_per_transform },
         lanes: raw.lanes.clone().unwrap_or_else(|| vec![Lane::Full]),
+        exec,
     })
+}
+
+fn validate_exec(
+    raw: &RawTransforms,
+    path: &Path,
+    text: &str,
+    base: &Path,
+    templates: &[Arc<crate::transform::structure::Template>],
+    labels: &[Label],
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<ExecTransform> {
+    let mut out: Vec<ExecTransform> = Vec::new();
+    for e in &raw.exec {
+        let problem = if e.name.is_empty() || e.name.contains(['+', '#']) || e.name.contains(char::is_whitespace) {
+            Some(format!("exec transform name `{}` must be non-empty, without `+`, `#` or spaces", e.name))
+        } else if all_names(templates).contains(&e.name) || out.iter().any(|o| o.name == e.name) {
+            Some(format!("exec transform `{}` is named like another transform", e.name))
+        } else if e.command.is_empty() {
+            Some(format!("exec transform `{}` has an empty `command`", e.name))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            problems.push(Diagnostic::new(path, Code::UnknownTransform, message).near(text, &e.name));
+            continue;
+        }
+        out.push(ExecTransform {
+            name: e.name.clone(),
+            command: e.command.clone(),
+            labels: e.labels.clone().unwrap_or_else(|| labels.to_vec()),
+            dir: base.to_path_buf(),
+        });
+    }
+    out
 }

@@ -12,6 +12,7 @@
 
 pub mod characters;
 pub mod encodings;
+pub mod process;
 pub mod structure;
 
 use std::sync::Arc;

@@ -216,3 +216,91 @@ fn diff_shows_evasion_per_transform_and_flips_of_originals_only() {
     }
     assert!(d["flips"]["attacks-newly-allowed"]["count"].as_u64().unwrap() > 0, "threshold 0.9 lets attacks through");
 }
+
+/// A paraphraser stand-in: answers in reverse order, two variants for
+/// attacks, none for one case; `bad` mode answers a case it was not sent.
+const PARAPHRASER: &str = r#"import json, os, sys
+cases = [json.loads(l) for l in sys.stdin]
+bad = len(sys.argv) > 1
+for c in reversed(cases):
+    text = c["input"]
+    variants = [] if c["id"].endswith("0") else [text.upper(), "Kindly: " + text]
+    if c["label"] == "benign":
+        variants = variants[:1]
+    print(json.dumps({"id": "nope" if bad else c["id"], "variants": variants}))
+    if bad:
+        break
+print(json.dumps({"seed": os.environ["GAUNTLET_SEED"]}), file=sys.stderr)
+"#;
+
+/// A process-made transform enters only through `corpus expand`: its
+/// variants come back in corpus order with their ids, a faulty process is
+/// an infrastructure error naming its output line, and naming it in
+/// `apply` is refused.
+#[test]
+fn exec_transforms_run_only_through_corpus_expand() {
+    let exec = "\n[transforms]\nseed = 7\nlabels = [\"adversarial\", \"benign\"]\n\n[[transforms.exec]]\nname = \"paraphrase\"\ncommand = [\"python3\", \"paraphrase.py\"]\n";
+    let dir = project("transforms-exec", exec);
+    write(&dir.join("paraphrase.py"), PARAPHRASER);
+    let out = gauntlet(&["corpus", "expand", "--out", "expanded/variants.jsonl"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("{\"seed\": \"7\"}"), "the run seed reaches the process: {}", stderr(&out));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("expanded/variants.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().all(|l| l["transform"] == "paraphrase"));
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    for l in &lines {
+        let (origin, id) = (l["origin"].as_str().unwrap(), l["id"].as_str().unwrap());
+        assert!(!origin.ends_with('0'), "an empty answer makes no variant: {id}");
+        if l["label"] == "benign" {
+            assert_eq!(id, format!("{origin}#paraphrase"));
+        } else {
+            assert!(id == format!("{origin}#paraphrase.1") || id == format!("{origin}#paraphrase.2"), "{id}");
+        }
+    }
+    let pair = lines.iter().find(|l| l["id"].as_str().unwrap().ends_with("#paraphrase.2")).unwrap();
+    assert!(pair["input"].as_str().unwrap().starts_with("Kindly: "));
+
+    // The expanded file then replays as a corpus: variants paired, headline untouched.
+    let run = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(run.code(), Some(0), "{}", stderr(&run));
+    let plain = project("transforms-exec-plain", "\n[run]\ncorpora = [\"corpora\", \"expanded\"]\n");
+    copy_tree(&dir.join("expanded"), &plain.join("expanded"));
+    let run = gauntlet(&["run", "--quiet"], &plain);
+    assert_eq!(run.code(), Some(0), "{}", stderr(&run));
+    let verdict = read_json(&plain.join("reports/verdict.json"));
+    let stats = &verdict["metrics"]["by-transform"]["paraphrase"];
+    assert_eq!(stats["variants"].as_u64().unwrap() as usize, lines.len());
+    assert_eq!(verdict["metrics"]["overall"]["cases"], 640);
+    // Corpus order (results.jsonl keeps it), whatever order the process answered in.
+    let order: HashMap<String, usize> = results(&plain.join("reports"))
+        .iter()
+        .filter(|r| r.get("transform").is_none())
+        .enumerate()
+        .map(|(i, r)| (r["id"].as_str().unwrap().to_string(), i))
+        .collect();
+    let positions: Vec<(usize, &str)> =
+        lines.iter().map(|l| (order[l["origin"].as_str().unwrap()], l["id"].as_str().unwrap())).collect();
+    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "variants follow corpus order");
+    assert!(ids.len() > 300, "{}", ids.len());
+
+    write(&dir.join("paraphrase.py"), &PARAPHRASER.replace("bad = len(sys.argv) > 1", "bad = True"));
+    let out = gauntlet(&["corpus", "expand", "--out", "expanded/variants.jsonl"], &dir);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("exec transform `paraphrase`, output line 1: answers `nope`, a case it was not sent"),
+        "{}",
+        stderr(&out)
+    );
+
+    let named = project(
+        "transforms-exec-apply",
+        &exec.replace("\n[[transforms.exec]]", "apply = [\"base64+paraphrase\"]\n\n[[transforms.exec]]"),
+    );
+    let out = gauntlet(&["check", "--offline"], &named);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`paraphrase` is an exec transform"), "{}", stderr(&out));
+}
