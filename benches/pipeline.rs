@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gauntlet::pipeline::{run, RunOptions};
 
@@ -410,7 +410,7 @@ fn bench_check(n: usize) {
 /// threads, then a run of n originals x 10 transforms with the built-in
 /// target against a plain run of the same variants materialised by
 /// `corpus expand` (the difference is the transform stage's own cost).
-/// Peak RSS is the process's: run this bench alone (`cargo bench -- transforms`).
+/// Both runs go through the CLI binary, so each peak RSS is that run's own.
 fn bench_transforms(n: usize) {
     const CHAINS: &str = "[\"base64\", \"hex\", \"rot13\", \"leetspeak\", \"homoglyphs\", \"zero-width\", \"full-width\", \"markdown-fence\", \"roleplay\", \"split-turns\"]";
     let source = generate_project(n);
@@ -443,26 +443,43 @@ fn bench_transforms(n: usize) {
         );
     }
     drop(cases);
-    let start = Instant::now();
-    let on = run(&RunOptions { out_dir: Some(dir.join("on/reports")), ..RunOptions::new(config.clone()) }).unwrap();
-    let with_transforms = start.elapsed().as_secs_f64();
-    let cases_run = on.results.len();
-    drop(on);
+    let (with_transforms, on_peak) = cli_run_with_peak(&dir.join("on"));
+    let cases_run = std::fs::read_to_string(dir.join("on/reports/results.jsonl")).unwrap().lines().count();
     std::fs::create_dir_all(dir.join("plain/corpora")).unwrap();
     std::fs::create_dir_all(dir.join("plain/gates")).unwrap();
     std::fs::copy(dir.join("on/corpora/cases.jsonl"), dir.join("plain/corpora/cases.jsonl")).unwrap();
     std::fs::copy(root().join("gates/runbook.toml"), dir.join("plain/gates/runbook.toml")).unwrap();
     gauntlet::pipeline::expand(&config, gauntlet::evaluate::Lane::Full, &dir.join("plain/corpora/variants.jsonl"))
         .unwrap();
-    let plain_config = dir.join("plain/gauntlet.toml");
-    std::fs::write(&plain_config, "[target]\nkind = \"builtin\"\n").unwrap();
-    let start = Instant::now();
-    run(&RunOptions { out_dir: Some(dir.join("plain/reports")), ..RunOptions::new(plain_config) }).unwrap();
-    let materialised = start.elapsed().as_secs_f64();
+    std::fs::write(dir.join("plain/gauntlet.toml"), "[target]\nkind = \"builtin\"\n").unwrap();
+    let (materialised, plain_peak) = cli_run_with_peak(&dir.join("plain"));
     println!(
-        "transforms end to end: {n} originals x 10 transforms = {cases_run} cases: {with_transforms:.2} s generated in the run, {materialised:.2} s replaying the materialised variants; peak RSS {:.0} MiB",
-        peak_rss_mib().unwrap_or(0.0)
+        "transforms end to end: {n} originals x 10 transforms = {cases_run} cases: {with_transforms:.2} s generated in the run (peak RSS {on_peak:.0} MiB), {materialised:.2} s replaying the materialised variants (peak RSS {plain_peak:.0} MiB)"
     );
+}
+
+/// `gauntlet run --quiet` in `dir` as a child process: wall seconds and its
+/// peak RSS (VmHWM, polled every 20 ms until it exits; Linux only, else 0).
+fn cli_run_with_peak(dir: &Path) -> (f64, f64) {
+    let start = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gauntlet"))
+        .args(["run", "--quiet"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("gauntlet runs");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    while child.try_wait().expect("wait").is_none() {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status.lines().find(|l| l.starts_with("VmHWM:"));
+            if let Some(kib) = hwm.and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()) {
+                peak_kib = peak_kib.max(kib);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (start.elapsed().as_secs_f64(), peak_kib as f64 / 1024.0)
 }
 
 /// The calibration sweep (ROC, DeLong AUC, target FPRs, categories) on the

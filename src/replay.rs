@@ -41,10 +41,11 @@ pub struct CaseResult {
     pub target_latency_us: Option<u64>,
     #[serde(default = "one")]
     pub attempts: u32,
-    pub error: Option<CaseError>,
+    /// Boxed, like `repeats`: rare, and a million results carry the field.
+    pub error: Option<Box<CaseError>>,
     /// With `--repeat N`: how the N answers split (the decision above is the majority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeats: Option<RepeatSummary>,
+    pub repeats: Option<Box<RepeatSummary>>,
     /// For a conversation: the message index at which the target blocked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_at_turn: Option<u32>,
@@ -89,9 +90,13 @@ impl CaseResult {
     pub fn new(case: Case, outcome: Outcome) -> Self {
         let (decision, error) = match outcome.decision {
             Ok(d) => (Some(d), None),
-            Err(e) => (None, Some(e)),
+            Err(e) => (None, Some(Box::new(e))),
         };
         let tenant = crate::target::tenants::tenant_of(&case).map(Arc::from);
+        // Reasons are pushed one by one (capacity 4 for one reason); a
+        // result lives until the run ends, a million of them at once.
+        let mut reasons = outcome.reasons;
+        reasons.shrink_to_fit();
         CaseResult {
             id: case.id,
             tenant,
@@ -105,7 +110,7 @@ impl CaseResult {
             input: case.payload,
             decision,
             score: outcome.score,
-            reasons: outcome.reasons,
+            reasons,
             latency_us: outcome.latency_us,
             target_latency_us: outcome.target_latency_us,
             attempts: outcome.attempts,
@@ -236,7 +241,7 @@ pub fn replay_repeated(
             .find(|a| a.decision.as_ref().ok().copied() == winner || (winner.is_none() && a.decision.is_err()))
             .expect("the winner was answered");
         let mut result = CaseResult::new(case, chosen);
-        result.repeats = Some(summary);
+        result.repeats = Some(Box::new(summary));
         results.push(result);
     }
     Ok(ReplayOutput { results, aborted })

@@ -27,14 +27,24 @@ impl StageClock {
         let wall = self.started.elapsed().as_secs_f64();
         let cpu = process_cpu_seconds().unwrap_or(0.0);
         eprintln!(
-            "TIMING {} {stage:<10} wall {:>6.3} s  cpu {:>6.3} s  (total {:.3} s)",
+            "TIMING {} {stage:<10} wall {:>6.3} s  cpu {:>6.3} s  (total {:.3} s)  rss {} MiB",
             self.what,
             wall - last_wall,
             cpu - last_cpu,
-            wall
+            wall,
+            resident_mib().map_or_else(|| "?".to_string(), |m| m.to_string())
         );
         self.last = Some((wall, cpu));
     }
+}
+
+/// Resident memory now, from /proc (Linux only): where in a run the peak
+/// builds up.
+fn resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 /// User + system time of this process, from /proc (Linux only; elsewhere

@@ -91,7 +91,7 @@ fn exclude_counting_gives_the_runs_rates_at_the_current_threshold() {
     use crate::metrics::ErrorCounting;
     use crate::target::{CaseError, ErrorKind};
     let error = |id: &str, label: Label| CaseResult {
-        error: Some(CaseError { kind: ErrorKind::Timeout, message: "slow".into() }),
+        error: Some(Box::new(CaseError { kind: ErrorKind::Timeout, message: "slow".into() })),
         ..CaseResult::sample(id, label, None)
     };
     // Decisions are the 0.5 threshold's, so the run and the sweep see the same gate.

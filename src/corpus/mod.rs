@@ -136,6 +136,17 @@ impl Payload {
         }
     }
 
+    /// Gives back spare capacity: text built a character at a time can hold
+    /// up to twice its length, which a million generated variants pay for
+    /// until the run ends.
+    pub fn shrink_to_fit(&mut self) {
+        match self {
+            Payload::Text(s) => s.shrink_to_fit(),
+            Payload::Conversation(messages) => messages.iter_mut().for_each(|m| m.content.shrink_to_fit()),
+            Payload::Structured(_) => {}
+        }
+    }
+
     /// A one-line human rendering, for reports.
     pub fn display_text(&self) -> String {
         match self {

@@ -118,7 +118,7 @@ pub fn judge_fixtures(suites: &[FixtureSuite], results: &HashMap<&str, &CaseResu
                         qualified_name: format!("{}::{}", suite.name, c.name),
                         expect: c.expect,
                         actual,
-                        error: result.and_then(|r| r.error.clone()),
+                        error: result.and_then(|r| r.error.as_deref().cloned()),
                         pass: actual == Some(c.expect),
                         score: result.and_then(|r| r.score),
                         reasons: result.map(|r| r.reasons.iter().map(|s| s.to_string()).collect()).unwrap_or_default(),

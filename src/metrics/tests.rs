@@ -6,7 +6,7 @@ use crate::target::{CaseError, ErrorKind};
 pub(crate) fn result(label: Label, decision: Option<Decision>) -> CaseResult {
     CaseResult {
         latency_us: 10,
-        error: decision.is_none().then(|| CaseError { kind: ErrorKind::Timeout, message: "t".into() }),
+        error: decision.is_none().then(|| Box::new(CaseError { kind: ErrorKind::Timeout, message: "t".into() })),
         ..CaseResult::sample("x", label, decision)
     }
 }

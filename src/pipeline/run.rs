@@ -216,8 +216,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     // Variants follow their originals in the case list, so results hold
     // originals first (also after a merge, which restores this order).
     if let Some(plan) = config.transforms.as_ref().and_then(|t| t.for_lane(opts.lane)) {
-        let variants = crate::transform::variants(&originals, plan).map_err(Error::Input)?;
-        originals.extend(variants);
+        crate::transform::append_variants(&mut originals, plan).map_err(Error::Input)?;
+        clock.mark("transforms");
     }
     let mut cases = expand_for_tenants(originals, &config);
     let mut seqs = None;

@@ -215,8 +215,10 @@ mod tests {
             r.latency_us = (i as u64).pow(7);
             r.attempts = i as u32;
             if decision.is_none() {
-                r.error =
-                    Some(CaseError { kind: kinds[i % kinds.len()], message: texts[(i + 1) % texts.len()].into() });
+                r.error = Some(Box::new(CaseError {
+                    kind: kinds[i % kinds.len()],
+                    message: texts[(i + 1) % texts.len()].into(),
+                }));
             }
             r.input = match i % 5 {
                 4 => Payload::Structured(serde_json::json!({"q": text}).as_object().unwrap().clone()),
@@ -249,7 +251,7 @@ mod tests {
             r.score = score;
             r.latency_us = latency;
             if decision.is_none() {
-                r.error = Some(CaseError { kind: ErrorKind::Crash, message: text(5) });
+                r.error = Some(Box::new(CaseError { kind: ErrorKind::Crash, message: text(5) }));
             }
             let mut reference = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
             reference_row(&mut reference, &r);

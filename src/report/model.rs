@@ -335,7 +335,7 @@ impl CaseSample {
             decision: r.decision,
             score: r.score,
             reasons: r.reasons.iter().map(|s| s.to_string()).collect(),
-            error: r.error.clone(),
+            error: r.error.as_deref().cloned(),
         }
     }
 }

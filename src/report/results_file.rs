@@ -182,7 +182,8 @@ mod tests {
                     r.expected = Some(Decision::Block);
                     r.target_latency_us = Some(i as u64);
                     r.attempts = 3;
-                    r.repeats = Some(RepeatSummary { n: 3, allow: 1, block: 2, require_approval: 0, error: 0 });
+                    r.repeats =
+                        Some(Box::new(RepeatSummary { n: 3, allow: 1, block: 2, require_approval: 0, error: 0 }));
                     r.blocked_at_turn = Some(1);
                     r.expected_first_block = Some(0);
                     r.seq = Some(i as u64 * 1_000_000_007);
@@ -190,7 +191,8 @@ mod tests {
                     r.origin = Some(format!("{text}\"origin"));
                 }
                 if r.decision.is_none() {
-                    r.error = Some(CaseError { kind: ErrorKind::Protocol, message: format!("bad line: {text}") });
+                    r.error =
+                        Some(Box::new(CaseError { kind: ErrorKind::Protocol, message: format!("bad line: {text}") }));
                 }
                 r.input = match i % 7 {
                     5 => Payload::Structured(
@@ -223,7 +225,7 @@ mod tests {
         r.latency_us = latency;
         r.attempts = attempts;
         if decision.is_none() {
-            r.error = Some(CaseError { kind: ErrorKind::Protocol, message: text(5) });
+            r.error = Some(Box::new(CaseError { kind: ErrorKind::Protocol, message: text(5) }));
         }
         r
     }

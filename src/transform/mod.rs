@@ -253,44 +253,64 @@ pub fn check_ids(cases: &[Case]) -> Vec<Diagnostic> {
 /// order, originals in corpus order. An original id holding `#` is an
 /// error (variant ids are `<id>#<chain>`).
 pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<Diagnostic>> {
+    let mut all = cases.to_vec();
+    let before = all.len();
+    append_variants(&mut all, plan)?;
+    Ok(all.split_off(before))
+}
+
+/// [`variants`] appended to `cases` itself: a run's case list grows once,
+/// to its final size, rather than holding the variants twice while they
+/// are moved across (a million of them at 232 bytes each).
+pub fn append_variants(cases: &mut Vec<Case>, plan: &TransformPlan) -> Result<(), Vec<Diagnostic>> {
     use rayon::prelude::*;
     let bad = check_ids(cases);
     if !bad.is_empty() {
         return Err(bad);
     }
     // Materialised variants (`corpus expand`) are not transformed again.
-    let originals: Vec<&Case> = cases.iter().filter(|c| c.transform.is_none()).collect();
-    let mut out = Vec::new();
-    for (chain, labels) in &plan.chains {
-        let mut eligible: Vec<&Case> =
-            originals.iter().copied().filter(|c| labels.contains(&c.label) && chain.applies_to(c)).collect();
-        if plan.max_per_transform > 0 && eligible.len() > plan.max_per_transform {
+    let originals: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].transform.is_none()).collect();
+    let picks: Vec<Vec<usize>> = plan
+        .chains
+        .iter()
+        .map(|(chain, labels)| {
+            let c = |&i: &usize| labels.contains(&cases[i].label) && chain.applies_to(&cases[i]);
+            let eligible: Vec<usize> = originals.iter().copied().filter(c).collect();
+            if plan.max_per_transform == 0 || eligible.len() <= plan.max_per_transform {
+                return eligible;
+            }
             // The k originals with the smallest SHA-256 of (seed, id): a
             // stable sample that does not shift when other cases are added.
-            let key = |c: &Case| digest(&[&plan.seed.to_le_bytes(), c.id.as_bytes()]);
-            let mut keyed: Vec<([u8; 32], usize)> = eligible.iter().enumerate().map(|(i, c)| (key(c), i)).collect();
+            let key = |i: usize| digest(&[&plan.seed.to_le_bytes(), cases[i].id.as_bytes()]);
+            let mut keyed: Vec<([u8; 32], usize)> = eligible.iter().map(|&i| (key(i), i)).collect();
             keyed.sort_unstable();
             let mut keep: Vec<usize> = keyed[..plan.max_per_transform].iter().map(|(_, i)| *i).collect();
             keep.sort_unstable();
-            eligible = keep.into_iter().map(|i| eligible[i]).collect();
-        }
+            keep
+        })
+        .collect();
+    cases.reserve_exact(picks.iter().map(Vec::len).sum());
+    for ((chain, _), picked) in plan.chains.iter().zip(picks) {
         let transform: Arc<str> = Arc::from(chain.name.as_str());
-        let made: Vec<Case> = eligible
+        let made: Vec<Case> = picked
             .par_iter()
-            .map(|c| {
+            .map(|&i| {
+                let c = &cases[i];
                 let mut rng = Rng::new(variant_seed(plan.seed, &c.id, &chain.name));
+                let mut payload = chain.apply(&c.payload, &mut rng);
+                payload.shrink_to_fit();
                 Case {
                     id: format!("{}#{}", c.id, chain.name),
-                    payload: chain.apply(&c.payload, &mut rng),
+                    payload,
                     transform: Some(transform.clone()),
                     variant_of: Some(c.id.clone()),
-                    ..(*c).clone()
+                    ..c.clone()
                 }
             })
             .collect();
-        out.extend(made);
+        cases.extend(made);
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
