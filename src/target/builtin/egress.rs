@@ -136,10 +136,14 @@ impl Egress {
         Egress {
             weights,
             card: re(r"\b(?:\d[ -]?){12,18}\d\b"),
-            ssn: re(r"\b(\d{3})-(\d{2})-(\d{4})\b"),
+            // Dashed, or nine digits right after the words that name one
+            // (the context rule DLP tools use for unformatted numbers).
+            ssn: re(
+                r"(?i)\b(\d{3})-(\d{2})-(\d{4})\b|\b(?:ssn|social security(?: number)?|taxpayer id(?:entification number)?)\W{0,20}(\d{3})(\d{2})(\d{4})\b",
+            ),
             email: re(r"(?i)\b[a-z0-9._%+-]+@([a-z0-9-]+\.)+[a-z]{2,}\b"),
             phone: re(
-                r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,8}){1,4}\b)|(?:\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}\b)|(?:\b\d{3}[.-]\d{3}[.-]\d{4}\b)",
+                r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,8}){1,4}\b)|(?:\+\d{1,3}[ .-]?\d{7,12}\b)|(?:\(\d{3}\)[ .-]?\d{3}[ .-]?\d{4}\b)|(?:\b\d{3}[.-]\d{3}[.-]\d{4}\b)",
             ),
             ipv4: re(r"\b((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})\b"),
             ipv6: re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"),
@@ -168,8 +172,27 @@ impl Egress {
         }
     }
 
-    /// Detectors that fire on `text`, as (reason, weight).
+    /// Detectors that fire on `text`, as (reason, weight), also on the
+    /// text's derived views: each token that decodes (base64, hex) to
+    /// readable text, and the digits rejoined where every digit was set
+    /// apart ("4 1 1 1 …", "1-2-3-…"), so neither hides a leak.
     pub fn detect(&self, text: &str, out: &mut Vec<(Arc<str>, f64)>) {
+        let mut decoded = Vec::new();
+        self.detect_view(text, out, Some(&mut decoded));
+        for view in decoded {
+            self.detect_view(&view, out, None);
+        }
+        for separator in [b' ', b'-'] {
+            if let Some(view) = digits_rejoined(text, separator) {
+                self.detect_view(&view, out, None);
+            }
+        }
+    }
+
+    /// The detectors on one view; `decoded` collects readable decodings of
+    /// encoded-looking tokens, which then are not judged by their entropy:
+    /// words in base64 are not a key (the key inside is found in the view).
+    fn detect_view(&self, text: &str, out: &mut Vec<(Arc<str>, f64)>, mut decoded: Option<&mut Vec<String>>) {
         let w = &self.weights;
         let mut fire = |i: usize, weight: f64| {
             if !out.iter().any(|(r, _)| Arc::ptr_eq(r, &self.reasons[i])) {
@@ -183,7 +206,8 @@ impl Egress {
             }
         }
         for c in self.ssn.captures_iter(text) {
-            let (area, group, serial) = (&c[1], &c[2], &c[3]);
+            let part = |i: usize| c.get(i).or_else(|| c.get(i + 3)).map_or("", |m| m.as_str());
+            let (area, group, serial) = (part(1), part(2), part(3));
             if area != "000" && area != "666" && !area.starts_with('9') && group != "00" && serial != "0000" {
                 fire(1, w.ssn);
             }
@@ -249,6 +273,12 @@ impl Egress {
         }
         for m in self.token.find_iter(text) {
             let t = m.as_str();
+            if let Some(views) = decoded.as_deref_mut() {
+                if let Some(text) = super::normalize::decode_segment(t) {
+                    views.push(text);
+                    continue;
+                }
+            }
             let has_mix = t.bytes().any(|b| b.is_ascii_digit())
                 && t.bytes().any(|b| b.is_ascii_uppercase())
                 && t.bytes().any(|b| b.is_ascii_lowercase());
@@ -265,6 +295,24 @@ impl Egress {
             }
         }
     }
+}
+
+/// `text` with `separator` removed wherever it stands between two digits
+/// that are each alone (no digit on their other side): "1 2 3-4 5" reads
+/// "123-45" for a space. `None` when fewer than six digits were set apart,
+/// which leaves ordinary text ("steps 1-2", "2024-01-05") alone.
+fn digits_rejoined(text: &str, separator: u8) -> Option<String> {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let alone = |i: usize| digit(i) && (i == 0 || !digit(i - 1)) && !digit(i + 1);
+    let dropped = |i: usize| b[i] == separator && i > 0 && alone(i - 1) && alone(i + 1);
+    // Counted first: most output has no such run and allocates nothing.
+    if (0..b.len()).filter(|&i| dropped(i)).take(5).count() < 5 {
+        return None;
+    }
+    // Only ASCII bytes are dropped, so the rest stays valid UTF-8.
+    let kept: Vec<u8> = (0..b.len()).filter(|&i| !dropped(i)).map(|i| b[i]).collect();
+    String::from_utf8(kept).ok()
 }
 
 #[cfg(test)]
@@ -304,6 +352,22 @@ mod tests {
         assert!(reasons(&e, "set api_key = your_api_key_here in the config").is_empty());
         assert_eq!(reasons(&e, "api_key = \"Zx9Qp2Lm7Rt4Vb8Nc3\""), ["secret:assignment"]);
         assert!(reasons(&e, "MAX_RETRIES = 5 and TIMEOUT_SECONDS = 30").is_empty());
+    }
+
+    #[test]
+    fn leaks_with_their_digits_set_apart_or_encoded_are_found() {
+        let e = egress(None);
+        assert_eq!(reasons(&e, "Your social security number is 1 2 3-4 5-6 7 8 9."), ["pii:ssn"]);
+        assert_eq!(reasons(&e, "Beneficiary: Maria Lopez, SSN 4-4-1-2-7-5-5-0-3."), ["pii:ssn"]);
+        assert_eq!(reasons(&e, "card 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1 on file"), ["pii:card"]);
+        assert_eq!(reasons(&e, "The phone number on file is +1 4-1-5-5-5-5-2-6-7-1."), ["pii:phone"]);
+        assert_eq!(reasons(&e, "Call the customer at (2-1-2) 7-3-6-5-0-0-0 after 5pm."), ["pii:phone"]);
+        // Readable text in base64 is not a key; a key in base64 still is.
+        assert!(reasons(&e, "RXhwbGFpbiBob3cgcmFpbiBmb3Jtcy4gVGhhbmsgeW91IQ==").is_empty());
+        assert_eq!(reasons(&e, "c2stYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="), ["secret:known-format"]);
+        // Ordinary numbers stay ordinary.
+        assert!(reasons(&e, "Steps 1-2-3, then dates 2024-01-05 and 9 to 5.").is_empty());
+        assert!(reasons(&e, "The order number is 123456789.").is_empty(), "nine digits without an SSN's name");
     }
 
     #[test]

@@ -97,6 +97,12 @@ pub fn scan_text(input: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Signa
             out.push(b'\n');
             out.extend_from_slice(scratch);
         }
+        // A ROT13 cipher of English, read back (its signal stays off: a
+        // harmless puzzle in ROT13 is not an attack for being one).
+        if let Some(turned) = super::decoders::rot13_view(&out[plain.clone()]) {
+            out.push(b'\n');
+            out.extend_from_slice(&turned);
+        }
         scratch.clear();
         if hints.spaced && joined_view(&out[plain], scratch) {
             let joined = std::mem::take(scratch);
@@ -530,7 +536,8 @@ fn encoded_segments(input: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn decode_segment(segment: &str) -> Option<String> {
+/// A base64, hex or `\\u` run decoded, when it decodes to readable text.
+pub(super) fn decode_segment(segment: &str) -> Option<String> {
     if segment.contains("\\u") {
         return decode_unicode_escapes(segment).filter(|t| readable(t));
     }
