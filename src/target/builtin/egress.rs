@@ -174,13 +174,18 @@ impl Egress {
 
     /// Detectors that fire on `text`, as (reason, weight), also on the
     /// text's derived views: each token that decodes (base64, hex) to
-    /// readable text, and the digits rejoined where every digit was set
+    /// readable text, the text URL-decoded, and the digits rejoined where every digit was set
     /// apart ("4 1 1 1 …", "1-2-3-…"), so neither hides a leak.
     pub fn detect(&self, text: &str, out: &mut Vec<(Arc<str>, f64)>) {
         let mut decoded = Vec::new();
         self.detect_view(text, out, Some(&mut decoded));
         for view in decoded {
             self.detect_view(&view, out, None);
+        }
+        if text.contains('%') {
+            if let Some(view) = super::decoders::percent_decoded(text) {
+                self.detect_view(&view, out, None);
+            }
         }
         for separator in [b' ', b'-'] {
             if let Some(view) = digits_rejoined(text, separator) {
@@ -364,6 +369,7 @@ mod tests {
         assert_eq!(reasons(&e, "Call the customer at (2-1-2) 7-3-6-5-0-0-0 after 5pm."), ["pii:phone"]);
         // Readable text in base64 is not a key; a key in base64 still is.
         assert!(reasons(&e, "RXhwbGFpbiBob3cgcmFpbiBmb3Jtcy4gVGhhbmsgeW91IQ==").is_empty());
+        assert_eq!(reasons(&e, "The%20card%20on%20file%20is%204111%201111%201111%201111"), ["pii:card"]);
         assert_eq!(reasons(&e, "c2stYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="), ["secret:known-format"]);
         // Ordinary numbers stay ordinary.
         assert!(reasons(&e, "Steps 1-2-3, then dates 2024-01-05 and 9 to 5.").is_empty());

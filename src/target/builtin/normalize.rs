@@ -102,6 +102,12 @@ pub fn scan_text(input: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Signa
         if let Some(turned) = super::decoders::rot13_view(&out[plain.clone()]) {
             out.push(b'\n');
             out.extend_from_slice(&turned);
+            // ROT13 leaves digits alone, so leetspeak under it folds after.
+            scratch.clear();
+            if hints.leet && leet_view(&turned, scratch) {
+                out.push(b'\n');
+                out.extend_from_slice(scratch);
+            }
         }
         scratch.clear();
         if hints.spaced && joined_view(&out[plain], scratch) {
@@ -119,37 +125,66 @@ pub fn scan_text(input: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Signa
     // raw input.
     if hints.spaced && input.contains("  ") {
         if let Some(text) = spaced_words(input) {
-            let view = begin_view(out);
-            let _ = plain_view(&text, out, &mut Signals::default());
-            end_view(out, view);
+            derived_view(&text, out, scratch, true);
         }
     }
     // Morse code (dots, dashes, `/` between words), decoded as a view.
     if let Some(text) = morse_decoded(input) {
-        let view = begin_view(out);
-        let _ = plain_view(&text, out, &mut Signals::default());
-        signals.decoded |= end_view(out, view).is_some();
+        signals.decoded |= derived_view(&text, out, scratch, true);
     }
     // URL-encoded text, decoded once and normalised as its own view.
     if input.as_bytes().contains(&b'%') {
         if let Some(text) = percent_decoded(input) {
-            let view = begin_view(out);
-            let _ = plain_view(&text, out, &mut Signals::default());
-            signals.decoded |= end_view(out, view).is_some();
+            signals.decoded |= derived_view(&text, out, scratch, true);
         }
     }
-    // Decoded segments, normalised in turn (one level deep: enough for the
-    // common single encoding, and bounded for hostile nesting).
+    // Decoded segments, normalised in turn. Full-width letters are folded
+    // first: base64 is case-sensitive, so the plain view cannot serve.
     if hints.encoded {
-        for segment in encoded_segments(input) {
+        let folded = (!input.is_ascii()).then(|| fold_full_width(input));
+        for segment in encoded_segments(folded.as_deref().unwrap_or(input)) {
             if let Some(text) = decode_segment(segment) {
-                let view = begin_view(out);
-                let _ = plain_view(&text, out, &mut Signals::default());
-                signals.decoded |= end_view(out, view).is_some();
+                signals.decoded |= derived_view(&text, out, scratch, true);
             }
         }
     }
     signals
+}
+
+/// A decoded or rebuilt text as views of its own: its plain view, its
+/// leetspeak-folded view, and (when `nested`) one more level of decoding,
+/// so an encoding wrapped in another (URL-encoded leetspeak, Morse of
+/// base64) is read too, while hostile nesting stays bounded. True when a
+/// view was added.
+fn derived_view(text: &str, out: &mut Vec<u8>, scratch: &mut Vec<u8>, nested: bool) -> bool {
+    let view = begin_view(out);
+    let hints = plain_view(text, out, &mut Signals::default());
+    let Some(plain) = end_view(out, view) else { return false };
+    scratch.clear();
+    if hints.leet && leet_view(&out[plain], scratch) {
+        out.push(b'\n');
+        out.extend_from_slice(scratch);
+    }
+    if nested && hints.encoded {
+        for segment in encoded_segments(text) {
+            if let Some(inner) = decode_segment(segment) {
+                derived_view(&inner, out, scratch, false);
+            }
+        }
+    }
+    true
+}
+
+/// Full-width ASCII forms (U+FF01..U+FF5E) as ASCII, everything else kept.
+fn fold_full_width(input: &str) -> String {
+    input
+        .chars()
+        .map(|c| match c as u32 {
+            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            0x3000 => ' ',
+            _ => c,
+        })
+        .collect()
 }
 
 /// Where a view starts: (length before its separator, start of its text).
