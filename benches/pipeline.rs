@@ -256,6 +256,7 @@ fn bench_http(n: usize) {
             concurrency,
             timeout: std::time::Duration::from_secs(10),
             retries: 0,
+            ca_certs: None,
         });
         let start = Instant::now();
         let replayed = target.replay(&cases, &()).unwrap();

@@ -180,8 +180,20 @@ pub struct Config {
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
 const EXEC_KEYS: &[&str] =
     &["command", "workers", "window", "max-restarts", "hello", "startup-ms", "hang-ms", "timeout-ms"];
-const HTTP_KEYS: &[&str] =
-    &["url", "body", "headers", "decision", "decision-map", "score", "reasons", "concurrency", "retries", "timeout-ms"];
+const HTTP_KEYS: &[&str] = &[
+    "url",
+    "body",
+    "headers",
+    "decision",
+    "decision-map",
+    "score",
+    "reasons",
+    "concurrency",
+    "retries",
+    "timeout-ms",
+    "ca-file",
+    "allow-http",
+];
 
 /// The byte offset of `key = ` at the start of a line (a table key, not a
 /// word inside a comment or a value), or 0.

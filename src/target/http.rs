@@ -34,6 +34,8 @@ pub struct HttpConfig {
     pub concurrency: usize,
     pub timeout: Duration,
     pub retries: u32,
+    /// Certificates (DER) trusted instead of the system's store (`ca-file`).
+    pub ca_certs: Option<Vec<Vec<u8>>>,
 }
 
 /// Placeholders a body template may use.
@@ -99,6 +101,32 @@ fn render(template: &str, case: &Case) -> String {
     out
 }
 
+/// Whether `e` is a TLS failure (an untrusted or mismatched certificate, a
+/// failed handshake) rather than a network one worth retrying.
+fn tls_failure(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => true,
+        // rustls reports a failed handshake as invalid data on the stream.
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+        _ => false,
+    }
+}
+
+/// The certificates in a PEM file (a CA bundle), as DER.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| format!("{}: {e}", path.display()))? {
+            certs.push(c.der().to_vec());
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
 enum Attempt {
     Done(Outcome),
     Retry { kind: ErrorKind, message: String, after: Option<Duration> },
@@ -106,7 +134,17 @@ enum Attempt {
 
 impl HttpTarget {
     pub fn new(config: HttpConfig) -> HttpTarget {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        // The system's trust store by default (as curl and browsers trust);
+        // a `ca-file` replaces it, for a private CA or a TLS-inspecting proxy.
+        let roots = match &config.ca_certs {
+            Some(certs) => RootCerts::new_with_certs(
+                &certs.iter().map(|der| Certificate::from_der(der).to_owned()).collect::<Vec<_>>(),
+            ),
+            None => RootCerts::PlatformVerifier,
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
             .max_idle_connections(config.concurrency.max(1) * 2)
@@ -187,6 +225,17 @@ impl HttpTarget {
                 return Attempt::Done(Outcome::error(
                     ErrorKind::Timeout,
                     format!("no answer within {} ms", self.config.timeout.as_millis()),
+                    elapsed(),
+                ))
+            }
+            // A certificate the client does not trust will not be trusted on
+            // a retry: said once, plainly, with what to do about it.
+            Err(e) if tls_failure(&e) => {
+                return Attempt::Done(Outcome::error(
+                    ErrorKind::Connect,
+                    format!(
+                        "TLS: {e} (is the server's certificate signed by a CA in the system's store, or in `ca-file`?)"
+                    ),
                     elapsed(),
                 ))
             }

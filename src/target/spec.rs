@@ -57,6 +57,10 @@ pub struct TargetSpec {
     pub reasons: Option<String>,
     pub concurrency: Option<usize>,
     pub retries: Option<u32>,
+    /// A PEM bundle trusted instead of the system's store.
+    pub ca_file: Option<String>,
+    /// Plain http:// to a host that is not loopback, on purpose.
+    pub allow_http: Option<bool>,
     // exec and http
     pub timeout_ms: Option<u64>,
     // every kind
@@ -95,7 +99,8 @@ impl TargetSpec {
             command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
             hello => "hello", startup_ms => "startup-ms", hang_ms => "hang-ms", url => "url", body => "body", headers => "headers", decision => "decision",
             decision_map => "decision-map", score => "score", reasons => "reasons",
-            concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms"
+            concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms",
+            ca_file => "ca-file", allow_http => "allow-http"
         );
         keys
     }
@@ -120,6 +125,21 @@ impl TargetSpec {
             None => Firewall::embedded(overrides),
         }
     }
+}
+
+/// The host of a plain `http://` URL (without port or brackets).
+fn plain_http_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    Some(match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Builds the target a `[target]` table names: the one place any target,
@@ -199,6 +219,26 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 }
                 p
             };
+            let url = t.url.clone().unwrap_or_default();
+            if let Some(host) = plain_http_host(&url) {
+                if !is_loopback(host) && !t.allow_http.unwrap_or(false) {
+                    problems.push(here(
+                        "url",
+                        Code::InsecureUrl,
+                        format!("`{url}` would send every case unencrypted to {host}: use https://, or set allow-http = true"),
+                    ));
+                }
+            }
+            let ca_certs = match &t.ca_file {
+                Some(f) => match super::http::read_ca_file(&file.base.join(f)) {
+                    Ok(certs) => Some(certs),
+                    Err(e) => {
+                        problems.push(here("ca-file", Code::UnreadableCaFile, e));
+                        None
+                    }
+                },
+                None => None,
+            };
             let decision = pointer("decision", &t.decision, "/decision", &mut problems);
             let score = pointer("score", &t.score, "/score", &mut problems);
             let reasons = pointer("reasons", &t.reasons, "/reasons", &mut problems);
@@ -206,7 +246,8 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 return Err(Error::Input(problems));
             }
             Ok(Box::new(HttpTarget::new(HttpConfig {
-                url: t.url.clone().unwrap_or_default(),
+                url,
+                ca_certs,
                 body: t.body.clone(),
                 headers,
                 decision,

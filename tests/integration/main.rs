@@ -24,5 +24,6 @@ mod schema;
 mod sharding;
 mod targets;
 mod tenants;
+mod tls;
 mod transforms;
 mod waivers;

@@ -1,0 +1,155 @@
+//! https targets against a loopback TLS server whose certificates are made
+//! here: trusted through the system's store (`SSL_CERT_FILE`, which the
+//! platform verifier reads on Linux) or `ca-file`, refused otherwise with
+//! exit 3 and a message that says what to check.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::helpers::*;
+
+/// A CA and a certificate for localhost / 127.0.0.1 signed by it: (CA PEM, leaf chain, leaf key).
+fn certificates() -> (String, Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)
+{
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    (ca.pem(), vec![leaf.der().clone()], key)
+}
+
+/// Serves the target protocol over TLS on 127.0.0.1 (block when the body
+/// says "attack"); returns the port. Connections are kept alive.
+fn serve_tls(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> u16 {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if tls.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let decision = if String::from_utf8_lossy(&body).contains("attack") { "block" } else { "allow" };
+                    let answer = format!("{{\"decision\":\"{decision}\"}}");
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if tls.get_mut().write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn project(name: &str, target: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    write(&dir.join("gauntlet.toml"), &format!("[target]\nkind = \"http\"\n{target}"));
+    let mut lines = String::new();
+    for i in 0..4 {
+        lines.push_str(&format!(
+            "{{\"id\":\"b{i}\",\"input\":\"hello {i}\",\"label\":\"benign\",\"category\":\"c\"}}\n"
+        ));
+        lines.push_str(&format!(
+            "{{\"id\":\"a{i}\",\"input\":\"attack {i}\",\"label\":\"adversarial\",\"category\":\"c\"}}\n"
+        ));
+    }
+    write(&dir.join("corpora/cases.jsonl"), &lines);
+    write(&dir.join("gates/g.toml"), "[[gate]]\nid = \"asr\"\nmetric = \"asr\"\nmax = 0.6\nmin-samples = 1\n");
+    dir
+}
+
+fn write_ca(dir: &Path, pem: &str) {
+    write(&dir.join("ca.pem"), pem);
+}
+
+#[test]
+fn https_targets_trust_the_system_store_or_ca_file_and_refuse_an_unknown_ca() {
+    let (ca_pem, chain, key) = certificates();
+    let port = serve_tls(chain, key);
+    let url = format!("url = \"https://127.0.0.1:{port}/judge\"\n");
+
+    // No store holds the CA: exit 3, naming TLS and what to check.
+    let untrusted = project("tls-untrusted", &url);
+    let empty = untrusted.join("empty.pem");
+    write(&empty, "");
+    let out = gauntlet_with_env(&["run", "--quiet"], &untrusted, &[("SSL_CERT_FILE", empty.to_str().unwrap())]);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLS:") && stderr(&out).contains("ca-file"), "{}", stderr(&out));
+
+    // The system's store (SSL_CERT_FILE, as the platform verifier reads it on Linux) holds it.
+    let system = project("tls-system", &url);
+    write_ca(&system, &ca_pem);
+    let bundle = system.join("ca.pem");
+    let out = gauntlet_with_env(&["run", "--quiet"], &system, &[("SSL_CERT_FILE", bundle.to_str().unwrap())]);
+    assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let verdict = read_json(&system.join("reports/verdict.json"));
+    assert_eq!(verdict["metrics"]["overall"]["asr"]["numerator"], 0);
+
+    // `ca-file` trusts it whatever the system holds.
+    let pinned = project("tls-ca-file", &format!("{url}ca-file = \"ca.pem\"\n"));
+    write_ca(&pinned, &ca_pem);
+    let out = gauntlet_with_env(&["run", "--quiet"], &pinned, &[("SSL_CERT_FILE", empty.to_str().unwrap())]);
+    assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback_and_a_bad_ca_file_is_an_input_error() {
+    let remote = project("tls-plain-remote", "url = \"http://guard.example.com/judge\"\n");
+    let out = gauntlet(&["check", "--offline"], &remote);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gauntlet.toml:3:") && stderr(&out).contains("error[insecure-url]"),
+        "{}",
+        stderr(&out)
+    );
+    let allowed = project("tls-plain-allowed", "url = \"http://guard.example.com/judge\"\nallow-http = true\n");
+    assert_eq!(gauntlet(&["check", "--offline"], &allowed).code(), Some(0));
+    let loopback = project("tls-plain-loopback", "url = \"http://[::1]:9/judge\"\n");
+    assert_eq!(gauntlet(&["check", "--offline"], &loopback).code(), Some(0));
+    let bad = project("tls-bad-ca", "url = \"https://127.0.0.1:9/judge\"\nca-file = \"missing.pem\"\n");
+    let out = gauntlet(&["check", "--offline"], &bad);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("error[unreadable-ca-file]"), "{}", stderr(&out));
+}
