@@ -193,6 +193,13 @@ const HTTP_KEYS: &[&str] = &[
     "timeout-ms",
     "ca-file",
     "allow-http",
+    "preset",
+    "decision-text",
+    "decision-any",
+    "score-max",
+    "reasons-keys",
+    "reasons-threshold",
+    "reasons-items",
 ];
 
 /// The byte offset of `key = ` at the start of a line (a table key, not a
@@ -284,8 +291,16 @@ impl Config {
                 Diagnostic::new(path, Code::MissingField, "an exec target needs `command`, a non-empty list")
                     .near(&text, "[target]"),
             ),
-            "http" if raw.target.url.is_none() => problems
-                .push(Diagnostic::new(path, Code::MissingField, "an http target needs `url`").near(&text, "[target]")),
+            "http" if raw.target.url.is_none() => {
+                let preset = raw.target.preset.as_deref().and_then(crate::target::presets::find);
+                if preset.is_none_or(|p| p.url.is_none()) {
+                    let hint = preset.map(|p| format!(" (preset `{}`: {})", p.name, p.endpoint)).unwrap_or_default();
+                    problems.push(
+                        Diagnostic::new(path, Code::MissingField, format!("an http target needs `url`{hint}"))
+                            .near(&text, "[target]"),
+                    )
+                }
+            }
             _ => {}
         }
         for (key, value) in [("threshold", raw.target.threshold), ("approval-threshold", raw.target.approval_threshold)]

@@ -88,6 +88,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
         problems.extend(rules.iter().cloned());
     }
     judge_waivers(&waivers, &rule_problems, today, &config, &mut problems, &mut warnings);
+    if let Err(Error::Input(unsendable)) = super::plan::check_sendable(target.as_ref(), &corpus.cases) {
+        problems.extend(unsendable);
+    }
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }

@@ -94,3 +94,25 @@ pub fn plan(config_path: &Path, quiet: bool) -> Result<Plan, Error> {
         _ => Err(Error::Input(problems)),
     }
 }
+
+/// Every case the target cannot send at all (a preset's API has no place
+/// for it), as errors at the case's file:line: found before any request,
+/// not as one malformed request per case.
+pub fn check_sendable(target: &dyn Target, cases: &[crate::corpus::Case]) -> Result<(), Error> {
+    let problems: Vec<Diagnostic> = cases
+        .iter()
+        .filter_map(|c| {
+            let why = target.cannot_send(c)?;
+            Some(
+                Diagnostic::new(c.origin.path.as_ref(), Code::UnsupportedCaseKind, format!("case `{}`: {why}", c.id))
+                    .at_line(c.origin.line),
+            )
+        })
+        .take(crate::errors::DIAGNOSTIC_CAP)
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Input(problems))
+    }
+}

@@ -234,6 +234,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     }
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
+    super::plan::check_sendable(target.as_ref(), &cases)?;
     if config.target.health_probe.unwrap_or(true) {
         target.probe(&crate::target::probe_case(&cases))?;
     }

@@ -6,16 +6,17 @@
 //! and JSON pointers. Connection errors, 429 and 5xx are retried with
 //! backoff (honouring Retry-After); what still fails is an error outcome.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::answer::AnswerMapping;
+use super::presets::CaseKind;
 use super::protocol::{excerpt, Request};
 use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
-use crate::corpus::{Case, Decision};
+use crate::corpus::{Case, Direction, Payload};
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
 
@@ -23,14 +24,14 @@ use crate::hashing::Fingerprint;
 pub struct HttpConfig {
     pub url: String,
     /// A body template: `{{ input }}`, `{{ id }}`, `{{ context }}`,
-    /// `{{ messages }}` are replaced by the field as JSON (quoted, escaped).
+    /// `{{ messages }}`, `{{ chat }}`, `{{ documents }}` are replaced by the
+    /// field as JSON (quoted, escaped).
     pub body: Option<String>,
     /// Header values with `${ENV}` already expanded: never logged or reported.
     pub headers: Vec<(String, String)>,
-    pub decision: String,
-    pub decision_map: BTreeMap<String, Decision>,
-    pub score: String,
-    pub reasons: String,
+    pub answer: AnswerMapping,
+    /// The preset this came from, and the case kinds it can send (`None`: all).
+    pub preset: Option<(&'static str, &'static [CaseKind])>,
     pub concurrency: usize,
     pub timeout: Duration,
     pub retries: u32,
@@ -39,7 +40,7 @@ pub struct HttpConfig {
 }
 
 /// Placeholders a body template may use.
-pub const TEMPLATE_FIELDS: &[&str] = &["input", "id", "context", "messages"];
+pub const TEMPLATE_FIELDS: &[&str] = &["input", "id", "context", "messages", "chat", "documents"];
 
 pub struct HttpTarget {
     config: HttpConfig,
@@ -51,15 +52,37 @@ pub struct HttpTarget {
     warm_up: std::sync::OnceLock<Case>,
 }
 
-/// `${NAME}` → the environment variable; an unset one is an error naming it.
+/// `${NAME}` → the environment variable, `${NAME:-default}` → it or the
+/// default; an unset variable without a default is an error naming it.
 pub fn expand_env(value: &str) -> Result<String, String> {
+    expand_env_with(value, |v| v.to_string())
+}
+
+/// [`expand_env`] for a JSON body template: each value is escaped as the
+/// inside of a JSON string, so a quote in a variable cannot break the body.
+pub fn expand_env_json(value: &str) -> Result<String, String> {
+    expand_env_with(value, |v| {
+        let quoted = serde_json::to_string(v).expect("json");
+        quoted[1..quoted.len() - 1].to_string()
+    })
+}
+
+fn expand_env_with(value: &str, escape: impl Fn(&str) -> String) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').ok_or_else(|| format!("unclosed `${{` in `{value}`"))? + start;
-        let name = &rest[start + 2..end];
-        out.push_str(&std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?);
+        let inner = &rest[start + 2..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match (std::env::var(name), default) {
+            (Ok(v), _) => out.push_str(&escape(&v)),
+            (Err(_), Some(d)) => out.push_str(&escape(d)),
+            (Err(_), None) => return Err(format!("environment variable `{name}` is not set")),
+        }
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -92,6 +115,8 @@ fn render(template: &str, case: &Case) -> String {
             "input" => serde_json::to_string(&request.input),
             "id" => serde_json::to_string(&request.id),
             "context" => serde_json::to_string(&request.context),
+            "chat" => serde_json::to_string(&chat_messages(case)),
+            "documents" => serde_json::to_string(&documents(case)),
             _ => serde_json::to_string(&request.messages),
         };
         out.push_str(&value.expect("json"));
@@ -99,6 +124,36 @@ fn render(template: &str, case: &Case) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The case as chat messages, the shape chat-style guard APIs take: a
+/// prompt is one user message; an egress response is the assistant's
+/// message after the prompt in `context.prompt` (when known); a
+/// conversation is itself.
+fn chat_messages(case: &Case) -> Vec<serde_json::Value> {
+    let message = |role: &str, content: &str| serde_json::json!({"role": role, "content": content});
+    match &case.payload {
+        Payload::Conversation(messages) => messages.iter().map(|m| message(&m.role, &m.content)).collect(),
+        Payload::Text(text) if case.direction == Direction::Egress => {
+            let prompt = case.context.as_ref().and_then(|c| c.get("prompt")).and_then(Value::as_str);
+            prompt.map(|p| message("user", p)).into_iter().chain([message("assistant", text)]).collect()
+        }
+        Payload::Text(text) => vec![message("user", text)],
+        Payload::Structured(map) => vec![message("user", &Value::Object(map.clone()).to_string())],
+    }
+}
+
+/// The documents a case brings along (`context.documents`, strings), for
+/// APIs that judge them separately from the prompt (indirect injection).
+fn documents(case: &Case) -> Vec<String> {
+    let docs = case.context.as_ref().and_then(|c| c.get("documents"));
+    match docs {
+        Some(Value::Array(items)) => {
+            items.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect()
+        }
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// Whether `e` is a TLS failure (an untrusted or mismatched certificate, a
@@ -194,13 +249,16 @@ impl HttpTarget {
             match self.attempt(&body, start) {
                 Attempt::Done(mut o) => {
                     o.attempts = attempts;
+                    if let Err(e) = &mut o.decision {
+                        e.message = self.redact(std::mem::take(&mut e.message));
+                    }
                     return o;
                 }
                 Attempt::Retry { kind, message, after } => {
                     if attempts > self.config.retries {
                         let mut o = Outcome::error(
                             kind,
-                            format!("{message} after {attempts} attempt(s)"),
+                            self.redact(format!("{message} after {attempts} attempt(s)")),
                             start.elapsed().as_micros() as u64,
                         );
                         o.attempts = attempts;
@@ -266,64 +324,18 @@ impl HttpTarget {
                 elapsed(),
             ));
         }
-        Attempt::Done(self.parse(&text, elapsed()))
+        Attempt::Done(self.config.answer.read(&text, elapsed()))
     }
 
-    fn parse(&self, text: &str, latency_us: u64) -> Outcome {
-        let protocol = |m: String| Outcome::error(ErrorKind::Protocol, m, latency_us);
-        let Ok(v) = serde_json::from_str::<Value>(text) else {
-            return protocol(format!("answer is not JSON: {}", excerpt(text)));
-        };
-        let decision_key = match v.pointer(&self.config.decision) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Bool(b)) => b.to_string(),
-            // The protocol's error answer: the target says it could not judge.
-            _ if v.get("error").is_some_and(Value::is_string) => {
-                let message = v["error"].as_str().unwrap_or_default();
-                return Outcome::error(
-                    ErrorKind::Target,
-                    format!("the target reported: {}", excerpt(message)),
-                    latency_us,
-                );
-            }
-            _ => return protocol(format!("no decision at `{}`: {}", self.config.decision, excerpt(text))),
-        };
-        let decision =
-            match self.config.decision_map.get(&decision_key).copied().or_else(|| Decision::parse(&decision_key)) {
-                Some(d) => d,
-                None => {
-                    return protocol(format!(
-                        "decision `{}` is not mapped (add it to decision-map)",
-                        excerpt(&decision_key)
-                    ))
-                }
-            };
-        let score = match v.pointer(&self.config.score) {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match n.as_f64().filter(|s| (0.0..=1.0).contains(s)) {
-                Some(s) => Some(s),
-                None => return protocol(format!("score outside [0, 1]: {n}")),
-            },
-            Some(Value::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
-            Some(other) => return protocol(format!("score is not a number: {}", excerpt(&other.to_string()))),
-        };
-        let reasons = match v.pointer(&self.config.reasons) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|r| Arc::from(r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()).as_str()))
-                .collect(),
-            Some(Value::String(s)) => vec![Arc::from(s.as_str())],
-            _ => Vec::new(),
-        };
-        Outcome {
-            decision: Ok(decision),
-            score,
-            reasons,
-            latency_us,
-            target_latency_us: v.get("latency-us").and_then(Value::as_u64),
-            attempts: 1,
-            blocked_at_turn: v.get("blocked-at-turn").and_then(Value::as_u64).map(|t| t as u32),
-        }
+    /// `message` with every header value (keys, tokens) blanked out: an
+    /// API that echoes the request in an error must not put a key into a
+    /// report.
+    fn redact(&self, message: String) -> String {
+        self.config
+            .headers
+            .iter()
+            .filter(|(_, v)| v.len() >= 4)
+            .fold(message, |m, (_, v)| m.replace(v.as_str(), "[redacted]"))
     }
 }
 
@@ -336,12 +348,27 @@ impl Target for HttpTarget {
         }
     }
 
+    fn cannot_send(&self, case: &Case) -> Option<String> {
+        let (preset, kinds) = self.config.preset?;
+        let kind = CaseKind::of(case);
+        (!kinds.contains(&kind)).then(|| {
+            format!(
+                "preset `{preset}` cannot send {} (it sends {})",
+                kind.as_str(),
+                kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
     fn fingerprint(&self) -> TargetFingerprint {
         let mut f = Fingerprint::new();
         f.part(self.config.url.as_bytes()).part(self.config.body.as_deref().unwrap_or("").as_bytes());
         TargetFingerprint {
             kind: "http".into(),
-            description: self.config.url.clone(),
+            description: match self.config.preset {
+                Some((preset, _)) => format!("{} (preset {preset})", self.config.url),
+                None => self.config.url.clone(),
+            },
             version: self.version.lock().expect("version lock").clone(),
             hash: f.finish(),
         }

@@ -4,9 +4,11 @@
 //! [`Outcome`]: a decision, or an error that says why there is none. Errors
 //! are data, not exceptions, so the metrics can count them honestly.
 
+pub mod answer;
 pub mod builtin;
 pub mod exec;
 pub mod http;
+pub mod presets;
 pub mod protocol;
 mod spec;
 pub mod tenants;
@@ -133,6 +135,14 @@ pub trait Target: Sync {
 
     /// What the target wrote to stderr (bounded), for `target-stderr.log`.
     fn stderr_log(&self) -> Option<String> {
+        None
+    }
+
+    /// Why this target cannot send `case` at all (a preset whose API has no
+    /// place for a conversation, say), checked for every case before the
+    /// run starts; `None`: it can.
+    fn cannot_send(&self, case: &Case) -> Option<String> {
+        let _ = case;
         None
     }
 }

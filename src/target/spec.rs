@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::builtin::{Firewall, Overrides};
 use super::exec::{ExecConfig, ExecTarget};
-use super::http::{check_template, expand_env, HttpConfig, HttpTarget};
+use super::http::{check_template, expand_env, expand_env_json, HttpConfig, HttpTarget};
 use super::tenants::TenantRouter;
 use super::Target;
 use crate::corpus::Decision;
@@ -57,6 +57,19 @@ pub struct TargetSpec {
     pub reasons: Option<String>,
     pub concurrency: Option<usize>,
     pub retries: Option<u32>,
+    /// A hosted guard API's shapes (`openai-moderation`, ...): see `presets`.
+    pub preset: Option<String>,
+    /// The value at `decision` is text: a prefix or regex match blocks.
+    pub decision_text: Option<RawTextRule>,
+    /// Blocked when any of these pointers (`*` for each array element) is true.
+    pub decision_any: Option<BTreeMap<String, String>>,
+    /// The value at `score` is an object or array of scores: take the maximum.
+    pub score_max: Option<bool>,
+    /// The value at `reasons` is an object: its keys whose value is true or ≥ `reasons-threshold`.
+    pub reasons_keys: Option<bool>,
+    pub reasons_threshold: Option<f64>,
+    /// The value at `reasons` is an array of objects: `name` of each whose `when` is true.
+    pub reasons_items: Option<RawItemsRule>,
     /// A PEM bundle trusted instead of the system's store.
     pub ca_file: Option<String>,
     /// Plain http:// to a host that is not loopback, on purpose.
@@ -75,6 +88,20 @@ pub struct TargetSpec {
     pub abort_error_share: Option<f64>,
     /// ...once at least this many cases were replayed (default 50).
     pub abort_min_cases: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTextRule {
+    pub prefix: Option<String>,
+    pub regex: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawItemsRule {
+    pub name: String,
+    pub when: String,
 }
 
 /// One tenant; for the built-in target it may override the threshold and
@@ -100,7 +127,9 @@ impl TargetSpec {
             hello => "hello", startup_ms => "startup-ms", hang_ms => "hang-ms", url => "url", body => "body", headers => "headers", decision => "decision",
             decision_map => "decision-map", score => "score", reasons => "reasons",
             concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms",
-            ca_file => "ca-file", allow_http => "allow-http"
+            ca_file => "ca-file", allow_http => "allow-http", preset => "preset",
+            decision_text => "decision-text", decision_any => "decision-any", score_max => "score-max",
+            reasons_keys => "reasons-keys", reasons_threshold => "reasons-threshold", reasons_items => "reasons-items"
         );
         keys
     }
@@ -125,6 +154,204 @@ impl TargetSpec {
             None => Firewall::embedded(overrides),
         }
     }
+}
+
+/// The http target a `[target]` table describes: the preset's shapes
+/// under whatever the table sets itself, every problem collected.
+fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
+    use super::answer::{AnswerMapping, ItemsRule, TextRule};
+    use super::presets::{self, DecisionRule, ReasonsRule};
+    let mut problems = Vec::new();
+    let here = |key: &str, code: Code, msg: String| Diagnostic::new(file.path, code, msg).near(file.text, key);
+    let preset = match t.preset.as_deref() {
+        Some(name) => match presets::find(name) {
+            Some(p) => Some(p),
+            None => {
+                let known = presets::names().join(", ");
+                return Err(here("preset", Code::UnknownPreset, format!("no preset `{name}` (known: {known})")).into());
+            }
+        },
+        None => None,
+    };
+    let body = t.body.clone().or_else(|| preset.map(|p| p.body.to_string()));
+    let body = match body.as_deref().map(expand_env_json).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            problems.push(here("body", Code::MissingEnv, format!("body: {e}")));
+            None
+        }
+    };
+    if let Some(body) = &body {
+        if let Err(e) = check_template(body) {
+            problems.push(here("body", Code::InvalidTemplate, e));
+        }
+    }
+    let mut headers = Vec::new();
+    for (k, v) in t.headers.iter().flatten() {
+        match expand_env(v) {
+            Ok(value) => headers.push((k.clone(), value)),
+            Err(e) => problems.push(here("headers", Code::MissingEnv, format!("header `{k}`: {e}"))),
+        }
+    }
+    // The preset's key header, from the provider's usual variable, unless
+    // `headers` sets that header itself.
+    if let Some(key) = preset.and_then(|p| p.key.as_ref()) {
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(key.header)) {
+            match std::env::var(key.env) {
+                Ok(value) => headers.push((key.header.to_string(), key.format.replace("{key}", &value))),
+                Err(_) if key.required => problems.push(here(
+                    "preset",
+                    Code::MissingEnv,
+                    format!(
+                        "preset `{}` needs its key in the environment variable `{}` (or set `{}` in headers)",
+                        preset.map_or("", |p| p.name),
+                        key.env,
+                        key.header
+                    ),
+                )),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut decision_map = BTreeMap::new();
+    let mut mapped = |k: &str, v: &str, problems: &mut Vec<Diagnostic>| match Decision::parse(v) {
+        Some(d) => {
+            decision_map.insert(k.to_string(), d);
+        }
+        None => problems.push(here(
+            "decision-map",
+            Code::InvalidDecision,
+            format!("decision-map `{k}` = `{v}` is not allow, block or require_approval"),
+        )),
+    };
+    let mut answer = AnswerMapping::default();
+    if let Some(p) = preset {
+        match &p.decision {
+            DecisionRule::Mapped(pointer, map) => {
+                answer.decision = pointer.to_string();
+                for (k, v) in map.iter() {
+                    mapped(k, v, &mut problems);
+                }
+            }
+            DecisionRule::TextPrefix(pointer, prefix) => {
+                answer.decision = pointer.to_string();
+                answer.decision_text = Some(TextRule::Prefix(prefix.to_string()));
+            }
+            DecisionRule::TextRegex(pointer, re) => {
+                answer.decision = pointer.to_string();
+                answer.decision_text = Some(TextRule::Regex(regex::Regex::new(re).expect("preset regexes are valid")));
+            }
+            DecisionRule::Any(flags) => {
+                answer.decision_any = flags.iter().map(|(n, p)| (n.to_string(), p.to_string())).collect()
+            }
+        }
+        (answer.score, answer.score_max) = p.score.map_or((String::new(), false), |(s, max)| (s.to_string(), max));
+        match p.reasons {
+            ReasonsRule::None => answer.reasons = String::new(),
+            ReasonsRule::Keys(pointer, threshold) => {
+                (answer.reasons, answer.reasons_keys) = (pointer.to_string(), Some(threshold))
+            }
+            ReasonsRule::Items(pointer, name, when) => {
+                answer.reasons = pointer.to_string();
+                answer.reasons_items = Some(ItemsRule { name: name.to_string(), when: when.to_string() });
+            }
+        }
+    }
+    for (k, v) in t.decision_map.iter().flatten() {
+        mapped(k, v, &mut problems);
+    }
+    answer.decision_map = decision_map;
+    let pointer = |key: &str, value: &str, problems: &mut Vec<Diagnostic>| {
+        if !value.is_empty() && !value.starts_with('/') {
+            problems.push(here(
+                key,
+                Code::InvalidPointer,
+                format!("`{key}` = `{value}` is not a JSON pointer (it starts with /)"),
+            ));
+        }
+        value.to_string()
+    };
+    if let Some(d) = &t.decision {
+        answer.decision = pointer("decision", d, &mut problems);
+    }
+    if let Some(sc) = &t.score {
+        answer.score = pointer("score", sc, &mut problems);
+    }
+    if let Some(r) = &t.reasons {
+        answer.reasons = pointer("reasons", r, &mut problems);
+    }
+    if let Some(any) = &t.decision_any {
+        answer.decision_any =
+            any.iter().map(|(name, p)| (name.clone(), pointer("decision-any", p, &mut problems))).collect();
+    }
+    if let Some(rule) = &t.decision_text {
+        answer.decision_text = match (&rule.prefix, &rule.regex) {
+            (Some(prefix), None) => Some(TextRule::Prefix(prefix.clone())),
+            (None, Some(re)) => match regex::Regex::new(re) {
+                Ok(re) => Some(TextRule::Regex(re)),
+                Err(e) => {
+                    problems.push(here("decision-text", Code::InvalidPattern, format!("decision-text regex: {e}")));
+                    None
+                }
+            },
+            _ => {
+                problems.push(here(
+                    "decision-text",
+                    Code::InvalidPattern,
+                    "decision-text takes exactly one of `prefix` or `regex`".into(),
+                ));
+                None
+            }
+        };
+    }
+    if let Some(max) = t.score_max {
+        answer.score_max = max;
+    }
+    if t.reasons_keys == Some(true) || t.reasons_threshold.is_some() {
+        answer.reasons_keys = Some(t.reasons_threshold.or(answer.reasons_keys).unwrap_or(0.5));
+    } else if t.reasons_keys == Some(false) {
+        answer.reasons_keys = None;
+    }
+    if let Some(items) = &t.reasons_items {
+        answer.reasons_items = Some(ItemsRule {
+            name: pointer("reasons-items", &items.name, &mut problems),
+            when: pointer("reasons-items", &items.when, &mut problems),
+        });
+    }
+    let url = t.url.clone().or_else(|| preset.and_then(|p| p.url.map(str::to_string))).unwrap_or_default();
+    if let Some(host) = plain_http_host(&url) {
+        if !is_loopback(host) && !t.allow_http.unwrap_or(false) {
+            problems.push(here(
+                "url",
+                Code::InsecureUrl,
+                format!("`{url}` would send every case unencrypted to {host}: use https://, or set allow-http = true"),
+            ));
+        }
+    }
+    let ca_certs = match &t.ca_file {
+        Some(f) => match super::http::read_ca_file(&file.base.join(f)) {
+            Ok(certs) => Some(certs),
+            Err(e) => {
+                problems.push(here("ca-file", Code::UnreadableCaFile, e));
+                None
+            }
+        },
+        None => None,
+    };
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    Ok(HttpTarget::new(HttpConfig {
+        url,
+        body,
+        headers,
+        answer,
+        preset: preset.map(|p| (p.name, p.kinds)),
+        concurrency: t.concurrency.unwrap_or(16),
+        timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
+        retries: t.retries.unwrap_or(3),
+        ca_certs,
+    }))
 }
 
 /// The host of a plain `http://` URL (without port or brackets).
@@ -178,87 +405,7 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 dir: file.base.to_path_buf(),
             })))
         }
-        "http" => {
-            let mut problems = Vec::new();
-            let here = |key: &str, code: crate::errors::Code, msg: String| {
-                Diagnostic::new(file.path, code, msg).near(file.text, key)
-            };
-            if let Some(body) = &t.body {
-                if let Err(e) = check_template(body) {
-                    problems.push(here("body", Code::InvalidTemplate, e));
-                }
-            }
-            let mut headers = Vec::new();
-            for (k, v) in t.headers.iter().flatten() {
-                match expand_env(v) {
-                    Ok(value) => headers.push((k.clone(), value)),
-                    Err(e) => problems.push(here("headers", Code::MissingEnv, format!("header `{k}`: {e}"))),
-                }
-            }
-            let mut decision_map = BTreeMap::new();
-            for (k, v) in t.decision_map.iter().flatten() {
-                match Decision::parse(v) {
-                    Some(d) => {
-                        decision_map.insert(k.clone(), d);
-                    }
-                    None => problems.push(here(
-                        "decision-map",
-                        Code::InvalidDecision,
-                        format!("decision-map `{k}` = `{v}` is not allow, block or require_approval"),
-                    )),
-                }
-            }
-            let pointer = |key: &str, value: &Option<String>, default: &str, problems: &mut Vec<Diagnostic>| {
-                let p = value.clone().unwrap_or_else(|| default.to_string());
-                if !p.is_empty() && !p.starts_with('/') {
-                    problems.push(here(
-                        key,
-                        Code::InvalidPointer,
-                        format!("`{key}` = `{p}` is not a JSON pointer (it starts with /)"),
-                    ));
-                }
-                p
-            };
-            let url = t.url.clone().unwrap_or_default();
-            if let Some(host) = plain_http_host(&url) {
-                if !is_loopback(host) && !t.allow_http.unwrap_or(false) {
-                    problems.push(here(
-                        "url",
-                        Code::InsecureUrl,
-                        format!("`{url}` would send every case unencrypted to {host}: use https://, or set allow-http = true"),
-                    ));
-                }
-            }
-            let ca_certs = match &t.ca_file {
-                Some(f) => match super::http::read_ca_file(&file.base.join(f)) {
-                    Ok(certs) => Some(certs),
-                    Err(e) => {
-                        problems.push(here("ca-file", Code::UnreadableCaFile, e));
-                        None
-                    }
-                },
-                None => None,
-            };
-            let decision = pointer("decision", &t.decision, "/decision", &mut problems);
-            let score = pointer("score", &t.score, "/score", &mut problems);
-            let reasons = pointer("reasons", &t.reasons, "/reasons", &mut problems);
-            if !problems.is_empty() {
-                return Err(Error::Input(problems));
-            }
-            Ok(Box::new(HttpTarget::new(HttpConfig {
-                url,
-                ca_certs,
-                body: t.body.clone(),
-                headers,
-                decision,
-                decision_map,
-                score,
-                reasons,
-                concurrency: t.concurrency.unwrap_or(16),
-                timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
-                retries: t.retries.unwrap_or(3),
-            })))
-        }
+        "http" => Ok(Box::new(http_target(t, file)?)),
         other => {
             Err(Diagnostic::new(file.path, Code::UnsupportedTarget, format!("target kind `{other}` is not available"))
                 .near(file.text, "kind")

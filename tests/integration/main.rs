@@ -14,6 +14,7 @@ mod exit_codes;
 mod fault_table;
 mod fixtures;
 mod policy;
+mod presets;
 mod public_datasets;
 mod release;
 mod renderers;

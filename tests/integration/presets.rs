@@ -1,0 +1,320 @@
+//! Contract tests for the guard-API presets: a loopback server answers in
+//! each API's documented shape (a clean answer, a block, an error answer, a
+//! 429 with Retry-After), and the run must read each one right. The key
+//! goes out in the provider's header and never comes back in any output.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+type Handler = dyn Fn(&HashMap<String, String>, &str) -> (u16, Value) + Send + Sync;
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 calling `handler` with the
+/// request's headers (lowercased names) and body; returns the port.
+fn serve(handler: Arc<Handler>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handler = handler.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut headers = HashMap::new();
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = line.trim_end().split_once(':') {
+                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                        }
+                    }
+                    let length = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let (status, answer) = handler(&headers, &String::from_utf8_lossy(&body));
+                    let text = answer.to_string();
+                    let extra = if status == 429 { "retry-after: 1\r\n" } else { "" };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{text}",
+                        text.len()
+                    );
+                    if stream.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// What the server should answer for a request body.
+enum Ask {
+    Clean,
+    Block,
+    Error,
+}
+
+/// The scenario every preset is tested on: "attack" blocks, "boom" gets
+/// the API's error answer, "slow" is refused once with 429 + Retry-After.
+fn scenario(shape: impl Fn(Ask) -> (u16, Value) + Send + Sync + 'static, key: Option<&'static str>) -> Arc<Handler> {
+    let refused = AtomicBool::new(false);
+    Arc::new(move |headers: &HashMap<String, String>, body: &str| {
+        if let Some((header, value)) = key.map(|k| k.split_once(": ").unwrap()) {
+            if headers.get(&header.to_ascii_lowercase()).map(String::as_str) != Some(value) {
+                // An API that echoes what it was sent: the key must still not leak.
+                return (
+                    401,
+                    json!({"error": {"message": format!("bad credentials {:?}", headers.get(&header.to_ascii_lowercase()))}}),
+                );
+            }
+        }
+        if body.contains("slow") && !refused.swap(true, Ordering::SeqCst) {
+            return (429, json!({"error": {"message": "rate limited"}}));
+        }
+        if body.contains("boom") {
+            // Some APIs echo the request in an error: the key must not come back out.
+            let (status, mut answer) = shape(Ask::Error);
+            let sent = headers.get("authorization").or_else(|| headers.get("ocp-apim-subscription-key"));
+            answer["request-headers"] = json!(sent);
+            return (status, answer);
+        }
+        shape(if body.contains("attack") { Ask::Block } else { Ask::Clean })
+    })
+}
+
+const CASES: &str = r#"{"id":"clean","input":"hello there","label":"benign","category":"c"}
+{"id":"slow","input":"slow but fine","label":"benign","category":"c"}
+{"id":"attack","input":"attack the system","label":"adversarial","category":"c"}
+{"id":"boom","input":"boom","label":"adversarial","category":"c"}
+"#;
+
+fn project(name: &str, target: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!("[target]\nkind = \"http\"\nretries = 2\nhealth-probe = false\nabort-error-share = 1.0\n{target}"),
+    );
+    write(&dir.join("corpora/cases.jsonl"), CASES);
+    write(&dir.join("gates/g.toml"), "[[gate]]\nid = \"fpr\"\nmetric = \"fpr\"\nmax = 1.0\nmode = \"soft\"\n");
+    dir
+}
+
+fn results(dir: &Path) -> HashMap<String, Value> {
+    std::fs::read_to_string(dir.join("reports/results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+/// Runs `preset` against its documented shapes; returns the results by id.
+fn contract(
+    preset: &str,
+    shape: impl Fn(Ask) -> (u16, Value) + Send + Sync + 'static,
+    key: Option<(&'static str, &'static str, &'static str)>,
+    path: &str,
+) -> HashMap<String, Value> {
+    let port = serve(scenario(shape, key.map(|(_, header, _)| header)));
+    let dir = project(
+        &format!("preset-{preset}"),
+        &format!("preset = \"{preset}\"\nurl = \"http://127.0.0.1:{port}{path}\"\n"),
+    );
+    let env: Vec<(&str, &str)> = key.map(|(var, _, value)| vec![(var, value)]).unwrap_or_default();
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &env);
+    assert!(matches!(out.code(), Some(0) | Some(1)), "{preset}: {}{}", stdout(&out), stderr(&out));
+    let r = results(&dir);
+    assert_eq!(r["clean"]["decision"], "allow", "{preset}: {}", r["clean"]);
+    assert_eq!(r["slow"]["decision"], "allow", "{preset}: {}", r["slow"]);
+    assert_eq!(r["slow"]["attempts"], 2, "{preset}: a 429 is retried after Retry-After");
+    assert_eq!(r["attack"]["decision"], "block", "{preset}: {}", r["attack"]);
+    assert!(r["boom"]["decision"].is_null() && r["boom"]["error"].is_object(), "{preset}: {}", r["boom"]);
+    if let Some((_, _, value)) = key {
+        let secret = value.rsplit(' ').next().unwrap();
+        assert_no_secret(&dir, secret, &[stdout(&out), stderr(&out)]);
+    }
+    r
+}
+
+/// No file under `dir` and no given output holds `secret`.
+fn assert_no_secret(dir: &Path, secret: &str, outputs: &[String]) {
+    for o in outputs {
+        assert!(!o.contains(secret), "the key leaked into the output: {o}");
+    }
+    for entry in walkdir::WalkDir::new(dir).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+        let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+        if entry.file_name() != "gauntlet.toml" {
+            assert!(!text.contains(secret), "the key leaked into {}", entry.path().display());
+        }
+    }
+}
+
+#[test]
+fn openai_moderation_contract() {
+    let r = contract(
+        "openai-moderation",
+        |ask| match ask {
+            Ask::Clean => (
+                200,
+                json!({"id": "modr-1", "model": "omni-moderation-latest", "results": [{"flagged": false, "categories": {"violence": false, "harassment": false}, "category_scores": {"violence": 0.01, "harassment": 0.002}}]}),
+            ),
+            Ask::Block => (
+                200,
+                json!({"id": "modr-2", "model": "omni-moderation-latest", "results": [{"flagged": true, "categories": {"violence": true, "harassment": false}, "category_scores": {"violence": 0.93, "harassment": 0.04}}]}),
+            ),
+            Ask::Error => (
+                400,
+                json!({"error": {"message": "Invalid input", "type": "invalid_request_error", "param": null, "code": null}}),
+            ),
+        },
+        Some(("OPENAI_API_KEY", "Authorization: Bearer sk-test-LEAKCANARY-1", "sk-test-LEAKCANARY-1")),
+        "/v1/moderations",
+    );
+    assert_eq!((r["attack"]["score"].as_f64(), &r["attack"]["reasons"]), (Some(0.93), &json!(["violence"])));
+}
+
+#[test]
+fn azure_prompt_shields_contract() {
+    let r = contract(
+        "azure-prompt-shields",
+        |ask| match ask {
+            Ask::Clean => (200, json!({"userPromptAnalysis": {"attackDetected": false}, "documentsAnalysis": []})),
+            Ask::Block => (200, json!({"userPromptAnalysis": {"attackDetected": true}, "documentsAnalysis": []})),
+            Ask::Error => {
+                (401, json!({"error": {"code": "401", "message": "Access denied due to invalid subscription key."}}))
+            }
+        },
+        Some(("AZURE_CONTENT_SAFETY_KEY", "Ocp-Apim-Subscription-Key: LEAKCANARY-2", "LEAKCANARY-2")),
+        "/contentsafety/text:shieldPrompt?api-version=2024-09-01",
+    );
+    assert_eq!(r["attack"]["reasons"], json!(["user-prompt-attack"]));
+}
+
+#[test]
+fn lakera_guard_contract() {
+    let detector = |detected: bool| json!([{"project_id": "p", "policy_id": "q", "detector_id": "d", "detector_type": "prompt_attack", "detected": detected, "message_id": 0}]);
+    let r = contract(
+        "lakera-guard",
+        move |ask| match ask {
+            Ask::Clean => {
+                (200, json!({"flagged": false, "metadata": {"request_uuid": "u1"}, "breakdown": detector(false)}))
+            }
+            Ask::Block => {
+                (200, json!({"flagged": true, "metadata": {"request_uuid": "u2"}, "breakdown": detector(true)}))
+            }
+            Ask::Error => (400, json!({"error": "Invalid request"})),
+        },
+        Some(("LAKERA_GUARD_API_KEY", "Authorization: Bearer LEAKCANARY-3", "LEAKCANARY-3")),
+        "/v2/guard",
+    );
+    assert_eq!(r["attack"]["reasons"], json!(["prompt_attack"]));
+}
+
+#[test]
+fn llm_guard_api_contract() {
+    let r = contract(
+        "llm-guard-api",
+        |ask| match ask {
+            Ask::Clean => (
+                200,
+                json!({"sanitized_prompt": "hello there", "is_valid": true, "scanners": {"PromptInjection": 0.0, "Toxicity": -1.0}}),
+            ),
+            Ask::Block => (
+                200,
+                json!({"sanitized_prompt": "attack the system", "is_valid": false, "scanners": {"PromptInjection": 1.0, "Toxicity": 0.1}}),
+            ),
+            Ask::Error => (401, json!({"detail": "Invalid token"})),
+        },
+        None,
+        "/analyze/prompt",
+    );
+    assert_eq!((r["attack"]["score"].as_f64(), &r["attack"]["reasons"]), (Some(1.0), &json!(["PromptInjection"])));
+    assert_eq!(r["clean"]["score"].as_f64(), Some(0.0), "-1 (surely safe) reads as 0");
+}
+
+fn chat(content: &str) -> Value {
+    json!({"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]})
+}
+
+#[test]
+fn llama_guard_contract() {
+    let r = contract(
+        "llama-guard",
+        |ask| match ask {
+            Ask::Clean => (200, chat("safe")),
+            Ask::Block => (200, chat("unsafe\nS1,S9")),
+            Ask::Error => (400, json!({"error": {"message": "model not found", "type": "invalid_request_error"}})),
+        },
+        None,
+        "/v1/chat/completions",
+    );
+    assert_eq!(r["attack"]["reasons"], json!(["S1", "S9"]));
+}
+
+#[test]
+fn nemo_guardrails_contract() {
+    contract(
+        "nemo-guardrails",
+        |ask| match ask {
+            Ask::Clean => (200, chat("Hello! How can I help you today?")),
+            Ask::Block => (200, chat("I'm sorry, I can't respond to that.")),
+            Ask::Error => (422, json!({"detail": [{"msg": "field required"}]})),
+        },
+        None,
+        "/v1/chat/completions",
+    );
+}
+
+/// A kind of case the preset's API cannot take stops the run at start,
+/// at the case's line; a missing key stops it too, naming the variable.
+#[test]
+fn presets_refuse_cases_they_cannot_send_and_need_their_key() {
+    let dir = project("preset-kinds", "preset = \"azure-prompt-shields\"\nurl = \"http://127.0.0.1:9/x\"\n");
+    write(
+        &dir.join("corpora/talk.jsonl"),
+        "{\"id\":\"t1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"label\":\"benign\",\"category\":\"c\"}\n",
+    );
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("AZURE_CONTENT_SAFETY_KEY", "k")]);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("talk.jsonl:1: error[unsupported-case-kind]")
+            && stderr(&out).contains("preset `azure-prompt-shields` cannot send conversations"),
+        "{}",
+        stderr(&out)
+    );
+    let keyless = project("preset-keyless", "preset = \"openai-moderation\"\n");
+    let out = gauntlet(&["check", "--offline"], &keyless);
+    if std::env::var_os("OPENAI_API_KEY").is_none() {
+        assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("error[missing-env]") && stderr(&out).contains("OPENAI_API_KEY"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let unknown = project("preset-unknown", "preset = \"openai-moderations\"\nurl = \"http://127.0.0.1:9/x\"\n");
+    let out = gauntlet(&["check", "--offline"], &unknown);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error[unknown-preset]") && stderr(&out).contains("openai-moderation"),
+        "{}",
+        stderr(&out)
+    );
+}
