@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use gauntlet::pipeline::{run, RunOptions};
 
+#[path = "pipeline/rate.rs"]
+mod rate;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -252,6 +255,7 @@ fn bench_http(n: usize) {
             answer: Default::default(),
             preset: None,
             concurrency,
+            rate_limit: None,
             timeout: std::time::Duration::from_secs(10),
             retries: 0,
             ca_certs: None,
@@ -645,6 +649,9 @@ fn main() {
     }
     if wanted("http") {
         bench_http(n.min(100_000));
+    }
+    if wanted("rate") {
+        rate::bench_rate_limit();
     }
     if wanted("calibrate") {
         bench_calibrate(n);

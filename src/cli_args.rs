@@ -46,6 +46,10 @@ pub enum Command {
         /// Replay twice, on different thread counts, and fail on any difference.
         #[arg(long)]
         check_determinism: bool,
+        /// Load and validate everything, print how many requests the run
+        /// would send (and their cost, with `cost` in [target]), send none.
+        #[arg(long)]
+        dry_run: bool,
         /// Run only shard M of N (1-based): hash:M/N. Writes a shard result for `gauntlet merge`.
         #[arg(long)]
         partition: Option<Partition>,

@@ -30,6 +30,7 @@ macro_rules! catalogue {
 
 catalogue! {
     AmbiguousPayload = "ambiguous-payload": "A case has both `input` and `messages`; it must have exactly one.",
+    BudgetExceeded = "budget-exceeded": "The run's plan sends more requests than `max-requests`, or costs more than `max-cost`: nothing was sent.",
     ConflictingLabels = "conflicting-labels": "Warning: the same input is labelled benign in one place and adversarial in another.",
     CreatedInFuture = "created-in-future": "A waiver's `created` date lies after today.",
     DuplicateCase = "duplicate-case": "The same case id appears in more than one shard given to `merge`.",

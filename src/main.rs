@@ -120,8 +120,8 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into(), quiet)?;
             Ok(print_run(&output, quiet))
         }
-        Command::Run { config, out, lane, quiet, today, repeat, check_determinism, partition, history } => {
-            let output = pipeline::run(&RunOptions {
+        Command::Run { config, out, lane, quiet, today, repeat, check_determinism, dry_run, partition, history } => {
+            let opts = RunOptions {
                 out_dir: out,
                 lane,
                 quiet,
@@ -131,8 +131,12 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
                 partition,
                 history: history.into(),
                 ..RunOptions::new(config)
-            })?;
-            Ok(print_run(&output, quiet))
+            };
+            if dry_run {
+                out!("{}", pipeline::dry_run(&opts)?.render().trim_end());
+                return Ok(Outcome::Pass);
+            }
+            Ok(print_run(&pipeline::run(&opts)?, quiet))
         }
         Command::Schema { which } => {
             out!("{}", serde_json::to_string_pretty(&pipeline::schema(which))?);

@@ -288,7 +288,13 @@ mod tests {
 
     impl Target for Scripted {
         fn fingerprint(&self) -> TargetFingerprint {
-            TargetFingerprint { kind: "test".into(), description: String::new(), version: None, hash: String::new() }
+            TargetFingerprint {
+                kind: "test".into(),
+                description: String::new(),
+                version: None,
+                hash: String::new(),
+                throttled_ms: None,
+            }
         }
 
         fn replay(&self, cases: &[Case], _: &dyn Progress) -> Result<Replayed, Error> {

@@ -178,8 +178,19 @@ pub struct Config {
 }
 
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
-const EXEC_KEYS: &[&str] =
-    &["command", "workers", "window", "max-restarts", "hello", "startup-ms", "hang-ms", "timeout-ms"];
+const EXEC_KEYS: &[&str] = &[
+    "command",
+    "workers",
+    "window",
+    "max-restarts",
+    "hello",
+    "startup-ms",
+    "hang-ms",
+    "timeout-ms",
+    "cost",
+    "max-requests",
+    "max-cost",
+];
 const HTTP_KEYS: &[&str] = &[
     "url",
     "body",
@@ -200,6 +211,10 @@ const HTTP_KEYS: &[&str] = &[
     "reasons-keys",
     "reasons-threshold",
     "reasons-items",
+    "rate-limit",
+    "cost",
+    "max-requests",
+    "max-cost",
 ];
 
 /// The byte offset of `key = ` at the start of a line (a table key, not a

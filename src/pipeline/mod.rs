@@ -6,6 +6,7 @@
 //! (planning, judging, writing) live in `plan`, `judge` and `write`, so a
 //! merged or re-rendered run goes through exactly the code a plain run does.
 
+mod budget;
 mod calibrate;
 mod check;
 mod diff;
@@ -25,6 +26,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
+pub use budget::{dry_run, RequestPlan};
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use check::{check, CheckOptions, CheckReport, ProbeResult};
 pub use diff::{diff, DiffOptions};

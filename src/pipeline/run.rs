@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::budget::RequestPlan;
 use super::judge::{Judging, ReplayFacts};
 use super::plan::{plan, Plan};
 use crate::config::Config;
@@ -200,6 +201,41 @@ fn second_replay(
     Ok(own_gates::determinism(first, &second.results, (rayon::current_num_threads(), threads)))
 }
 
+/// The cases a run replays, in order: originals with their variants
+/// following (so results hold originals first, also after a merge), per
+/// tenant, this shard's share, then fixture inputs and tenant probes (once:
+/// unsharded, or in shard 1).
+pub(super) struct RunCases {
+    pub cases: Vec<Case>,
+    /// How many of `cases` come from the corpora.
+    pub corpus_len: usize,
+    pub seqs: Option<Vec<u64>>,
+}
+
+pub(super) fn run_cases(
+    mut originals: Vec<Case>,
+    config: &Config,
+    fixtures: &[FixtureSuite],
+    opts: &RunOptions,
+) -> Result<RunCases, Error> {
+    if let Some(plan) = config.transforms.as_ref().and_then(|t| t.for_lane(opts.lane)) {
+        crate::transform::append_variants(&mut originals, plan).map_err(Error::Input)?;
+    }
+    let mut cases = expand_for_tenants(originals, config);
+    let mut seqs = None;
+    if let Some(p) = opts.partition {
+        let (kept, seq) = p.select(cases);
+        cases = kept;
+        seqs = Some(seq);
+    }
+    let corpus_len = cases.len();
+    if opts.partition.is_none_or(|p| p.index == 1) {
+        cases.extend(fixture_cases(fixtures));
+        cases.extend(tenant_probes(config));
+    }
+    Ok(RunCases { cases, corpus_len, seqs })
+}
+
 /// Runs the whole pipeline and writes `verdict.json`, `results.jsonl`,
 /// `waiver-audit.json` and the human reports (a shard writes its results
 /// for `gauntlet merge` instead of reports).
@@ -212,26 +248,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let reports_dir = opts.out_dir.clone().unwrap_or_else(|| config.reports.clone());
     super::check_reports_dir(&reports_dir, opts.out_dir.is_some(), &config)?;
     let corpus_summary = corpus.summary.clone();
-    let mut originals = corpus.cases;
-    // Variants follow their originals in the case list, so results hold
-    // originals first (also after a merge, which restores this order).
-    if let Some(plan) = config.transforms.as_ref().and_then(|t| t.for_lane(opts.lane)) {
-        crate::transform::append_variants(&mut originals, plan).map_err(Error::Input)?;
-        clock.mark("transforms");
-    }
-    let mut cases = expand_for_tenants(originals, &config);
-    let mut seqs = None;
-    if let Some(p) = opts.partition {
-        let (kept, seq) = p.select(cases);
-        cases = kept;
-        seqs = Some(seq);
-    }
-    let corpus_len = cases.len();
-    // Fixture inputs and tenant probes run once: unsharded, or in shard 1.
-    if opts.partition.is_none_or(|p| p.index == 1) {
-        cases.extend(fixture_cases(&fixtures));
-        cases.extend(tenant_probes(&config));
-    }
+    let RunCases { cases, corpus_len, seqs } = run_cases(corpus.cases, &config, &fixtures, opts)?;
+    clock.mark("cases");
+    let requests = RequestPlan::new(&cases, corpus_len, opts, &config);
+    requests.check(&config)?;
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
     super::plan::check_sendable(target.as_ref(), &cases)?;

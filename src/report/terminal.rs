@@ -60,6 +60,13 @@ pub fn render(v: &Verdict) -> String {
         v.run.lane.as_str(),
         terminal_safe(&v.run.target.description),
     );
+    if let Some(ms) = v.run.target.throttled_ms {
+        let _ = writeln!(
+            out,
+            "throttled: requests waited {:.1} s in all for the rate limit or the server's 429s",
+            ms as f64 / 1e3
+        );
+    }
     if v.run.no_blocking_gate {
         let _ = writeln!(out, "note: {}", super::NO_BLOCKING_GATE_NOTE);
     }

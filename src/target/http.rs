@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::answer::AnswerMapping;
 use super::presets::CaseKind;
 use super::protocol::{excerpt, Request};
+use super::rate::{RateLimiter, SystemClock};
 use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
 use crate::corpus::{Case, Direction, Payload};
 use crate::errors::Error;
@@ -33,6 +34,8 @@ pub struct HttpConfig {
     /// The preset this came from, and the case kinds it can send (`None`: all).
     pub preset: Option<(&'static str, &'static [CaseKind])>,
     pub concurrency: usize,
+    /// Requests per second over all connections (`rate-limit`); `None`: as fast as answered.
+    pub rate_limit: Option<f64>,
     pub timeout: Duration,
     pub retries: u32,
     /// Certificates (DER) trusted instead of the system's store (`ca-file`).
@@ -50,6 +53,11 @@ pub struct HttpTarget {
     /// before its first case: every pooled connection is opened (and the
     /// endpoint warmed) outside the timed cases.
     warm_up: std::sync::OnceLock<Case>,
+    limiter: RateLimiter,
+    /// Requests sent and when the replay began: the rate reached so far.
+    sent: std::sync::atomic::AtomicU64,
+    replay_started: OnceLock<Instant>,
+    clean_in_a_row: std::sync::atomic::AtomicU32,
 }
 
 /// `${NAME}` → the environment variable, `${NAME:-default}` → it or the
@@ -184,7 +192,14 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
 
 enum Attempt {
     Done(Outcome),
-    Retry { kind: ErrorKind, message: String, after: Option<Duration> },
+    /// `throttle`: the server said the run is too fast (429), not that this
+    /// request failed: the whole run slows down.
+    Retry {
+        kind: ErrorKind,
+        message: String,
+        after: Option<Duration>,
+        throttle: bool,
+    },
 }
 
 impl HttpTarget {
@@ -206,7 +221,16 @@ impl HttpTarget {
             .max_idle_connections_per_host(config.concurrency.max(1) * 2)
             .build()
             .into();
-        HttpTarget { config, agent, version: Mutex::new(None), warm_up: std::sync::OnceLock::new() }
+        HttpTarget {
+            limiter: RateLimiter::new(config.rate_limit, SystemClock::default()),
+            config,
+            agent,
+            version: Mutex::new(None),
+            warm_up: std::sync::OnceLock::new(),
+            sent: Default::default(),
+            replay_started: OnceLock::new(),
+            clean_in_a_row: Default::default(),
+        }
     }
 
     fn version_url(&self) -> Option<String> {
@@ -242,19 +266,29 @@ impl HttpTarget {
             Some(t) => render(t, case),
             None => serde_json::to_string(&Request::for_case(case)).expect("json"),
         };
+        // Waiting for the rate limit is not the target's latency; waiting
+        // before a retry is, as backoff always was.
+        self.limiter.acquire();
         let start = Instant::now();
         let mut attempts = 0;
         loop {
             attempts += 1;
+            if attempts > 1 {
+                self.limiter.acquire();
+            }
+            self.sent.fetch_add(1, Ordering::Relaxed);
             match self.attempt(&body, start) {
                 Attempt::Done(mut o) => {
                     o.attempts = attempts;
+                    if o.decision.is_ok() {
+                        self.limiter.answered(self.clean_in_a_row.fetch_add(1, Ordering::Relaxed) + 1);
+                    }
                     if let Err(e) = &mut o.decision {
                         e.message = self.redact(std::mem::take(&mut e.message));
                     }
                     return o;
                 }
-                Attempt::Retry { kind, message, after } => {
+                Attempt::Retry { kind, message, after, throttle } => {
                     if attempts > self.config.retries {
                         let mut o = Outcome::error(
                             kind,
@@ -265,7 +299,13 @@ impl HttpTarget {
                         return o;
                     }
                     let backoff = Duration::from_millis(50u64 << (attempts - 1).min(6));
-                    std::thread::sleep(after.unwrap_or(backoff).min(Duration::from_secs(5)));
+                    if throttle {
+                        self.clean_in_a_row.store(0, Ordering::Relaxed);
+                        let pause = after.unwrap_or(backoff).min(Duration::from_secs(60));
+                        self.limiter.throttled_by_server(pause, self.observed_rate());
+                    } else {
+                        std::thread::sleep(after.unwrap_or(backoff).min(Duration::from_secs(5)));
+                    }
                 }
             }
         }
@@ -298,7 +338,12 @@ impl HttpTarget {
                 ))
             }
             Err(e @ (ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound)) => {
-                return Attempt::Retry { kind: ErrorKind::Connect, message: format!("connect: {e}"), after: None }
+                return Attempt::Retry {
+                    kind: ErrorKind::Connect,
+                    message: format!("connect: {e}"),
+                    after: None,
+                    throttle: false,
+                }
             }
             Err(e) => return Attempt::Done(Outcome::error(ErrorKind::Http, format!("http: {e}"), elapsed())),
         };
@@ -311,7 +356,12 @@ impl HttpTarget {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
             let _ = response.body_mut().read_to_string();
-            return Attempt::Retry { kind: ErrorKind::Http, message: format!("http {status}"), after };
+            return Attempt::Retry {
+                kind: ErrorKind::Http,
+                message: format!("http {status}"),
+                after,
+                throttle: status == 429,
+            };
         }
         let text = match response.body_mut().read_to_string() {
             Ok(t) => t,
@@ -325,6 +375,13 @@ impl HttpTarget {
             ));
         }
         Attempt::Done(self.config.answer.read(&text, elapsed()))
+    }
+
+    /// Requests per second sent so far in this replay.
+    fn observed_rate(&self) -> f64 {
+        let secs = self.replay_started.get().map_or(0.0, |t| t.elapsed().as_secs_f64());
+        // (Not under 10 ms: the first requests go out together.)
+        self.sent.load(Ordering::Relaxed) as f64 / secs.max(0.01)
     }
 
     /// `message` with every header value (keys, tokens) blanked out: an
@@ -371,11 +428,14 @@ impl Target for HttpTarget {
             },
             version: self.version.lock().expect("version lock").clone(),
             hash: f.finish(),
+            // Shown only when something held the run back.
+            throttled_ms: Some(self.limiter.throttled().as_millis() as u64).filter(|&ms| ms > 0),
         }
     }
 
     fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
         self.fetch_version();
+        let _ = self.replay_started.set(Instant::now());
         let slots: Vec<OnceLock<Outcome>> = (0..cases.len()).map(|_| OnceLock::new()).collect();
         let next = AtomicUsize::new(0);
         std::thread::scope(|s| {

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod http;
 pub mod presets;
 pub mod protocol;
+pub mod rate;
 mod spec;
 pub mod tenants;
 
@@ -111,6 +112,10 @@ pub struct TargetFingerprint {
     pub version: Option<String>,
     /// SHA-256 of what defines the target's behaviour (rules, command, URL).
     pub hash: String,
+    /// Time requests spent held back by the rate limit or a server's 429,
+    /// summed over connections (a timing: not part of any hash).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub throttled_ms: Option<u64>,
 }
 
 pub use crate::progress::Progress;

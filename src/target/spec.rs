@@ -57,6 +57,8 @@ pub struct TargetSpec {
     pub reasons: Option<String>,
     pub concurrency: Option<usize>,
     pub retries: Option<u32>,
+    /// Requests per second over all connections of an http target.
+    pub rate_limit: Option<f64>,
     /// A hosted guard API's shapes (`openai-moderation`, ...): see `presets`.
     pub preset: Option<String>,
     /// The value at `decision` is text: a prefix or regex match blocks.
@@ -76,6 +78,12 @@ pub struct TargetSpec {
     pub allow_http: Option<bool>,
     // exec and http
     pub timeout_ms: Option<u64>,
+    /// What one request costs (any unit), for `--dry-run` and `max-cost`.
+    pub cost: Option<f64>,
+    /// A run whose plan sends more requests than this stops before sending any.
+    pub max_requests: Option<u64>,
+    /// A run whose plan costs more than this stops before sending any.
+    pub max_cost: Option<f64>,
     // every kind
     /// Tenants: the corpora run once per tenant (`[[target.tenant]]`).
     pub tenant: Option<Vec<TenantSpec>>,
@@ -127,7 +135,8 @@ impl TargetSpec {
             hello => "hello", startup_ms => "startup-ms", hang_ms => "hang-ms", url => "url", body => "body", headers => "headers", decision => "decision",
             decision_map => "decision-map", score => "score", reasons => "reasons",
             concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms",
-            ca_file => "ca-file", allow_http => "allow-http", preset => "preset",
+            ca_file => "ca-file", allow_http => "allow-http", preset => "preset", rate_limit => "rate-limit",
+            cost => "cost", max_requests => "max-requests", max_cost => "max-cost",
             decision_text => "decision-text", decision_any => "decision-any", score_max => "score-max",
             reasons_keys => "reasons-keys", reasons_threshold => "reasons-threshold", reasons_items => "reasons-items"
         );
@@ -328,6 +337,15 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
             ));
         }
     }
+    if let Some(rate) = t.rate_limit {
+        if !(rate.is_finite() && rate > 0.0) {
+            problems.push(here(
+                "rate-limit",
+                Code::OutOfRange,
+                format!("rate-limit = {rate}: requests per second above 0"),
+            ));
+        }
+    }
     let ca_certs = match &t.ca_file {
         Some(f) => match super::http::read_ca_file(&file.base.join(f)) {
             Ok(certs) => Some(certs),
@@ -348,6 +366,7 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
         answer,
         preset: preset.map(|p| (p.name, p.kinds)),
         concurrency: t.concurrency.unwrap_or(16),
+        rate_limit: t.rate_limit,
         timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
         retries: t.retries.unwrap_or(3),
         ca_certs,

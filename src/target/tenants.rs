@@ -58,6 +58,7 @@ impl Target for TenantRouter {
             ),
             version: Some(format!("gauntlet-builtin/{}", env!("CARGO_PKG_VERSION"))),
             hash: f.finish(),
+            throttled_ms: None,
         }
     }
 

@@ -318,3 +318,59 @@ fn presets_refuse_cases_they_cannot_send_and_need_their_key() {
         stderr(&out)
     );
 }
+
+/// A 429 pauses every connection for its Retry-After (the run is too
+/// fast, not one request), and the verdict says how long the run waited.
+#[test]
+fn a_429_slows_the_whole_run_and_the_verdict_says_for_how_long() {
+    let refused = AtomicBool::new(false);
+    let port = serve(Arc::new(move |_: &HashMap<String, String>, body: &str| {
+        // (The untimed GET /version has no body.)
+        if !body.is_empty() && !refused.swap(true, Ordering::SeqCst) {
+            return (429, json!({"error": "slow down"}));
+        }
+        (200, json!({"decision": "allow"}))
+    }));
+    let dir =
+        project("rate-429", &format!("url = \"http://127.0.0.1:{port}/judge\"\nconcurrency = 4\nrate-limit = 1000\n"));
+    let out = gauntlet(&["run"], &dir);
+    assert!(matches!(out.code(), Some(0) | Some(1)), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("throttled: requests waited"), "{}", stdout(&out));
+    let verdict = read_json(&dir.join("reports/verdict.json"));
+    let waited = verdict["run"]["target"]["throttled-ms"].as_u64().unwrap();
+    // Every connection waited out the second, not only the refused request.
+    assert!(waited >= 2000, "{waited} ms");
+    assert_eq!(results(&dir).values().filter(|r| r["decision"] == "allow").count(), 4);
+}
+
+/// `--dry-run` counts what a run would send and what it would cost, and
+/// sends nothing; a plan over `max-requests` or `max-cost` stops before
+/// the first request (exit 2, not the exit 3 an unreachable target gives).
+#[test]
+fn dry_run_counts_requests_and_cost_and_budgets_stop_a_run_before_it_sends() {
+    let target = "url = \"http://127.0.0.1:9/judge\"\ncost = 0.01\n";
+    let dir = project("budget-dry-run", target);
+    let out = gauntlet(&["run", "--dry-run"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("dry run: 4 requests = 4 corpus cases (0 of them variants)"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("cost: 0.0400 (4 × 0.01 per request)"), "{}", stdout(&out));
+    let out = gauntlet(&["run", "--dry-run", "--repeat", "3", "--check-determinism"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("dry run: 24 requests"), "4 cases x 3 repeats x 2 passes: {}", stdout(&out));
+    assert!(!dir.join("reports").exists(), "a dry run writes no report");
+
+    let capped = project("budget-max-requests", &format!("{target}max-requests = 10\n"));
+    let out = gauntlet(&["run", "--repeat", "3"], &capped);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gauntlet.toml:8:1:")
+            && stderr(&out).contains("error[budget-exceeded]")
+            && stderr(&out).contains("12 requests, over max-requests = 10"),
+        "{}",
+        stderr(&out)
+    );
+    let priced = project("budget-max-cost", &format!("{target}max-cost = 0.03\n"));
+    let out = gauntlet(&["run"], &priced);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("would cost 0.0400") && stderr(&out).contains("max-cost = 0.03"), "{}", stderr(&out));
+}

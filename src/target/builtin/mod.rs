@@ -340,6 +340,7 @@ impl Target for Firewall {
             description: self.description.clone(),
             version: Some(format!("gauntlet-builtin/{}", env!("CARGO_PKG_VERSION"))),
             hash: self.hash.clone(),
+            throttled_ms: None,
         }
     }
 

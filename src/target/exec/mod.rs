@@ -626,6 +626,7 @@ impl Target for ExecTarget {
             description: self.config.command.join(" "),
             version: self.version.lock().expect("version lock").clone(),
             hash: f.finish(),
+            throttled_ms: None,
         }
     }
 
