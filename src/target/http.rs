@@ -241,6 +241,11 @@ impl HttpTarget {
     }
 
     fn fetch_version(&self) {
+        // A preset's API has no `/version` of gauntlet's protocol: no
+        // pointless request to a third party.
+        if self.config.preset.is_some() {
+            return;
+        }
         let Some(url) = self.version_url() else { return };
         let version = self
             .agent
