@@ -460,25 +460,35 @@ fn leet_view(plain: &[u8], out: &mut Vec<u8>) -> bool {
     let both = LETTER | LEET;
     let changes = |word: &[u8]| word.iter().fold(0, |seen, &b| seen | CLASS[b as usize]) & both == both;
     // One pass over the classes of each word's bytes; most texts stop here.
-    let mut seen = 0;
-    let mut any = false;
+    let (mut seen, mut mixed, mut words) = (0, 0usize, 0usize);
     for &b in plain {
         if b == b' ' {
-            any |= seen & both == both;
+            mixed += usize::from(seen & both == both);
+            words += 1;
             seen = 0;
         } else {
             seen |= CLASS[b as usize];
         }
     }
-    if !(any || seen & both == both) {
+    mixed += usize::from(seen & both == both);
+    words += 1;
+    if mixed == 0 {
         return false;
     }
+    // In text written mostly in leetspeak, short words come out as digits
+    // only ("70" for "to", "4" for "a"); elsewhere such a token is a number.
+    let heavy = mixed >= 3 && mixed * 10 >= words * 3;
+    let short_number = |word: &[u8]| {
+        let core = word.strip_suffix(b".").or_else(|| word.strip_suffix(b",")).unwrap_or(word);
+        (1..=2).contains(&core.len()) && core.iter().all(u8::is_ascii_digit)
+    };
     out.reserve(plain.len());
     for (i, word) in plain.split(|&b| b == b' ').enumerate() {
         if i > 0 {
             out.push(b' ');
         }
-        if !changes(word) {
+        let folds = changes(word) || (heavy && short_number(word));
+        if !folds {
             out.extend_from_slice(word);
             continue;
         }
