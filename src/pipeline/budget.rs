@@ -56,9 +56,8 @@ impl RequestPlan {
     /// The plan against `max-requests` and `max-cost`: over either is an
     /// input error at the key, before any request.
     pub fn check(&self, config: &Config) -> Result<(), Error> {
-        let text = std::fs::read_to_string(&config.path).unwrap_or_default();
         let over = |key: &str, message: String| {
-            Error::from(Diagnostic::new(Path::new(&config.path), Code::BudgetExceeded, message).near(&text, key))
+            Error::from(Diagnostic::new(Path::new(&config.path), Code::BudgetExceeded, message).near(&config.text, key))
         };
         if let Some(max) = config.target.max_requests {
             if self.requests > max {
