@@ -48,8 +48,13 @@ pub enum Command {
         check_determinism: bool,
         /// Load and validate everything, print how many requests the run
         /// would send (and their cost, with `cost` in [target]), send none.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         dry_run: bool,
+        /// Continue a run that was cut off (Ctrl-C, a timeout, a spent
+        /// budget): replay only the cases its journal has no outcome for.
+        /// Refused when the config, corpora, gates or target changed.
+        #[arg(long)]
+        resume: bool,
         /// Run only shard M of N (1-based): hash:M/N. Writes a shard result for `gauntlet merge`.
         #[arg(long)]
         partition: Option<Partition>,

@@ -120,7 +120,19 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into(), quiet)?;
             Ok(print_run(&output, quiet))
         }
-        Command::Run { config, out, lane, quiet, today, repeat, check_determinism, dry_run, partition, history } => {
+        Command::Run {
+            config,
+            out,
+            lane,
+            quiet,
+            today,
+            repeat,
+            check_determinism,
+            dry_run,
+            resume,
+            partition,
+            history,
+        } => {
             let opts = RunOptions {
                 out_dir: out,
                 lane,
@@ -130,6 +142,7 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
                 check_determinism,
                 partition,
                 history: history.into(),
+                resume,
                 ..RunOptions::new(config)
             };
             if dry_run {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Case, Decision, Direction, Label, Payload};
 use crate::errors::Error;
-use crate::target::{CaseError, Outcome, Progress, Target};
+use crate::target::{CaseError, Outcome, Progress, Replayed, Target};
 
 /// One case's ground truth and outcome. A line of `results.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -186,11 +186,26 @@ pub fn replay_repeated(
     severity: Severity,
     progress: &dyn Progress,
 ) -> Result<ReplayOutput, Error> {
+    let progress = crate::target::Unmetered(progress);
+    replay_rounds(cases, n, severity, &mut |_, cases| target.replay(cases, &progress))
+}
+
+/// Replays round `k` of a repeated replay over the given cases.
+pub type RoundReplay<'a> = dyn FnMut(u32, &[Case]) -> Result<Replayed, Error> + 'a;
+
+/// [`replay_repeated`] with each round's replay given by the caller (a
+/// resumed run replays only what its journal lacks).
+pub fn replay_rounds(
+    cases: Vec<Case>,
+    n: u32,
+    severity: Severity,
+    round: &mut RoundReplay,
+) -> Result<ReplayOutput, Error> {
     let mut clock = crate::stage_clock::StageClock::new("replay");
     let mut runs: Vec<Vec<Outcome>> = Vec::with_capacity(n as usize);
     let mut aborted = None;
-    for _ in 0..n.max(1) {
-        let replayed = target.replay(&cases, progress)?;
+    for k in 0..n.max(1) {
+        let replayed = round(k, &cases)?;
         if replayed.outcomes.len() != cases.len() {
             return Err(Error::Target(format!(
                 "target returned {} outcomes for {} cases",
@@ -297,7 +312,7 @@ mod tests {
             }
         }
 
-        fn replay(&self, cases: &[Case], _: &dyn Progress) -> Result<Replayed, Error> {
+        fn replay(&self, cases: &[Case], _: &dyn crate::target::ReplayProgress) -> Result<Replayed, Error> {
             let k = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
             let outcomes = cases
                 .iter()

@@ -51,7 +51,7 @@ const COMMON: &[(&str, &str)] = &[
     ("waivers/README.md", include_str!("../../waivers/README.md")),
     ("waivers/example.toml.template", include_str!("../../waivers/example.toml.template")),
     (".github/install-gauntlet.sh", include_str!("../../.github/install-gauntlet.sh")),
-    (".gitignore", "/reports/*\n!/reports/history/\n!/reports/baseline/\n/history/\n"),
+    (".gitignore", "/reports/*\n!/reports/history/\n!/reports/baseline/\n/history/\n/.gauntlet/\n"),
 ];
 
 const RUNBOOK_GATES: &str = include_str!("../../gates/runbook.toml");

@@ -24,19 +24,37 @@ pub struct RequestPlan {
     pub passes: u32,
     /// The health probe (1, or 0 when off).
     pub probes: u64,
+    /// An http target's untimed first request on each connection, per
+    /// round and pass (with the health probe on).
+    pub warm_ups: u64,
+    /// Case-rounds a resumed run already has from its journal.
+    pub recorded: u64,
     pub requests: u64,
     pub cost_per_request: Option<f64>,
 }
 
 impl RequestPlan {
-    pub fn new(cases: &[Case], corpus_len: usize, opts: &RunOptions, config: &Config) -> RequestPlan {
+    /// The plan for `cases` (of which the first `corpus_len` come from the
+    /// corpora), less the `recorded` case-rounds a resumed run has.
+    pub fn new(cases: &[Case], corpus_len: usize, opts: &RunOptions, config: &Config, recorded: u64) -> RequestPlan {
         let corpus_cases = corpus_len as u64;
         let extra_cases = (cases.len() - corpus_len) as u64;
         let variants = cases[..corpus_len].iter().filter(|c| c.transform.is_some()).count() as u64;
         let repeat = opts.repeat.max(1);
         let passes = if opts.check_determinism { 2 } else { 1 };
-        let probes = u64::from(config.target.health_probe.unwrap_or(true));
-        let requests = (corpus_cases + extra_cases) * repeat as u64 * passes as u64 + probes;
+        let probe_on = config.target.health_probe.unwrap_or(true);
+        let probes = u64::from(probe_on);
+        let case_rounds = (corpus_cases + extra_cases) * repeat as u64;
+        let left = case_rounds.saturating_sub(recorded);
+        let warm_ups = match (config.target.kind.as_str(), probe_on) {
+            ("http", true) => {
+                let connections = config.target.concurrency.unwrap_or(16) as u64;
+                // Per round, as many connections as there are cases left to send.
+                connections.min(left.div_ceil(repeat as u64)) * repeat as u64 * passes as u64
+            }
+            _ => 0,
+        };
+        let requests = left + case_rounds * (passes as u64 - 1) + probes + warm_ups;
         RequestPlan {
             corpus_cases,
             variants,
@@ -44,8 +62,23 @@ impl RequestPlan {
             repeat,
             passes,
             probes,
+            warm_ups,
+            recorded,
             requests,
             cost_per_request: config.target.cost,
+        }
+    }
+
+    /// How many requests the budget allows in all (`max-requests`, and
+    /// `max-cost` ÷ `cost`), when either is set.
+    pub fn limit(config: &Config) -> Option<u64> {
+        let by_cost = match (config.target.max_cost, config.target.cost) {
+            (Some(max), Some(cost)) if cost > 0.0 => Some((max / cost + 1e-9).floor() as u64),
+            _ => None,
+        };
+        match (config.target.max_requests, by_cost) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -98,8 +131,18 @@ impl RequestPlan {
         if self.passes > 1 {
             text = format!("({text}) × 2 for --check-determinism");
         }
+        if self.recorded > 0 {
+            text = format!("{text} − {} already recorded in the journal", self.recorded);
+        }
         if self.probes > 0 {
             text.push_str(" + 1 health probe");
+        }
+        if self.warm_ups > 0 {
+            text.push_str(&format!(
+                " + {} connection warm-up{}",
+                self.warm_ups,
+                if self.warm_ups == 1 { "" } else { "s" }
+            ));
         }
         text
     }
@@ -125,7 +168,7 @@ impl RequestPlan {
 pub fn dry_run(opts: &RunOptions) -> Result<RequestPlan, Error> {
     let super::plan::Plan { config, corpus, fixtures, .. } = super::plan::plan(&opts.config, opts.quiet)?;
     let RunCases { cases, corpus_len, .. } = run_cases(corpus.cases, &config, &fixtures, opts)?;
-    let plan = RequestPlan::new(&cases, corpus_len, opts, &config);
+    let plan = RequestPlan::new(&cases, corpus_len, opts, &config, 0);
     plan.check(&config)?;
     Ok(plan)
 }

@@ -13,6 +13,7 @@ mod diff;
 mod drift;
 mod expand;
 mod golden;
+mod journal;
 mod judge;
 mod merge;
 mod plan;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::budget::RequestPlan;
+use super::journal::{journal_path, replay_journaled, Journal, KeyInputs, RequestMeter, RunKey};
 use super::judge::{Judging, ReplayFacts};
 use super::plan::{plan, Plan};
 use crate::config::Config;
@@ -41,6 +42,8 @@ pub struct RunOptions {
     pub partition: Option<Partition>,
     /// The history file read for trends, and whether to append to it.
     pub history: super::History,
+    /// Continue an interrupted run from its journal (`--resume`).
+    pub resume: bool,
 }
 
 impl RunOptions {
@@ -57,6 +60,7 @@ impl RunOptions {
             check_determinism: false,
             partition: None,
             history: super::History::default(),
+            resume: false,
         }
     }
 }
@@ -250,21 +254,29 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let corpus_summary = corpus.summary.clone();
     let RunCases { cases, corpus_len, seqs } = run_cases(corpus.cases, &config, &fixtures, opts)?;
     clock.mark("cases");
-    let requests = RequestPlan::new(&cases, corpus_len, opts, &config);
+    let mut journal = JournalPlan::new(&config, &gates, &corpus_summary.hash, target.as_ref(), &cases, opts)?;
+    let recorded = journal.resumed.as_ref().map_or(0, Journal::recorded_count);
+    let requests = RequestPlan::new(&cases, corpus_len, opts, &config, recorded);
     requests.check(&config)?;
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
     super::plan::check_sendable(target.as_ref(), &cases)?;
+    let meter = RequestMeter::new(RequestPlan::limit(&config));
     if config.target.health_probe.unwrap_or(true) {
-        target.probe(&crate::target::probe_case(&cases))?;
+        target.probe(&crate::target::probe_case(&cases), &meter)?;
     }
     let policy = config.counting;
     let severity = |l, d| policy.severity(l, d);
     let total = cases.len() as u64 * opts.repeat.max(1) as u64;
+    let mut open_journal = journal.open(cases.len(), opts.repeat)?;
     let replayed =
         super::progress::with_progress(super::progress::Step::cases("replay", total), opts.quiet, |progress| {
-            replay_repeated(target.as_ref(), cases, opts.repeat, &severity, progress)
-        })?;
+            match open_journal.as_mut() {
+                Some(j) => replay_journaled(target.as_ref(), cases, opts.repeat, &severity, progress, j, &meter),
+                None => replay_repeated(target.as_ref(), cases, opts.repeat, &severity, progress),
+            }
+        })
+        .map_err(|e| interrupted(e, open_journal.as_ref(), &meter, &config))?;
     clock.mark("replay");
     let determinism = match second_pass {
         Some(cases) => Some(second_replay(target.as_ref(), cases, &replayed.results, opts.repeat, &config.counting)?),
@@ -313,7 +325,86 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         &opts.history,
     )?;
     clock.mark("judged+written");
+    // An honest verdict is written: nothing is left to resume.
+    if let (Some(journal), None) = (open_journal, &verdict.run.aborted) {
+        journal.remove()?;
+    }
     Ok(RunOutput { verdict, results, reports_dir })
+}
+
+/// The journal a run keeps (exec and http targets: the built-in one
+/// replays in seconds and keeps none): loaded before the budget check when
+/// resuming, created only once the run is about to send.
+struct JournalPlan {
+    path: std::path::PathBuf,
+    key: Option<RunKey>,
+    resumed: Option<Journal>,
+}
+
+impl JournalPlan {
+    fn new(
+        config: &Config,
+        gates: &[crate::evaluate::Gate],
+        corpora_hash: &str,
+        target: &dyn Target,
+        cases: &[Case],
+        opts: &RunOptions,
+    ) -> Result<JournalPlan, Error> {
+        let path = journal_path(&config.base, opts.lane, opts.partition);
+        let fingerprint = target.fingerprint();
+        if fingerprint.kind == "builtin" {
+            if opts.resume {
+                return Err(Error::Usage(
+                    "nothing to resume: the built-in target replays in seconds and keeps no journal; run without --resume".into(),
+                ));
+            }
+            return Ok(JournalPlan { path, key: None, resumed: None });
+        }
+        let key = RunKey::new(&KeyInputs {
+            config_text: &config.text,
+            corpora_hash,
+            gate_files: gates.iter().map(|g| g.defined_at.path.as_path()).collect(),
+            target_hash: &fingerprint.hash,
+            cases,
+            lane: opts.lane,
+            repeat: opts.repeat,
+        })?;
+        let resumed = match opts.resume {
+            true => Some(Journal::resume(&path, &key, cases.len(), opts.repeat)?),
+            false => None,
+        };
+        Ok(JournalPlan { path, key: Some(key), resumed })
+    }
+
+    fn open(&mut self, cases: usize, repeat: u32) -> Result<Option<Journal>, Error> {
+        match (self.resumed.take(), &self.key) {
+            (Some(journal), _) => Ok(Some(journal)),
+            (None, Some(key)) => Journal::create(&self.path, key, cases, repeat).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// A replay that ended before every case had an outcome: what was recorded
+/// stays in the journal, and the message says how to continue.
+fn interrupted(error: Error, journal: Option<&Journal>, meter: &RequestMeter, config: &Config) -> Error {
+    let Some(journal) = journal else { return error };
+    let resume = format!(
+        "the outcomes so far are recorded in {}; `gauntlet run --resume` replays only the rest",
+        journal.path().display()
+    );
+    if meter.stopped() {
+        return Error::Target(format!(
+            "the request budget ran out mid-run after {} requests (max-requests {}, max-cost {}: retries sent more than planned); {resume}",
+            meter.sent(),
+            config.target.max_requests.map_or("-".into(), |m| m.to_string()),
+            config.target.max_cost.map_or("-".into(), |m| m.to_string()),
+        ));
+    }
+    match error {
+        Error::Target(message) => Error::Target(format!("{message}; {resume}")),
+        other => other,
+    }
 }
 
 /// `gauntlet fixtures bless`: replay and accept the current decisions as the

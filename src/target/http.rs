@@ -16,7 +16,7 @@ use super::answer::AnswerMapping;
 use super::presets::CaseKind;
 use super::protocol::{excerpt, Request};
 use super::rate::{RateLimiter, SystemClock};
-use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
+use super::{ErrorKind, Outcome, ReplayProgress, Replayed, Target, TargetFingerprint};
 use crate::corpus::{Case, Direction, Payload};
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
@@ -266,7 +266,9 @@ impl HttpTarget {
         *self.version.lock().expect("version lock") = version;
     }
 
-    fn call(&self, case: &Case) -> Outcome {
+    /// One case, retried as configured; `None` when `budget` refused a
+    /// request first (the case stays without an outcome).
+    fn call(&self, case: &Case, budget: &dyn ReplayProgress) -> Option<Outcome> {
         let body = match &self.config.body {
             Some(t) => render(t, case),
             None => serde_json::to_string(&Request::for_case(case)).expect("json"),
@@ -281,6 +283,9 @@ impl HttpTarget {
             if attempts > 1 {
                 self.limiter.acquire();
             }
+            if budget.reserve(1) == 0 {
+                return None;
+            }
             self.sent.fetch_add(1, Ordering::Relaxed);
             match self.attempt(&body, start) {
                 Attempt::Done(mut o) => {
@@ -291,7 +296,7 @@ impl HttpTarget {
                     if let Err(e) = &mut o.decision {
                         e.message = self.redact(std::mem::take(&mut e.message));
                     }
-                    return o;
+                    return Some(o);
                 }
                 Attempt::Retry { kind, message, after, throttle } => {
                     if attempts > self.config.retries {
@@ -301,7 +306,7 @@ impl HttpTarget {
                             start.elapsed().as_micros() as u64,
                         );
                         o.attempts = attempts;
-                        return o;
+                        return Some(o);
                     }
                     let backoff = Duration::from_millis(50u64 << (attempts - 1).min(6));
                     if throttle {
@@ -402,9 +407,12 @@ impl HttpTarget {
 }
 
 impl Target for HttpTarget {
-    fn probe(&self, case: &Case) -> Result<(), Error> {
+    fn probe(&self, case: &Case, budget: &dyn ReplayProgress) -> Result<(), Error> {
         let _ = self.warm_up.set(case.clone());
-        match self.call(case).decision {
+        let Some(outcome) = self.call(case, budget) else {
+            return Err(Error::Target(format!("health probe to {}: the request budget ran out", self.config.url)));
+        };
+        match outcome.decision {
             Ok(_) => Ok(()),
             Err(e) => Err(Error::Target(format!("health probe to {}: {}", self.config.url, e.message))),
         }
@@ -438,7 +446,7 @@ impl Target for HttpTarget {
         }
     }
 
-    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
+    fn replay(&self, cases: &[Case], progress: &dyn ReplayProgress) -> Result<Replayed, Error> {
         self.fetch_version();
         let _ = self.replay_started.set(Instant::now());
         let slots: Vec<OnceLock<Outcome>> = (0..cases.len()).map(|_| OnceLock::new()).collect();
@@ -447,15 +455,16 @@ impl Target for HttpTarget {
             for _ in 0..self.config.concurrency.max(1).min(cases.len().max(1)) {
                 s.spawn(|| {
                     if let Some(case) = self.warm_up.get() {
-                        let _ = self.call(case); // untimed; a real failure shows in the cases
+                        let _ = self.call(case, progress); // untimed; a real failure shows in the cases
                     }
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= cases.len() {
+                        if i >= cases.len() || progress.stopped() {
                             break;
                         }
-                        let outcome = self.call(&cases[i]);
+                        let Some(outcome) = self.call(&cases[i], progress) else { break };
                         let failed = outcome.decision.is_err();
+                        progress.outcome(i, &outcome);
                         let _ = slots[i].set(outcome);
                         progress.advance(1);
                         if failed {
@@ -465,8 +474,14 @@ impl Target for HttpTarget {
                 });
             }
         });
-        let outcomes = slots.into_iter().map(|s| s.into_inner().expect("every case was called")).collect();
-        Ok(Replayed { outcomes, aborted: None })
+        let outcomes: Option<Vec<Outcome>> = slots.into_iter().map(|s| s.into_inner()).collect();
+        match outcomes {
+            Some(outcomes) => Ok(Replayed { outcomes, aborted: None }),
+            None => Err(Error::Target(format!(
+                "{}: the request budget ran out before every case was sent",
+                self.config.url
+            ))),
+        }
     }
 }
 

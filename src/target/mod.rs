@@ -120,6 +120,48 @@ pub struct TargetFingerprint {
 
 pub use crate::progress::Progress;
 
+/// Progress, plus what a journaled and budgeted replay needs from a target:
+/// each case's final outcome as soon as it is known, and leave before each
+/// request. The defaults are a replay with neither.
+pub trait ReplayProgress: Progress {
+    /// Case `case` (its index in the replayed slice) has this final outcome:
+    /// a run journal records it so an interrupted run can resume. Called
+    /// again for the same case if a later event changes it (a second answer
+    /// makes it a protocol error); the last call wins.
+    fn outcome(&self, _case: usize, _outcome: &Outcome) {}
+    /// Asks to send `n` more requests; returns how many may go (a request
+    /// budget can run out mid-way, through retries). A target given fewer
+    /// stops taking cases and leaves the rest without an outcome.
+    fn reserve(&self, n: u64) -> u64 {
+        n
+    }
+    /// The budget ran out: cases left without an outcome were never sent.
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+impl ReplayProgress for () {}
+
+impl ReplayProgress for crate::progress::Counter {}
+
+/// Plain progress, for a replay with no journal and no budget.
+pub struct Unmetered<'a>(pub &'a dyn Progress);
+
+impl Progress for Unmetered<'_> {
+    fn advance(&self, n: u64) {
+        self.0.advance(n)
+    }
+    fn failed(&self, n: u64) {
+        self.0.failed(n)
+    }
+    fn set_total(&self, n: u64) {
+        self.0.set_total(n)
+    }
+}
+
+impl ReplayProgress for Unmetered<'_> {}
+
 /// A system under test.
 pub trait Target: Sync {
     fn fingerprint(&self) -> TargetFingerprint;
@@ -127,14 +169,15 @@ pub trait Target: Sync {
     /// Replays `cases`, returning one outcome per case in the same order.
     /// `Err` only when the run cannot continue at all (an infrastructure
     /// failure); per-case failures are outcomes.
-    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error>;
+    fn replay(&self, cases: &[Case], progress: &dyn ReplayProgress) -> Result<Replayed, Error>;
 
     /// One untimed request before the replay (`case`, id `gauntlet:probe`):
     /// a target that cannot start, answers garbage or refuses connections
     /// is found at once and reported as exit 3 with the cause, instead of
     /// failing every case. The default (in-process targets) always passes.
-    fn probe(&self, case: &Case) -> Result<(), Error> {
-        let _ = case;
+    /// `budget` meters its requests (retries included) like the cases'.
+    fn probe(&self, case: &Case, budget: &dyn ReplayProgress) -> Result<(), Error> {
+        let _ = (case, budget);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::builtin::Firewall;
-use super::{Outcome, Progress, Replayed, Target, TargetFingerprint};
+use super::{Outcome, ReplayProgress, Replayed, Target, TargetFingerprint};
 use crate::corpus::{Case, Decision};
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
@@ -62,7 +62,7 @@ impl Target for TenantRouter {
         }
     }
 
-    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
+    fn replay(&self, cases: &[Case], progress: &dyn ReplayProgress) -> Result<Replayed, Error> {
         let outcomes = cases
             .par_iter()
             .map(|case| {

@@ -19,6 +19,7 @@ mod public_datasets;
 mod release;
 mod renderers;
 mod reports;
+mod resume;
 mod run_bundled;
 mod scaffold;
 mod schema;

@@ -24,7 +24,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use super::{Outcome, Progress, Replayed, Target, TargetFingerprint};
+use super::{Outcome, ReplayProgress, Replayed, Target, TargetFingerprint};
 use crate::corpus::{Case, Decision, Direction};
 use crate::errors::{toml_diagnostic, Code, Diagnostic, Error};
 use crate::hashing::sha256_hex;
@@ -344,7 +344,7 @@ impl Target for Firewall {
         }
     }
 
-    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
+    fn replay(&self, cases: &[Case], progress: &dyn ReplayProgress) -> Result<Replayed, Error> {
         // An indexed collect writes straight into the result; a flattened
         // one gathered chunks and copied them, twice the outcomes' memory.
         // Progress is told once per 1,024 cases, off the per-case path.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::corpus::Case;
 use crate::target::protocol::excerpt;
-use crate::target::{ErrorKind, Outcome, Progress};
+use crate::target::{ErrorKind, Outcome, ReplayProgress};
 
 /// A request in flight, in the order it was sent.
 pub(super) struct Slot {
@@ -172,6 +172,10 @@ pub(super) struct Done {
     /// Stdout lines no case could be tied to (not JSON, no known id), oldest
     /// first: each timeout tells the oldest one not yet told.
     pub(super) strays: VecDeque<String>,
+    /// `outcomes[..told]` have been passed to `ReplayProgress::outcome`.
+    pub(super) told: usize,
+    /// Positions in `outcomes` changed after they were told.
+    pub(super) changed: Vec<usize>,
 }
 
 impl Done {
@@ -182,7 +186,15 @@ impl Done {
         self.unreported += 1;
     }
 
-    pub(super) fn report(&mut self, progress: &dyn Progress) {
+    pub(super) fn report(&mut self, progress: &dyn ReplayProgress) {
+        for (case, outcome) in &self.outcomes[self.told..] {
+            progress.outcome(*case, outcome);
+        }
+        self.told = self.outcomes.len();
+        for at in self.changed.drain(..) {
+            let (case, outcome) = &self.outcomes[at];
+            progress.outcome(*case, outcome);
+        }
         if self.unreported > 0 {
             progress.advance(std::mem::take(&mut self.unreported));
         }
@@ -203,6 +215,9 @@ impl Done {
                     format!("answered twice; second answer: {}", excerpt(line)),
                     outcome.latency_us,
                 );
+                if at as usize - 1 < self.told {
+                    self.changed.push(at as usize - 1);
+                }
                 true
             }
         }

@@ -27,7 +27,7 @@ use pipes::{Pipes, Wait};
 use probe::{ErrorAnswer, Probe};
 
 use super::protocol::{excerpt, Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
-use super::{ErrorKind, Outcome, Progress, Replayed, Target, TargetFingerprint};
+use super::{ErrorKind, Outcome, ReplayProgress, Replayed, Target, TargetFingerprint};
 use crate::corpus::Case;
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
@@ -112,7 +112,7 @@ struct Run<'a> {
     queue: Mutex<VecDeque<usize>>,
     restarts: AtomicU32,
     abort: Mutex<Option<String>>,
-    progress: &'a dyn Progress,
+    progress: &'a dyn ReplayProgress,
 }
 
 impl Run<'_> {
@@ -126,7 +126,7 @@ impl Run<'_> {
             return;
         }
         let mut queue = self.queue.lock().expect("queue lock");
-        let n = n.min(queue.len());
+        let n = self.progress.reserve(n.min(queue.len()) as u64) as usize;
         out.extend(queue.drain(..n));
     }
 
@@ -245,6 +245,8 @@ impl ExecTarget {
             unreported_failed: 0,
             late: Default::default(),
             strays: VecDeque::new(),
+            told: 0,
+            changed: Vec::new(),
         };
         let warm = self.probe.lock().expect("probe lock").warm.take();
         let mut process = match warm.map_or_else(|| self.spawn(), Ok) {
@@ -282,8 +284,13 @@ impl ExecTarget {
             next.clear();
             if !isolate.is_empty() {
                 if in_flight.unanswered == 0 {
-                    next.extend(isolate.pop_front());
-                    isolating = true;
+                    if run.progress.reserve(1) == 1 {
+                        next.extend(isolate.pop_front());
+                        isolating = true;
+                    } else {
+                        // Out of budget: left unsent, for a resumed run.
+                        run.queue.lock().expect("queue lock").extend(isolate.drain(..));
+                    }
                 }
             } else {
                 // Refill in batches of at least half the limit: the target
@@ -605,7 +612,7 @@ impl Target for ExecTarget {
     /// Arms the probe every process answers before its first case, and
     /// starts the first process now, so a target that cannot start or
     /// answer fails the run at once (exit 3) with its stderr.
-    fn probe(&self, case: &Case) -> Result<(), Error> {
+    fn probe(&self, case: &Case, _: &dyn ReplayProgress) -> Result<(), Error> {
         let mut request = Vec::new();
         Request::write_line(case, &mut request);
         self.probe.lock().expect("probe lock").request = Some(request);
@@ -630,7 +637,7 @@ impl Target for ExecTarget {
         }
     }
 
-    fn replay(&self, cases: &[Case], progress: &dyn Progress) -> Result<Replayed, Error> {
+    fn replay(&self, cases: &[Case], progress: &dyn ReplayProgress) -> Result<Replayed, Error> {
         let run = Run {
             cases,
             ids: std::sync::OnceLock::new(),
@@ -651,6 +658,12 @@ impl Target for ExecTarget {
             handles.into_iter().map(|h| h.join().expect("worker thread")).collect()
         });
         clock.mark("workers");
+        if progress.stopped() && !run.queue.lock().expect("queue lock").is_empty() {
+            return Err(Error::Target(format!(
+                "`{}`: the request budget ran out before every case was sent",
+                self.config.command.join(" ")
+            )));
+        }
         let aborted = run.abort.into_inner().expect("abort lock");
         let outcomes = scatter(results, cases.len(), &aborted.clone().unwrap_or_default());
         clock.mark("ordered");

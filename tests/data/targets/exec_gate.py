@@ -16,6 +16,7 @@ Modes:
   quit      exit cleanly after reading the 3rd request, without answering it
   stateful  block any session seen three times (risk kept per session)
 Decisions: block when the input mentions "attack", else allow.
+With EXEC_GATE_LOG set, every request's id is appended to that file.
 """
 import json
 import os
@@ -52,11 +53,16 @@ if first_process:
 if MODE == "slowstart":
     time.sleep(1.5)  # loading a model, say: longer than the test's timeout
 
+LOG = open(os.environ["EXEC_GATE_LOG"], "a") if os.environ.get("EXEC_GATE_LOG") else None
+
 pending = []
 count = 0
 for line in sys.stdin:
     req = json.loads(line)
     count += 1
+    if LOG:
+        LOG.write(req["id"] + "\n")
+        LOG.flush()
     text = json.dumps(req.get("input", ""))
     if MODE == "crash1" and first_process and count == 6:
         sys.stderr.write("exec_gate: crashing on purpose\n")
