@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use gauntlet::pipeline::{run, RunOptions};
 
+#[path = "pipeline/load_parquet.rs"]
+mod load_parquet;
+#[path = "pipeline/parquet_file.rs"]
+mod parquet_file;
 #[path = "pipeline/rate.rs"]
 mod rate;
 
@@ -640,6 +644,9 @@ fn main() {
     }
     if wanted("load") {
         bench_load(n);
+    }
+    if wanted("load_parquet") {
+        load_parquet::bench_load_parquet(n);
     }
     if wanted("firewall") {
         bench_firewall(n);

@@ -222,6 +222,25 @@ pub enum TargetCommand {
 
 #[derive(Subcommand)]
 pub enum CorpusCommand {
+    /// Download every `[fetch]` dataset of the corpora into the cache
+    /// (resuming partial downloads), verify it, and lock its SHA-256 in
+    /// corpus.lock on first fetch. GAUNTLET_FETCH_MIRROR serves from a mirror.
+    Fetch {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        /// No progress bar or lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Copy a catalogue dataset's corpus.toml into the project (then `corpus fetch`).
+    Add {
+        /// A name from `gauntlet corpus list`.
+        name: String,
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+    },
+    /// The catalogue of public datasets, with licences and pinned URLs.
+    List,
     /// Write the robustness variants `[transforms]` makes as a JSONL corpus
     /// (with `origin` and `transform`), to review and commit.
     Expand {

@@ -146,6 +146,9 @@ pub enum Error {
     /// The target failed so that no honest verdict can be given.
     #[error("target error: {0}")]
     Target(String),
+    /// Downloading a dataset failed (`gauntlet corpus fetch`).
+    #[error("fetch failed: {0}")]
+    Fetch(String),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -163,7 +166,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) | Error::Usage(_) => exit_code::INPUT_ERROR,
-            Error::Target(_) | Error::Io { .. } => exit_code::TARGET_ERROR,
+            Error::Target(_) | Error::Fetch(_) | Error::Io { .. } => exit_code::TARGET_ERROR,
         }
     }
 }

@@ -97,6 +97,21 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             out!("{}", terminal_safe(&report.summary(&config)));
             Ok(Outcome::Pass)
         }
+        Command::Corpus { command: CorpusCommand::Fetch { config, quiet } } => {
+            for line in pipeline::fetch_datasets(&config, quiet)? {
+                out!("{line}");
+            }
+            Ok(Outcome::Pass)
+        }
+        Command::Corpus { command: CorpusCommand::Add { name, config } } => {
+            let path = pipeline::add_dataset(&config, &name)?;
+            out!("wrote {}; next: gauntlet corpus fetch", path.display());
+            Ok(Outcome::Pass)
+        }
+        Command::Corpus { command: CorpusCommand::List } => {
+            out_raw!("{}", pipeline::list_datasets());
+            Ok(Outcome::Pass)
+        }
         Command::Corpus { command: CorpusCommand::Expand { config, lane, out } } => {
             let out = out.unwrap_or_else(|| pipeline::default_expand_path(&config));
             let n = pipeline::expand(&config, lane, &out)?;

@@ -70,14 +70,27 @@ pub fn load_corpora(paths: &[PathBuf], base: &Path) -> Result<CorpusSet, Error> 
 pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Progress) -> Result<CorpusSet, Error> {
     let mut problems = Vec::new();
     let mut files = Vec::new();
+    let mut manifests: HashMap<PathBuf, Option<Arc<Manifest>>> = HashMap::new();
+    // Files `corpus fetch` downloaded, each with its manifest (they live in
+    // the cache, not beside it) and the hash it was verified to have.
+    let mut fetched: HashMap<PathBuf, (Arc<Manifest>, String)> = HashMap::new();
     for path in paths {
         if !path.exists() {
             problems.push(Diagnostic::new(path, Code::MissingCorpus, "corpus path does not exist"));
             continue;
         }
-        for entry in WalkDir::new(path).sort_by_file_name().follow_links(true) {
+        // `.gauntlet` holds the dataset cache: fetched files are found
+        // through their manifests, never twice by walking.
+        let walk = WalkDir::new(path).sort_by_file_name().follow_links(true).into_iter();
+        for entry in walk.filter_entry(|e| e.file_name() != ".gauntlet") {
             match entry {
                 Ok(e) if e.file_type().is_file() && is_data_file(e.path()) => files.push(e.into_path()),
+                Ok(e) if e.file_type().is_file() && e.file_name() == MANIFEST_NAME => {
+                    if let Some((file, manifest, sha)) = fetched_file(e.path(), base, &mut manifests, &mut problems) {
+                        files.push(file.clone());
+                        fetched.insert(file, (manifest, sha));
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => problems.push(Diagnostic::new(path, Code::UnreadableFile, e.to_string())),
             }
@@ -89,31 +102,40 @@ pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Pro
         return Err(Diagnostic::new(
             paths.first().map(|p| p.as_path()).unwrap_or(base),
             Code::EmptyCorpus,
-            format!("no .jsonl or .csv corpus files found under {shown}"),
+            format!("no .jsonl, .csv or .parquet corpus files found under {shown}"),
         )
         .into());
     }
 
     progress.set_total(files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
     let mut clock = crate::stage_clock::StageClock::new("load");
-    let mut manifests: HashMap<PathBuf, Option<Arc<Manifest>>> = HashMap::new();
     let mut fingerprint = Fingerprint::new();
     let mut loaded = Loaded::default();
     let mut datasets: BTreeMap<String, DatasetInfo> = BTreeMap::new();
     let mut files_by_manifest: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut warnings = Vec::new();
     for file in &files {
-        let manifest = match find_manifest(file, paths, &mut manifests, &mut problems) {
-            Some(Some(m)) => Some(m),
-            Some(None) => continue, // the manifest itself is broken, already reported
-            None => None,
+        let fetched_from = fetched.get(file);
+        let manifest = match fetched_from {
+            Some((m, _)) => Some(m.clone()),
+            None => match find_manifest(file, paths, &mut manifests, &mut problems) {
+                Some(Some(m)) => Some(m),
+                Some(None) => continue, // the manifest itself is broken, already reported
+                None => None,
+            },
         };
         let display_path = file.strip_prefix(base).unwrap_or(file).to_path_buf();
+        // A fetched file is mapped, and hashed, as if it sat beside its
+        // manifest: where the cache is must not change the corpora's hash.
+        let logical_path = match (fetched_from, file.file_name()) {
+            (Some((m, _)), Some(name)) => m.dir().join(name),
+            _ => file.clone(),
+        };
         if let Some(m) = &manifest {
-            files_by_manifest.entry(m.path.clone()).or_default().push(file.clone());
+            files_by_manifest.entry(m.path.clone()).or_default().push(logical_path.clone());
         }
         let default_mapping = Mapping::default();
-        let mapping = manifest.as_deref().map(|m| m.mapping_for(file)).unwrap_or(&default_mapping);
+        let mapping = manifest.as_deref().map(|m| m.mapping_for(&logical_path)).unwrap_or(&default_mapping);
         let dataset_name = manifest.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| file_stem(file));
         let info = datasets.entry(dataset_name.clone()).or_insert_with(|| DatasetInfo {
             name: dataset_name.clone(),
@@ -121,6 +143,10 @@ pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Pro
             license: manifest.as_ref().and_then(|m| m.license.clone()),
             ..DatasetInfo::default()
         });
+        if let Some((m, sha)) = fetched_from {
+            info.url = m.fetch.as_ref().map(|f| f.url.clone());
+            info.sha256 = Some(sha.clone());
+        }
         info.files.push(display_path.to_string_lossy().into_owned());
         let ctx = FileContext {
             path: Arc::new(display_path.clone()),
@@ -130,24 +156,30 @@ pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Pro
             id_prefix: manifest.as_ref().and_then(|m| m.id_prefix.clone()).unwrap_or_default(),
             progress,
         };
-        fingerprint.part(display_path.to_string_lossy().as_bytes());
+        fingerprint.part(logical_path.strip_prefix(base).unwrap_or(&logical_path).to_string_lossy().as_bytes());
         let before = loaded.cases.len();
+        let format = Format::of(file);
         if let Some(m) = &manifest {
-            let csv = has_extension(file, "csv");
-            let found = super::mapping_check::mistakes(mapping, file, csv, &m.path, &display_path);
+            let found = super::mapping_check::mistakes(mapping, file, format, &m.path, &display_path);
             if !found.is_empty() {
                 problems.extend(found);
                 continue;
             }
         }
-        let read = if has_extension(file, "csv") {
-            std::fs::read(file).map(|bytes| {
+        let read = match format {
+            Format::Csv => std::fs::read(file).map(|bytes| {
                 fingerprint.part(&bytes);
                 loaded.add(parse_csv(&bytes, &ctx), &mut problems);
                 progress.advance(bytes.len() as u64);
-            })
-        } else {
-            read_jsonl(file, &ctx, JSONL_BLOCK, &mut fingerprint, &mut loaded, &mut problems)
+            }),
+            Format::Parquet => super::parquet::hash_file(file, &mut fingerprint).map(|len| {
+                match super::parquet::parse_parquet(file, &ctx) {
+                    Ok(rows) => loaded.add(rows, &mut problems),
+                    Err(d) => problems.push(d),
+                }
+                progress.advance(len);
+            }),
+            Format::Jsonl => read_jsonl(file, &ctx, JSONL_BLOCK, &mut fingerprint, &mut loaded, &mut problems),
         };
         if let Err(e) = &read {
             problems.push(Diagnostic::new(file, Code::UnreadableFile, e.to_string()));
@@ -196,8 +228,61 @@ pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Pro
     })
 }
 
+/// How a data file is read, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+impl Format {
+    pub(super) fn of(path: &Path) -> Format {
+        if has_extension(path, "csv") {
+            Format::Csv
+        } else if has_extension(path, "parquet") {
+            Format::Parquet
+        } else {
+            Format::Jsonl
+        }
+    }
+}
+
 pub(super) fn is_data_file(path: &Path) -> bool {
-    has_extension(path, "jsonl") || has_extension(path, "csv")
+    has_extension(path, "jsonl") || has_extension(path, "csv") || has_extension(path, "parquet")
+}
+
+/// For a manifest with `[fetch]`: its cached data file, checked against the
+/// manifest and lock (missing or changed: a problem, and nothing to load).
+fn fetched_file(
+    manifest_path: &Path,
+    base: &Path,
+    cache: &mut HashMap<PathBuf, Option<Arc<Manifest>>>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(PathBuf, Arc<Manifest>, String)> {
+    let dir = manifest_path.parent()?.to_path_buf();
+    let manifest = match cache.get(&dir) {
+        Some(cached) => cached.clone()?,
+        None => {
+            let loaded = match Manifest::load(manifest_path) {
+                Ok(m) => Some(Arc::new(m)),
+                Err(mut diags) => {
+                    problems.append(&mut diags);
+                    None
+                }
+            };
+            cache.insert(dir, loaded.clone());
+            loaded?
+        }
+    };
+    let spec = manifest.fetch.as_ref()?;
+    match super::fetch::verify_cached(base, &manifest.path, &manifest.name, spec) {
+        Ok(sha) => Some((super::fetch::cached_file(base, &manifest.name, spec), manifest.clone(), sha)),
+        Err(d) => {
+            problems.push(d);
+            None
+        }
+    }
 }
 
 pub(super) fn has_extension(path: &Path, ext: &str) -> bool {

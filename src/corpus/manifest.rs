@@ -120,6 +120,8 @@ with_mapping_fields! {
         id_prefix: Option<String>,
         #[serde(default)]
         file: Vec<RawFileEntry>,
+        /// The data file is downloaded by `gauntlet corpus fetch`.
+        fetch: Option<super::fetch::FetchSpec>,
     }
 }
 
@@ -131,6 +133,8 @@ pub struct Manifest {
     pub source: Option<String>,
     pub license: Option<String>,
     pub id_prefix: Option<String>,
+    /// Where the data file comes from, when it is fetched (`[fetch]`).
+    pub fetch: Option<super::fetch::FetchSpec>,
     defaults: Mapping,
     files: Vec<(globset::GlobMatcher, String, Mapping)>,
 }
@@ -160,6 +164,9 @@ impl Manifest {
         if raw.name.trim().is_empty() {
             problems.push(Diagnostic::new(path, Code::EmptyField, "`name` must not be empty").near(text, "name"));
         }
+        if let Some(fetch) = &raw.fetch {
+            problems.extend(fetch.check(path, text));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -169,6 +176,7 @@ impl Manifest {
             source: raw.source,
             license: raw.license,
             id_prefix: raw.id_prefix,
+            fetch: raw.fetch,
             defaults,
             files,
         })

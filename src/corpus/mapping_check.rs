@@ -6,15 +6,19 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::load::Format;
 use super::manifest::Mapping;
 use crate::errors::{Code, Diagnostic, Location};
 
 /// The columns of a CSV file (its header), or the keys seen in a JSONL
 /// file's lines: read, streaming, until every name in `wanted` has been
 /// seen (the first line, when the manifest is right), else to the end.
-pub(super) fn columns(file: &Path, csv: bool, wanted: &[&str]) -> BTreeSet<String> {
+pub(super) fn columns(file: &Path, format: Format, wanted: &[&str]) -> BTreeSet<String> {
     use std::io::BufRead;
-    if csv {
+    if format == Format::Parquet {
+        return super::parquet::columns(file);
+    }
+    if format == Format::Csv {
         let Ok(mut reader) = csv::ReaderBuilder::new().has_headers(true).from_path(file) else {
             return BTreeSet::new();
         };
@@ -39,7 +43,13 @@ pub(super) fn columns(file: &Path, csv: bool, wanted: &[&str]) -> BTreeSet<Strin
 
 /// One diagnostic per mapping key that names a column the data file lacks. JSON pointers (starting with `/`) are checked row by
 /// row instead.
-pub(super) fn mistakes(mapping: &Mapping, file: &Path, csv: bool, manifest: &Path, shown_as: &Path) -> Vec<Diagnostic> {
+pub(super) fn mistakes(
+    mapping: &Mapping,
+    file: &Path,
+    format: Format,
+    manifest: &Path,
+    shown_as: &Path,
+) -> Vec<Diagnostic> {
     let mut mapped: Vec<(&str, &str)> = [
         ("input", &mapping.input),
         ("messages", &mapping.messages),
@@ -60,14 +70,21 @@ pub(super) fn mistakes(mapping: &Mapping, file: &Path, csv: bool, manifest: &Pat
         return Vec::new();
     }
     let wanted: Vec<&str> = mapped.iter().map(|(_, c)| *c).collect();
-    let columns = columns(file, csv, &wanted);
+    let columns = columns(file, format, &wanted);
+    if format == Format::Parquet && columns.is_empty() {
+        return Vec::new(); // not readable as Parquet: the load says so, at the file
+    }
     let missing: Vec<(&str, &str)> = mapped.into_iter().filter(|(_, c)| !columns.contains(*c)).collect();
     if missing.is_empty() {
         return Vec::new();
     }
     let text = std::fs::read_to_string(manifest).unwrap_or_default();
     let listed: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let what = if csv { "its header has" } else { "the keys seen in its lines are" };
+    let what = match format {
+        Format::Csv => "its header has",
+        Format::Parquet => "its columns are",
+        Format::Jsonl => "the keys seen in its lines are",
+    };
     missing
         .into_iter()
         .map(|(key, column)| {

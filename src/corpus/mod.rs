@@ -6,11 +6,14 @@
 //! conversations share one pipeline.
 
 mod case_builder;
+pub mod catalogue;
+pub mod fetch;
 mod ids;
 mod jsonl;
 mod load;
 mod manifest;
 mod mapping_check;
+mod parquet;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -278,6 +281,12 @@ pub struct DatasetInfo {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub license: Option<String>,
+    /// Where `gauntlet corpus fetch` downloaded it from (`[fetch] url`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+    /// The fetched file's SHA-256, as verified before this run read it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha256: Option<String>,
     pub files: Vec<String>,
     pub cases: usize,
     pub by_label: BTreeMap<Label, usize>,

@@ -9,6 +9,7 @@
 mod budget;
 mod calibrate;
 mod check;
+mod datasets;
 mod diff;
 mod drift;
 mod expand;
@@ -30,6 +31,7 @@ use chrono::NaiveDate;
 pub use budget::{dry_run, RequestPlan};
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use check::{check, CheckOptions, CheckReport, ProbeResult};
+pub use datasets::{add_dataset, fetch_datasets, list_datasets};
 pub use diff::{diff, DiffOptions};
 pub use drift::{drift, Drift};
 pub use expand::{default_expand_path, expand};

@@ -7,6 +7,7 @@ mod architecture;
 mod calibration;
 mod check;
 mod corpus_errors;
+mod datasets;
 mod diff;
 mod egress;
 mod errors_catalogue;
