@@ -29,6 +29,9 @@ pub enum Command {
         /// The project config.
         #[arg(long, default_value = "gauntlet.toml")]
         config: PathBuf,
+        /// `github`: also workflow-command annotations at the offending lines.
+        #[arg(long, value_enum, default_value = "human")]
+        format: OutputFormat,
         /// Write reports here instead of the config's reports folder.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -67,6 +70,9 @@ pub enum Command {
     Check {
         #[arg(long, default_value = "gauntlet.toml")]
         config: PathBuf,
+        /// `github`: also workflow-command annotations at the offending lines.
+        #[arg(long, value_enum, default_value = "human")]
+        format: OutputFormat,
         /// Do not probe the target (no process started, no request sent).
         #[arg(long)]
         offline: bool,
@@ -104,6 +110,9 @@ pub enum Command {
         shards: Vec<PathBuf>,
         #[arg(long, default_value = "gauntlet.toml")]
         config: PathBuf,
+        /// `github`: also workflow-command annotations at the offending lines.
+        #[arg(long, value_enum, default_value = "human")]
+        format: OutputFormat,
         #[arg(long)]
         out: Option<PathBuf>,
         #[arg(long, value_parser = parse_date)]
@@ -218,6 +227,33 @@ pub enum TargetCommand {
         #[arg(long)]
         system_prompt: Option<String>,
     },
+}
+
+/// How `run`, `check` and `merge` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The gate table and messages.
+    Human,
+    /// The same, then GitHub Actions annotations (`::error file=…,line=…::`).
+    Github,
+}
+
+impl Command {
+    /// Whether stdout is for people (shielded under GitHub Actions), not a
+    /// stream a program reads (a schema, the target protocol).
+    pub fn prints_for_people(&self) -> bool {
+        !matches!(self, Command::Schema { .. } | Command::Target { .. })
+    }
+
+    /// Whether this command was asked for GitHub annotations.
+    pub fn github_format(&self) -> bool {
+        matches!(
+            self,
+            Command::Run { format: OutputFormat::Github, .. }
+                | Command::Check { format: OutputFormat::Github, .. }
+                | Command::Merge { format: OutputFormat::Github, .. }
+        )
+    }
 }
 
 #[derive(Subcommand)]

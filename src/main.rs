@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli_args::{Cli, Command, CorpusCommand, FixturesCommand, TargetCommand, WaiversCommand};
+use cli_args::{Cli, Command, CorpusCommand, FixturesCommand, OutputFormat, TargetCommand, WaiversCommand};
 use gauntlet::evaluate::status_name;
 use gauntlet::exit_code::Outcome;
 use gauntlet::pipeline::{self, RunOptions};
-use gauntlet::report::terminal;
+use gauntlet::report::github::{Annotation, Shield};
 use gauntlet::serve::Judge;
 use gauntlet::text::terminal_safe;
 use gauntlet::Error;
@@ -32,22 +32,34 @@ macro_rules! out_raw {
     }};
 }
 
+mod cli_output;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match execute(cli) {
+    let github = cli.command.github_format();
+    // Under GitHub Actions everything printed goes inside a stop-commands
+    // block: case texts and messages are hostile.
+    let shield = Shield::from_env().filter(|_| cli.command.prints_for_people());
+    if let Some(s) = &shield {
+        out!("{}", s.begin());
+    }
+    let mut annotations = Vec::new();
+    let code = match execute(cli, &mut annotations) {
         Ok(outcome) => outcome.code(),
         Err(e) => {
             eprintln!("{e:#}");
-            match e.downcast_ref::<Error>() {
-                Some(err) => err.exit_code(),
-                None => Outcome::TargetError.code(),
+            let err = e.downcast_ref::<Error>();
+            if github {
+                annotations.extend(cli_output::error_annotations(err));
             }
+            err.map_or(Outcome::TargetError.code(), Error::exit_code)
         }
     };
+    cli_output::finish(shield, &annotations);
     ExitCode::from(code as u8)
 }
 
-fn execute(cli: Cli) -> anyhow::Result<Outcome> {
+fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Calibrate { config, from, baseline, target_fpr, bound, tolerance, out, quiet } => {
             if target_fpr.iter().any(|f| !(0.0..1.0).contains(f)) {
@@ -89,10 +101,13 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Ok(r.outcome())
         }
-        Command::Check { config, offline, today, quiet } => {
+        Command::Check { config, format, offline, today, quiet } => {
             let report = pipeline::check(&pipeline::CheckOptions { config: config.clone(), offline, today, quiet })?;
             for w in &report.warnings {
                 eprintln!("{}", terminal_safe(&w.as_warning()));
+            }
+            if format == OutputFormat::Github {
+                annotations.extend(cli_output::warning_annotations(&report.warnings));
             }
             out!("{}", terminal_safe(&report.summary(&config)));
             Ok(Outcome::Pass)
@@ -131,12 +146,16 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             out!("next: cd {} && gauntlet run", dir.display());
             Ok(Outcome::Pass)
         }
-        Command::Merge { shards, config, out, today, quiet, history } => {
+        Command::Merge { shards, config, format, out, today, quiet, history } => {
             let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into(), quiet)?;
-            Ok(print_run(&output, quiet))
+            if format == OutputFormat::Github {
+                annotations.extend(cli_output::run_annotations(&output, &config));
+            }
+            Ok(cli_output::print_run(&output, quiet))
         }
         Command::Run {
             config,
+            format,
             out,
             lane,
             quiet,
@@ -164,7 +183,11 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
                 out!("{}", pipeline::dry_run(&opts)?.render().trim_end());
                 return Ok(Outcome::Pass);
             }
-            Ok(print_run(&pipeline::run(&opts)?, quiet))
+            let output = pipeline::run(&opts)?;
+            if format == OutputFormat::Github {
+                annotations.extend(cli_output::run_annotations(&output, &opts.config));
+            }
+            Ok(cli_output::print_run(&output, quiet))
         }
         Command::Schema { which } => {
             out!("{}", serde_json::to_string_pretty(&pipeline::schema(which))?);
@@ -214,18 +237,4 @@ fn execute(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Pass)
         }
     }
-}
-
-/// Input warnings (stderr), the gate table and the verdict line, always: a
-/// failing CI log must show why. `--quiet` drops only progress and the
-/// reports line.
-fn print_run(output: &pipeline::RunOutput, quiet: bool) -> Outcome {
-    for w in &output.verdict.warnings {
-        eprintln!("{}", terminal_safe(w));
-    }
-    out_raw!("{}", terminal::render(&output.verdict));
-    if !quiet {
-        out!("reports: {}", output.reports_dir.display());
-    }
-    output.verdict.outcome()
 }

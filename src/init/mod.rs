@@ -110,9 +110,9 @@ fn gates(kind: ScaffoldTarget) -> String {
 fn workflow(kind: ScaffoldTarget) -> String {
     let setup = match kind {
         ScaffoldTarget::Http => format!(
-            "- name: Start the gate under test (the reference firewall stands in)\n        \
-             run: |\n          \
-             nohup gauntlet target serve --http {HTTP_ADDR} --system-prompt \"$(cat system-prompt.txt)\" > serve.log 2>&1 &\n          \
+            "# Start the gate under test (the reference firewall stands in) before the run.\n          \
+             before-run: |\n            \
+             nohup gauntlet target serve --http {HTTP_ADDR} --system-prompt \"$(cat system-prompt.txt)\" > serve.log 2>&1 &\n            \
              for _ in $(seq 50); do curl -fs http://{HTTP_ADDR}/health && break; sleep 0.2; done"
         ),
         _ => "# (the target needs no start-up step)".to_string(),

@@ -6,6 +6,7 @@
 
 pub mod calibration;
 pub mod csv_out;
+pub mod github;
 pub mod history;
 pub mod html;
 pub mod junit;

@@ -14,6 +14,7 @@ mod errors_catalogue;
 mod exit_codes;
 mod fault_table;
 mod fixtures;
+mod github;
 mod policy;
 mod presets;
 mod public_datasets;

@@ -189,5 +189,7 @@ fn install_script_and_release_workflow_agree_on_asset_names() {
     }
     assert!(script.contains("asset=\"gauntlet-${version}-${target}.${ext}\""));
     assert!(workflow.contains("asset=\"gauntlet-${version}-${TARGET}.${EXT}\""));
-    assert!(workflow.contains("sha256sum gauntlet-* > SHA256SUMS") && script.contains("$url/SHA256SUMS"));
+    assert!(
+        workflow.contains("sha256sum gauntlet-* llm_gauntlet-*.whl > SHA256SUMS") && script.contains("$url/SHA256SUMS")
+    );
 }

@@ -8,7 +8,7 @@ const TODAY: &str = "2026-11-22";
 
 /// A small project whose `fpr` gate fails (every benign case is blocked by a
 /// custom rule) and whose `asr` gate passes.
-fn failing_project(name: &str) -> std::path::PathBuf {
+pub(crate) fn failing_project(name: &str) -> std::path::PathBuf {
     let mut corpus = String::new();
     for i in 0..20 {
         corpus.push_str(&format!(
@@ -31,7 +31,7 @@ fn failing_project(name: &str) -> std::path::PathBuf {
     dir
 }
 
-fn waiver(id: &str, gate: &str, created: &str, expires: &str, scope: &str) -> String {
+pub(crate) fn waiver(id: &str, gate: &str, created: &str, expires: &str, scope: &str) -> String {
     format!(
         "[[waiver]]\nid = \"{id}\"\ngate = \"{gate}\"\nowner = \"alice\"\ncreated = \"{created}\"\nexpires = \"{expires}\"\ntracking = \"SEC-1\"\nreason = \"known\"\nscope = \"{scope}\"\nremove-when = \"fixed\"\n"
     )

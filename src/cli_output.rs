@@ -1,0 +1,73 @@
+//! What the command line prints around a run: the gate table, and the
+//! GitHub annotations and stop-commands block (`--format github`,
+//! `GITHUB_ACTIONS`). The library builds both; this only prints them.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use gauntlet::errors::Diagnostic;
+use gauntlet::exit_code::Outcome;
+use gauntlet::pipeline::RunOutput;
+use gauntlet::report::github::{self, Annotation, Level, Shield};
+use gauntlet::report::terminal;
+use gauntlet::text::terminal_safe;
+use gauntlet::Error;
+
+/// Input warnings (stderr), the gate table and the verdict line, always: a
+/// failing CI log must show why. `--quiet` drops only progress and the
+/// reports line.
+pub fn print_run(output: &RunOutput, quiet: bool) -> Outcome {
+    for w in &output.verdict.warnings {
+        eprintln!("{}", terminal_safe(w));
+    }
+    out_raw!("{}", terminal::render(&output.verdict));
+    if !quiet {
+        out!("reports: {}", output.reports_dir.display());
+    }
+    output.verdict.outcome()
+}
+
+fn config_dir(config: &Path) -> &Path {
+    config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// A finished run's gate and waiver annotations.
+pub fn run_annotations(output: &RunOutput, config: &Path) -> Vec<Annotation> {
+    let base = config_dir(config);
+    github::run_annotations(&output.verdict, base, &github::repository_root(base))
+}
+
+/// `check`'s warnings (an expiring waiver, say) at their lines.
+pub fn warning_annotations(warnings: &[Diagnostic]) -> Vec<Annotation> {
+    github::diagnostic_annotations(warnings, Level::Warning, &github::repository_root(Path::new(".")))
+}
+
+/// An input error's problems at their file:line:column; other failures as
+/// one annotation without a place.
+pub fn error_annotations(err: Option<&Error>) -> Vec<Annotation> {
+    let root = github::repository_root(Path::new("."));
+    match err {
+        Some(Error::Input(diagnostics)) => github::diagnostic_annotations(diagnostics, Level::Error, &root),
+        other => vec![Annotation {
+            level: Level::Error,
+            file: None,
+            line: None,
+            column: None,
+            title: "gauntlet".into(),
+            message: other.map_or_else(|| "gauntlet failed".into(), |e| e.to_string()),
+        }],
+    }
+}
+
+/// Closes the stop-commands block, then prints the annotations, which must
+/// be outside it for GitHub to read them.
+pub fn finish(shield: Option<Shield>, annotations: &[Annotation]) {
+    let _ = std::io::stderr().flush();
+    if let Some(s) = &shield {
+        out!("{}", s.end());
+    }
+    for a in annotations {
+        out!("{}", a.render());
+    }
+    let _ = std::io::stdout().flush();
+}
