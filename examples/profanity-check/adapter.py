@@ -1,8 +1,9 @@
 """alt-profanity-check (a scikit-learn model shipped inside its package) as
 a gauntlet target, written with the gauntlet_target helper.
 
-    python adapter.py             # batched: one predict_prob call per batch
-    python adapter.py --unbatched # one call per case, for comparison
+    python adapter.py                   # batched: one predict_prob call per batch of up to 64
+    python adapter.py --max-batch 1024  # larger batches (give gauntlet a window as large)
+    python adapter.py --unbatched       # one call per case, for comparison
 
 Both give the same decisions and scores; batched is many times faster,
 because the model's per-call overhead is paid once per batch.
@@ -34,7 +35,9 @@ def judge_batch(requests):
 
 
 if __name__ == "__main__":
-    if "--unbatched" in sys.argv[1:]:
+    args = sys.argv[1:]
+    if "--unbatched" in args:
         serve(judge, name="alt-profanity-check", version="1.9.1")
     else:
-        serve_batches(judge_batch, max_batch=64, name="alt-profanity-check", version="1.9.1")
+        max_batch = int(args[args.index("--max-batch") + 1]) if "--max-batch" in args else 64
+        serve_batches(judge_batch, max_batch=max_batch, name="alt-profanity-check", version="1.9.1")
