@@ -11,6 +11,7 @@
 
 mod checks;
 pub mod logs;
+pub mod signals;
 
 use serde::{Deserialize, Serialize};
 
