@@ -333,6 +333,13 @@ fn a_429_slows_the_whole_run_and_the_verdict_says_for_how_long() {
     }));
     let dir =
         project("rate-429", &format!("url = \"http://127.0.0.1:{port}/judge\"\nconcurrency = 4\nrate-limit = 1000\n"));
+    // Ten cases per connection: when the 429 comes back the other three
+    // still have cases to send (with one each, a busy machine let them
+    // finish before it arrived, and only one connection waited).
+    let cases: String = (0..40)
+        .map(|i| format!("{{\"id\":\"c{i}\",\"input\":\"hello {i}\",\"label\":\"benign\",\"category\":\"x\"}}\n"))
+        .collect();
+    write(&dir.join("corpora/cases.jsonl"), &cases);
     let out = gauntlet(&["run"], &dir);
     assert!(matches!(out.code(), Some(0) | Some(1)), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("throttled: requests waited"), "{}", stdout(&out));
@@ -340,7 +347,7 @@ fn a_429_slows_the_whole_run_and_the_verdict_says_for_how_long() {
     let waited = verdict["run"]["target"]["throttled-ms"].as_u64().unwrap();
     // Every connection waited out the second, not only the refused request.
     assert!(waited >= 2000, "{waited} ms");
-    assert_eq!(results(&dir).values().filter(|r| r["decision"] == "allow").count(), 4);
+    assert_eq!(results(&dir).values().filter(|r| r["decision"] == "allow").count(), 40);
 }
 
 /// `--dry-run` counts what a run would send and what it would cost, and
