@@ -530,7 +530,7 @@ fn bench_calibrate(n: usize) {
 /// Ingesting a 10,000,000-line decision log (parse, sort, burn rates, canary).
 fn bench_decision_log() {
     use std::io::Write;
-    let path = root().join("target/bench-data/decisions-10m.jsonl");
+    let path = root().join("target/bench-data/decisions-10m-labelled.jsonl");
     let lines = 10_000_000u64;
     if !path.exists() {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
@@ -538,26 +538,31 @@ fn bench_decision_log() {
             let version = if i % 10 == 0 { "2.0" } else { "1.9" };
             let decision = if i % 7 == 0 { "block" } else { "allow" };
             let error = if i % 5000 == 0 { "\"timeout\"" } else { "null" };
-            writeln!(w, "{{\"ts\":{},\"decision\":\"{decision}\",\"error\":{error},\"latency-us\":{},\"policy-version\":\"{version}\",\"tenant\":\"t{}\"}}", 1_790_000_000_000u64 + i * 3, 80 + i % 97, i % 13).unwrap();
+            let label = if i % 3 == 0 { "adversarial" } else { "benign" };
+            writeln!(w, "{{\"ts\":{},\"decision\":\"{decision}\",\"error\":{error},\"latency-us\":{},\"policy-version\":\"{version}\",\"tenant\":\"t{}\",\"label\":\"{label}\"}}", 1_790_000_000_000u64 + i * 3, 80 + i % 97, i % 13).unwrap();
         }
     }
     let start = Instant::now();
-    let (mut entries, bad) =
-        gauntlet::release::logs::read_log(&path, &gauntlet::release::logs::Population::ByVersion("2.0".into()), &())
-            .unwrap();
+    let mut tenants = Vec::new();
+    let population = gauntlet::release::logs::Population::ByVersion("2.0".into());
+    let (mut entries, bad) = gauntlet::release::logs::read_log(&path, &population, &mut tenants, &()).unwrap();
     let parsed = start.elapsed().as_secs_f64();
     entries.sort_by_key(|e| e.ts_ms);
     let policy = gauntlet::release::ReleasePolicy::default();
     let canary: Vec<_> = entries.iter().filter(|e| e.canary).copied().collect();
     let alerts = gauntlet::release::burn_alerts(&canary, &policy);
     let check = gauntlet::release::canary_check(&entries, &policy, &Default::default());
+    let judged = start.elapsed().as_secs_f64();
+    let signals = gauntlet::release::signals::evaluate(&canary, &tenants, &policy.signals);
     println!(
-        "decision log: {lines} lines ingested in {:.2} s (parse {parsed:.2} s; {} bad lines; {} alert pairs; canary {})",
-        start.elapsed().as_secs_f64(),
+        "decision log: {lines} labelled lines ingested in {judged:.2} s (parse {parsed:.2} s; {} bad lines; {} alert pairs; canary {}); signal rules over {} tenants: {:.2} s more",
         bad.len(),
         alerts.len(),
-        check.status
+        check.status,
+        tenants.len(),
+        start.elapsed().as_secs_f64() - judged,
     );
+    let _ = signals;
 }
 
 /// Conversation replay through the built-in firewall: turns per second.

@@ -155,6 +155,10 @@ pub enum Command {
         /// JSONL decision logs; prefix `canary:` or `baseline:`, or let `policy-version` = --version mark the canary.
         #[arg(long)]
         decision_log: Vec<String>,
+        /// When the bundle under release was deployed (RFC 3339); with it the
+        /// rollback matrix judges the canary since then (ROLLBACK, exit 1).
+        #[arg(long)]
+        deployed_at: Option<String>,
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
         #[arg(long)]
@@ -162,6 +166,17 @@ pub enum Command {
         /// No progress lines.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// The project's production rules ([release] in gauntlet.toml) as
+    /// Prometheus recording and alerting rules, for `promtool` and Prometheus.
+    Alerts {
+        #[arg(long, default_value = "gauntlet.toml")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "prometheus")]
+        format: AlertsFormat,
+        /// Write the rules here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Scaffold a working project (config, example corpus, gates, fixtures, waiver template, CI workflow).
     Init {
@@ -229,6 +244,13 @@ pub enum TargetCommand {
     },
 }
 
+/// What `gauntlet alerts` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertsFormat {
+    /// A Prometheus rules file (YAML).
+    Prometheus,
+}
+
 /// How `run`, `check` and `merge` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -242,7 +264,7 @@ impl Command {
     /// Whether stdout is for people (shielded under GitHub Actions), not a
     /// stream a program reads (a schema, the target protocol).
     pub fn prints_for_people(&self) -> bool {
-        !matches!(self, Command::Schema { .. } | Command::Target { .. })
+        !matches!(self, Command::Schema { .. } | Command::Target { .. } | Command::Alerts { out: None, .. })
     }
 
     /// Whether this command was asked for GitHub annotations.

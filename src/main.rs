@@ -81,11 +81,12 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
             }
             Ok(c.outcome())
         }
-        Command::Release { config, version, decision_log, today, out, quiet } => {
+        Command::Release { config, version, decision_log, deployed_at, today, out, quiet } => {
             let r = pipeline::release(&pipeline::ReleaseOptions {
                 config,
                 version,
                 decision_logs: decision_log,
+                deployed_at,
                 today,
                 out_dir: out,
                 quiet,
@@ -188,6 +189,12 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
                 annotations.extend(cli_output::run_annotations(&output, &opts.config));
             }
             Ok(cli_output::print_run(&output, quiet))
+        }
+        Command::Alerts { config, format: cli_args::AlertsFormat::Prometheus, out } => {
+            if let Some(rules) = pipeline::prometheus_rules(&config, out.as_deref())? {
+                out_raw!("{rules}");
+            }
+            Ok(Outcome::Pass)
         }
         Command::Schema { which } => {
             out!("{}", serde_json::to_string_pretty(&pipeline::schema(which))?);

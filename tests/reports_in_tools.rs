@@ -1,12 +1,15 @@
 //! The reports as a person and a CI system see them: the dashboard in
 //! headless Chromium (Debian's `chromium`), junit.xml through `xmllint`
-//! against docs/schema/junit.xsd. Without the tool, the trial is ignored
+//! against docs/schema/junit.xsd, the Prometheus rules through `promtool`. Without the tool, the trial is ignored
 //! and says why; it is never reported as passed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
+
+#[path = "tools/promtool.rs"]
+mod promtool;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -148,6 +151,7 @@ fn main() {
     let args = Arguments::from_args();
     let browser = std::env::var_os("GAUNTLET_CHROMIUM").map(PathBuf::from).or_else(|| which("chromium"));
     let xmllint = which("xmllint");
+    let promtool_bin = which("promtool");
     let with_tool = |trial: Trial, tool: &Option<PathBuf>, what: &str| match tool {
         Some(_) => trial,
         None => trial.with_ignored_flag(true).with_kind(format!("needs {what}, not installed")),
@@ -155,6 +159,7 @@ fn main() {
     let b1 = browser.clone();
     let b2 = browser.clone();
     let x = xmllint.clone();
+    let p = promtool_bin.clone();
     let trials = vec![
         with_tool(
             Trial::test("dashboard_bundled_in_chromium", move || {
@@ -179,6 +184,13 @@ fn main() {
             Trial::test("junit_validates_against_xsd", move || check_junit(x.as_deref().unwrap())),
             &xmllint,
             "xmllint",
+        ),
+        with_tool(
+            Trial::test("prometheus_rules_agree_with_gauntlet_release_in_promtool", move || {
+                promtool::check(p.as_deref().unwrap())
+            }),
+            &promtool_bin,
+            "promtool (Debian's prometheus package)",
         ),
     ];
     libtest_mimic::run(&args, trials).exit();

@@ -75,6 +75,12 @@ struct RawRelease {
     rate_tolerance: Option<f64>,
     latency_tolerance: Option<f64>,
     max_verdict_age_days: Option<i64>,
+    /// `[release.signals]`: window, step, minimum volume and `[[release.signals.rules]]`.
+    signals: Option<crate::release::signals::SignalPolicy>,
+    /// `[[release.rollback]]`: max-age-hours and error-rate-above per row.
+    rollback: Option<Vec<crate::release::signals::RollbackRow>>,
+    /// `[release.metrics]`: the production counters' names, for `gauntlet alerts`.
+    metrics: Option<crate::release::prometheus::MetricNames>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -381,6 +387,9 @@ impl Config {
             rate_tolerance: r.rate_tolerance.unwrap_or(d.rate_tolerance),
             latency_tolerance: r.latency_tolerance.unwrap_or(d.latency_tolerance),
             max_verdict_age_days: r.max_verdict_age_days.unwrap_or(d.max_verdict_age_days),
+            signals: r.signals.clone().unwrap_or(d.signals),
+            rollback: r.rollback.clone().unwrap_or(d.rollback),
+            metrics: r.metrics.clone().unwrap_or(d.metrics),
         };
         if !(release.slo_target > 0.0 && release.slo_target < 1.0) {
             problems.push(

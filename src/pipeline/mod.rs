@@ -38,7 +38,7 @@ pub use expand::{default_expand_path, expand};
 pub use judge::{judge, History, Judging, ReplayFacts};
 pub use merge::merge;
 pub use plan::{plan, Plan};
-pub use release::{release, ReleaseOptions};
+pub use release::{prometheus_rules, release, ReleaseOptions};
 pub use report::report_from;
 pub use run::{bless, run, RunOptions, RunOutput};
 pub use waivers::{audit_waivers, new_waiver, NewWaiver};

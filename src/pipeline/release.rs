@@ -24,6 +24,9 @@ pub struct ReleaseOptions {
     /// Log paths, optionally prefixed `canary:` or `baseline:`; unprefixed
     /// lines are canary when their `policy-version` equals `version`.
     pub decision_logs: Vec<String>,
+    /// When the bundle under release was deployed (RFC 3339): its age picks
+    /// the rollback-matrix row.
+    pub deployed_at: Option<String>,
     pub today: Option<NaiveDate>,
     pub out_dir: Option<PathBuf>,
     /// No progress lines.
@@ -138,6 +141,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.calibration(calibration.as_ref());
 
     let mut entries = Vec::new();
+    let mut tenants = Vec::new();
     let mut problems = Vec::new();
     for (i, spec) in opts.decision_logs.iter().enumerate() {
         let (population, path) = match spec.split_once(':') {
@@ -149,9 +153,10 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
             ),
         };
         let step = Step::bytes("reading decision log", total_bytes(&[PathBuf::from(path)]));
-        let (mut e, mut bad) =
-            with_progress(step, opts.quiet, |progress| logs::read_log(Path::new(path), &population, progress))
-                .map_err(Error::from)?;
+        let (mut e, mut bad) = with_progress(step, opts.quiet, |progress| {
+            logs::read_log(Path::new(path), &population, &mut tenants, progress)
+        })
+        .map_err(Error::from)?;
         evidence.push(file_evidence(
             &format!("decision-log-{}", i + 1),
             Path::new(path),
@@ -170,6 +175,23 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.burn(&alerts);
     let canary = entries.iter().any(|e| !e.canary).then(|| canary_check(&entries, &policy, &config.counting));
     blockers.canary(canary.as_ref());
+    let signal_states = crate::release::signals::evaluate(&canary_entries, &tenants, &policy.signals);
+    blockers.signals(&signal_states);
+    let rollback = match &opts.deployed_at {
+        None => None,
+        Some(at) => {
+            let deployed = chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|e| Error::Usage(format!("--deployed-at `{at}` is not an RFC 3339 time: {e}")))?;
+            let check = crate::release::signals::rollback_check(
+                &canary_entries,
+                deployed.timestamp_millis(),
+                at,
+                &policy.rollback,
+            );
+            Some(check)
+        }
+    };
+    blockers.rollback(rollback.as_ref());
 
     let blocking = blockers.0;
     let report = ReleaseReport {
@@ -177,15 +199,32 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         version: opts.version.clone(),
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         today: today.format("%Y-%m-%d").to_string(),
-        decision: if blocking.is_empty() { "GO".into() } else { "NO-GO".into() },
+        decision: match (&rollback, blocking.is_empty()) {
+            (Some(r), _) if r.fired.is_some() => "ROLLBACK".into(),
+            (_, true) => "GO".into(),
+            (_, false) => "NO-GO".into(),
+        },
         blocking,
         evidence,
         burn_alerts: alerts,
         canary,
+        signals: signal_states,
+        rollback,
         policy,
     };
     write_json(&out_dir.join("release-readiness.json"), &report)?;
     write_bytes(&out_dir.join("release-readiness.md"), crate::report::release::render_markdown(&report).as_bytes())?;
     write_bytes(&out_dir.join("release-readiness.html"), crate::report::release::render_html(&report).as_bytes())?;
     Ok(report)
+}
+
+/// `gauntlet alerts --format prometheus`: the project's production rules as
+/// a Prometheus rules file, written to `out` (then `None`) or returned.
+pub fn prometheus_rules(config: &Path, out: Option<&Path>) -> Result<Option<String>, Error> {
+    let config = crate::config::Config::load(config)?;
+    let rules = crate::release::prometheus::render_rules(&config.release, &config.release.metrics);
+    match out {
+        Some(path) => write_bytes(path, rules.as_bytes()).map(|()| None),
+        None => Ok(Some(rules)),
+    }
 }

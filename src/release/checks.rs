@@ -131,4 +131,54 @@ impl Blockers {
             self.block("canary", r.clone(), "decision-log-1");
         }
     }
+
+    /// A signal rule firing at the end of the canary log, naming its
+    /// window, the tenant and the evidence.
+    pub fn signals(&mut self, states: &[super::signals::RuleState]) {
+        for s in states.iter().filter(|s| s.firing) {
+            let rule = &s.rule;
+            let rate = s.evidence.as_ref();
+            let value = rate.and_then(|r| r.value).map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
+            let interval = match rate.and_then(|r| r.low.zip(r.high)) {
+                Some((l, h)) => format!(" [{:.2}%, {:.2}%]", l * 100.0, h * 100.0),
+                None => String::new(),
+            };
+            let fired = s.fired_at_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+            self.block(
+                "signal",
+                format!(
+                    "alert {} firing{}: {:?} {value}{interval} > {:.2}% held for {} min (since {}); last window {}/{}",
+                    rule.id,
+                    s.tenant.as_ref().map(|t| format!(" for tenant {t}")).unwrap_or_default(),
+                    rule.signal,
+                    rule.above * 100.0,
+                    rule.for_minutes,
+                    fired.unwrap_or_default(),
+                    rate.map_or(0, |r| r.numerator),
+                    rate.map_or(0, |r| r.denominator),
+                ),
+                "decision-log-1",
+            );
+        }
+    }
+
+    /// The rollback matrix fired: the release is rolled back.
+    pub fn rollback(&mut self, check: Option<&super::signals::RollbackCheck>) {
+        if let Some((c, row)) = check.and_then(|c| c.fired.as_ref().map(|r| (c, r))) {
+            self.block(
+                "rollback",
+                format!(
+                    "bundle {:.1} h old (deployed {}) with {:.2}% errors ({}/{}): younger than {} h and over {:.2}%",
+                    c.age_hours,
+                    c.deployed_at,
+                    c.error_rate.unwrap_or(0.0) * 100.0,
+                    c.errors,
+                    c.decisions,
+                    row.max_age_hours,
+                    row.error_rate_above * 100.0
+                ),
+                "decision-log-1",
+            );
+        }
+    }
 }

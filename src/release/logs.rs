@@ -1,5 +1,7 @@
 //! Production decision logs: JSONL with `ts`, `decision`, `error` or
-//! `status`, `latency-us`, optional `tenant`, `policy-version`, `label`.
+//! `status`, `latency-us`, optional `tenant`, `policy-version`, `label`
+//! (`benign` or `adversarial`: a reviewed sample, or a red-team probe mixed
+//! into real traffic; what the rolling FPR and ASR are computed from).
 //! Every bad line is reported as `path:line`; out-of-order timestamps are
 //! fine (entries are sorted); nothing is dropped silently.
 
@@ -20,6 +22,9 @@ pub struct Entry {
     pub deny: bool,
     pub latency_us: Option<u64>,
     pub canary: bool,
+    pub label: Option<crate::corpus::Label>,
+    /// Index into the tenant names `read_log` interned.
+    pub tenant: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +41,10 @@ struct Line<'a> {
     latency_us: Option<u64>,
     #[serde(default, borrow)]
     policy_version: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    label: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tenant: Option<Cow<'a, str>>,
 }
 
 /// Which population a log's lines belong to.
@@ -76,17 +85,19 @@ fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value
     error_set || status_bad
 }
 
-/// Parses one log file in parallel. Returns entries and every bad line.
+/// Parses one log file in parallel. Returns entries and every bad line;
+/// tenant names are interned into `tenants` (shared by every log read).
 pub fn read_log(
     path: &Path,
     population: &Population,
+    tenants: &mut Vec<String>,
     progress: &dyn crate::progress::Progress,
 ) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, Code::InvalidUtf8, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    let parsed: Vec<Result<Entry, Diagnostic>> = map_lines_reporting(&lines, progress, |n, l| {
+    let parsed: Vec<Result<(Entry, Option<String>), Diagnostic>> = map_lines_reporting(&lines, progress, |n, l| {
         let line: Line = serde_json::from_str(l)
             .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
         let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
@@ -115,13 +126,39 @@ pub fn read_log(
             Population::Baseline => false,
             Population::ByVersion(v) => line.policy_version.as_deref() == Some(v.as_str()),
         };
-        Ok(Entry { ts_ms, error, deny: deny && !error, latency_us: line.latency_us, canary })
+        let label = match line.label.as_deref() {
+            None => None,
+            Some("benign") => Some(crate::corpus::Label::Benign),
+            Some("adversarial") => Some(crate::corpus::Label::Adversarial),
+            Some(other) => {
+                return Err(Diagnostic::new(
+                    path,
+                    Code::InvalidLabel,
+                    format!("label `{other}` is neither benign nor adversarial"),
+                )
+                .at_line(n))
+            }
+        };
+        let entry =
+            Entry { ts_ms, error, deny: deny && !error, latency_us: line.latency_us, canary, label, tenant: None };
+        Ok((entry, line.tenant.map(Cow::into_owned)))
     });
     let mut entries = Vec::with_capacity(parsed.len());
     let mut problems = Vec::new();
+    let mut index: std::collections::HashMap<String, u32> =
+        tenants.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
     for p in parsed {
         match p {
-            Ok(e) => entries.push(e),
+            Ok((mut e, tenant)) => {
+                if let Some(t) = tenant {
+                    let next = tenants.len() as u32;
+                    e.tenant = Some(*index.entry(t).or_insert_with_key(|t| {
+                        tenants.push(t.clone());
+                        next
+                    }));
+                }
+                entries.push(e)
+            }
             Err(d) => problems.push(d),
         }
     }

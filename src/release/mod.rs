@@ -11,6 +11,7 @@
 
 mod checks;
 pub mod logs;
+pub mod prometheus;
 pub mod signals;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,15 @@ pub struct ReleasePolicy {
     /// Smallest relative p95 latency increase that blocks.
     pub latency_tolerance: f64,
     pub max_verdict_age_days: i64,
+    /// Rolling FPR / ASR / error-rate rules over labelled decision logs.
+    #[serde(default)]
+    pub signals: signals::SignalPolicy,
+    /// Rollback by bundle age (needs `--deployed-at`).
+    #[serde(default = "signals::default_rollback_matrix")]
+    pub rollback: Vec<signals::RollbackRow>,
+    /// The counters `gauntlet alerts --format prometheus` writes rules over.
+    #[serde(default)]
+    pub metrics: prometheus::MetricNames,
 }
 
 impl Default for ReleasePolicy {
@@ -61,6 +71,9 @@ impl Default for ReleasePolicy {
             rate_tolerance: 0.01,
             latency_tolerance: 0.10,
             max_verdict_age_days: 7,
+            signals: signals::SignalPolicy::default(),
+            rollback: signals::default_rollback_matrix(),
+            metrics: prometheus::MetricNames::default(),
         }
     }
 }
@@ -294,12 +307,18 @@ pub struct ReleaseReport {
     pub version: Option<String>,
     pub generated_at: String,
     pub today: String,
-    /// `GO` or `NO-GO`.
+    /// `GO`, `NO-GO`, or `ROLLBACK` (a rollback-matrix row fired).
     pub decision: String,
     pub blocking: Vec<BlockingReason>,
     pub evidence: Vec<Evidence>,
     pub burn_alerts: Vec<AlertState>,
     pub canary: Option<CanaryCheck>,
+    /// Each signal rule, overall and per tenant, at the end of the canary log.
+    #[serde(default)]
+    pub signals: Vec<signals::RuleState>,
+    /// The rollback matrix applied to the canary since deployment.
+    #[serde(default)]
+    pub rollback: Option<signals::RollbackCheck>,
     pub policy: ReleasePolicy,
 }
 
@@ -325,6 +344,8 @@ mod tests {
                     deny: false,
                     latency_us: Some(100 + (i % 50) as u64),
                     canary,
+                    label: None,
+                    tenant: None,
                 });
             }
         }
@@ -376,6 +397,8 @@ mod tests {
                     deny: i % deny_every == 0,
                     latency_us: Some(100 + i % 20),
                     canary,
+                    label: None,
+                    tenant: None,
                 })
                 .collect::<Vec<_>>()
         };

@@ -13,21 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::logs::Entry;
 use crate::corpus::Label;
 use crate::metrics::Rate;
-
-/// One labelled (or unlabelled) production decision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// Milliseconds since the Unix epoch.
-    pub ts_ms: i64,
-    /// `benign` (a reviewed sample) or `adversarial` (a red-team probe).
-    pub label: Option<Label>,
-    /// Allowed (false: blocked or sent for approval).
-    pub allowed: bool,
-    pub error: bool,
-    pub tenant: Option<String>,
-}
 
 /// What a rule watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -52,7 +40,7 @@ pub struct AlertRule {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct SignalPolicy {
     /// The rolling window each point is computed over.
     pub window_minutes: i64,
@@ -82,10 +70,13 @@ impl Default for SignalPolicy {
 }
 
 /// One signal in one window: `None` when not eligible.
-fn window_rate(window: &[Decision], signal: Signal, min: u64) -> Option<Rate> {
+fn window_rate(window: &[&Entry], signal: Signal, min: u64) -> Option<Rate> {
+    // An error never counts for the target: a benign error is a false
+    // positive, an adversarial one is not a detection (the default policy).
+    let allowed = |d: &Entry| !d.deny && !d.error;
     let (hits, total) = window.iter().fold((0u64, 0u64), |(h, t), d| match signal {
-        Signal::Fpr if d.label == Some(Label::Benign) => (h + u64::from(!d.allowed || d.error), t + 1),
-        Signal::Asr if d.label == Some(Label::Adversarial) => (h + u64::from(d.allowed && !d.error), t + 1),
+        Signal::Fpr if d.label == Some(Label::Benign) => (h + u64::from(!allowed(d)), t + 1),
+        Signal::Asr if d.label == Some(Label::Adversarial) => (h + u64::from(allowed(d) || d.error), t + 1),
         Signal::ErrorRate => (h + u64::from(d.error), t + 1),
         _ => (h, t),
     });
@@ -113,25 +104,26 @@ pub struct RuleState {
     pub evidence: Option<Rate>,
 }
 
-/// Every rule over the whole log and over each tenant's decisions.
-pub fn evaluate(decisions: &[Decision], policy: &SignalPolicy) -> Vec<RuleState> {
-    let mut sorted: Vec<&Decision> = decisions.iter().collect();
+/// Every rule over the whole log and over each tenant's decisions
+/// (`tenants`: the names `logs::read_log` interned).
+pub fn evaluate(entries: &[Entry], tenants: &[String], policy: &SignalPolicy) -> Vec<RuleState> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
     sorted.sort_by_key(|d| d.ts_ms);
-    let mut tenants: Vec<&str> = sorted.iter().filter_map(|d| d.tenant.as_deref()).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
+    let mut present: Vec<u32> = sorted.iter().filter_map(|d| d.tenant).collect();
+    present.sort_unstable_by_key(|&t| &tenants[t as usize]);
+    present.dedup();
     let mut out = Vec::new();
-    for tenant in std::iter::once(None).chain(tenants.into_iter().map(Some)) {
-        let subset: Vec<Decision> =
-            sorted.iter().filter(|d| tenant.is_none() || d.tenant.as_deref() == tenant).map(|d| (*d).clone()).collect();
+    for tenant in std::iter::once(None).chain(present.into_iter().map(Some)) {
+        let subset: Vec<&Entry> = sorted.iter().filter(|d| tenant.is_none() || d.tenant == tenant).copied().collect();
+        let name = tenant.map(|t| tenants[t as usize].as_str());
         for rule in &policy.rules {
-            out.push(evaluate_rule(&subset, rule, policy, tenant));
+            out.push(evaluate_rule(&subset, rule, policy, name));
         }
     }
     out
 }
 
-fn evaluate_rule(sorted: &[Decision], rule: &AlertRule, policy: &SignalPolicy, tenant: Option<&str>) -> RuleState {
+fn evaluate_rule(sorted: &[&Entry], rule: &AlertRule, policy: &SignalPolicy, tenant: Option<&str>) -> RuleState {
     let mut state = RuleState {
         rule: rule.clone(),
         tenant: tenant.map(String::from),
@@ -190,6 +182,32 @@ pub struct RollbackRow {
     pub error_rate_above: f64,
 }
 
+/// What the rollback matrix saw: the bundle's age, its error rate since
+/// deployment, and the row that fired (if one did).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct RollbackCheck {
+    pub deployed_at: String,
+    pub age_hours: f64,
+    pub decisions: u64,
+    pub errors: u64,
+    pub error_rate: Option<f64>,
+    pub fired: Option<RollbackRow>,
+}
+
+/// The matrix over the canary decisions since `deployed_ms`, aged at the
+/// last decision.
+pub fn rollback_check(canary: &[Entry], deployed_ms: i64, deployed_at: &str, matrix: &[RollbackRow]) -> RollbackCheck {
+    let since: Vec<&Entry> = canary.iter().filter(|e| e.ts_ms >= deployed_ms).collect();
+    let end = since.iter().map(|e| e.ts_ms).max().unwrap_or(deployed_ms);
+    let errors = since.iter().filter(|e| e.error).count() as u64;
+    let decisions = since.len() as u64;
+    let error_rate = (decisions > 0).then(|| errors as f64 / decisions as f64);
+    let age_hours = (end - deployed_ms) as f64 / 3_600_000.0;
+    let fired = error_rate.and_then(|r| rollback(matrix, age_hours, r)).cloned();
+    RollbackCheck { deployed_at: deployed_at.to_string(), age_hours, decisions, errors, error_rate, fired }
+}
+
 /// The policy runbook's matrix: < 2 h and > 5%; 2–12 h and > 10%; 12–24 h and > 15%.
 pub fn default_rollback_matrix() -> Vec<RollbackRow> {
     vec![
@@ -214,26 +232,30 @@ mod tests {
 
     const MINUTE: i64 = 60_000;
 
+    const TENANTS: [&str; 2] = ["acme", "globex"];
+
+    fn entry(ts_ms: i64, label: Label, deny: bool, tenant: Option<&str>) -> Entry {
+        let tenant = tenant.map(|t| TENANTS.iter().position(|n| *n == t).unwrap() as u32);
+        Entry { ts_ms, error: false, deny, latency_us: None, canary: true, label: Some(label), tenant }
+    }
+
     /// `minutes` of traffic, `per_minute` benign reviewed samples of which
     /// `fpr` are blocked, and as many adversarial probes all blocked.
-    fn traffic(start_minute: i64, minutes: i64, per_minute: usize, fpr: f64, tenant: Option<&str>) -> Vec<Decision> {
+    fn traffic(start_minute: i64, minutes: i64, per_minute: usize, fpr: f64, tenant: Option<&str>) -> Vec<Entry> {
         let mut out = Vec::new();
         for m in start_minute..start_minute + minutes {
             let blocked = (per_minute as f64 * fpr).round() as usize;
             for k in 0..per_minute {
                 let ts_ms = m * MINUTE + (k as i64 * MINUTE / per_minute as i64);
-                let tenant = tenant.map(String::from);
-                out.push(Decision {
-                    ts_ms,
-                    label: Some(Label::Benign),
-                    allowed: k >= blocked,
-                    error: false,
-                    tenant: tenant.clone(),
-                });
-                out.push(Decision { ts_ms, label: Some(Label::Adversarial), allowed: false, error: false, tenant });
+                out.push(entry(ts_ms, Label::Benign, k < blocked, tenant));
+                out.push(entry(ts_ms, Label::Adversarial, true, tenant));
             }
         }
         out
+    }
+
+    fn run(log: &[Entry]) -> Vec<RuleState> {
+        evaluate(log, &TENANTS.map(String::from), &SignalPolicy::default())
     }
 
     fn fpr_rule(states: &[RuleState], tenant: Option<&str>) -> RuleState {
@@ -244,7 +266,7 @@ mod tests {
     fn an_fpr_rise_held_for_ten_minutes_fires() {
         let mut log = traffic(0, 30, 20, 0.05, None);
         log.extend(traffic(30, 10, 20, 0.20, None));
-        let state = fpr_rule(&evaluate(&log, &SignalPolicy::default()), None);
+        let state = fpr_rule(&run(&log), None);
         assert!(state.firing, "{state:?}");
         // The window ending at minute 34 is the first over 15% (17%: four
         // minutes at 20%, one at 5%); held at every point for 5 minutes.
@@ -257,7 +279,7 @@ mod tests {
         let mut log = traffic(0, 30, 20, 0.05, None);
         log.extend(traffic(30, 3, 20, 0.20, None));
         log.extend(traffic(33, 20, 20, 0.05, None));
-        let state = fpr_rule(&evaluate(&log, &SignalPolicy::default()), None);
+        let state = fpr_rule(&run(&log), None);
         assert!(!state.firing && state.fired_at_ms.is_none(), "{state:?}");
         assert!(state.clear_windows >= 2, "clear again at the end: {state:?}");
     }
@@ -267,7 +289,7 @@ mod tests {
         // 2 benign decisions a minute: 10 in a window, under the minimum of 30,
         // all of them blocked.
         let log = traffic(0, 20, 2, 1.0, None);
-        let state = fpr_rule(&evaluate(&log, &SignalPolicy::default()), None);
+        let state = fpr_rule(&run(&log), None);
         assert!(!state.firing);
         assert_eq!(state.clear_windows, 0, "not eligible is not clear");
         assert!(state.not_eligible > 10);
@@ -278,7 +300,7 @@ mod tests {
     fn tenants_are_judged_alone_as_well_as_together() {
         let mut log = traffic(0, 20, 20, 0.30, Some("acme"));
         log.extend(traffic(0, 20, 60, 0.0, Some("globex")));
-        let states = evaluate(&log, &SignalPolicy::default());
+        let states = run(&log);
         assert!(fpr_rule(&states, Some("acme")).firing);
         assert!(!fpr_rule(&states, Some("globex")).firing);
         assert!(!fpr_rule(&states, None).firing, "7.5% overall: the tenant's breach is only visible alone");

@@ -5,7 +5,37 @@ use std::fmt::Write;
 
 use super::html::visible;
 use super::markdown::md_escape;
+use crate::release::signals::RuleState;
 use crate::release::ReleaseReport;
+
+/// One signal rule's row: rule, tenant, state, last window's rate and
+/// interval, clear windows, windows too small to judge.
+fn signal_row(s: &RuleState) -> [String; 6] {
+    let rate = s.evidence.as_ref();
+    let window = match (rate.and_then(|r| r.value), rate.and_then(|r| r.low.zip(r.high))) {
+        (Some(v), Some((l, h))) => {
+            format!("{:.2}% [{:.2}%, {:.2}%] of {}", v * 100.0, l * 100.0, h * 100.0, rate.map_or(0, |r| r.denominator))
+        }
+        _ => "not eligible".into(),
+    };
+    let state = if s.firing {
+        "FIRING"
+    } else if s.fired_at_ms.is_some() {
+        "fired, cleared"
+    } else {
+        "clear"
+    };
+    [
+        format!("{} ({:?} > {:.2}% for {} min)", s.rule.id, s.rule.signal, s.rule.above * 100.0, s.rule.for_minutes),
+        s.tenant.clone().unwrap_or_else(|| "all".into()),
+        state.into(),
+        window,
+        s.clear_windows.to_string(),
+        s.not_eligible.to_string(),
+    ]
+}
+
+const SIGNAL_HEADER: [&str; 6] = ["Rule", "Tenant", "State", "Last window", "Clear windows", "Not eligible"];
 
 pub fn render_markdown(r: &ReleaseReport) -> String {
     let mut out = String::new();
@@ -21,6 +51,13 @@ pub fn render_markdown(r: &ReleaseReport) -> String {
         out.push_str("Blocking:\n\n");
         for b in &r.blocking {
             let _ = writeln!(out, "- **{}**: {} (evidence: {})", b.check, md_escape(&b.message), b.evidence);
+        }
+    }
+    if !r.signals.is_empty() {
+        let _ = writeln!(out, "\n| {} |\n|---|---|---|---|---|---|", SIGNAL_HEADER.join(" | "));
+        for s in &r.signals {
+            let cells: Vec<String> = signal_row(s).iter().map(|c| md_escape(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
     }
     out.push_str("\n| Evidence | Path | SHA-256 | Age (h) | Summary |\n|---|---|---|---|---|\n");
@@ -78,7 +115,25 @@ pub fn render_html(r: &ReleaseReport) -> String {
             esc(&b.evidence)
         );
     }
-    out.push_str("</ul><h2>Evidence</h2><table><tr><th>Id</th><th>Path</th><th>SHA-256</th><th>Age (h)</th><th>Summary</th></tr>");
+    out.push_str("</ul>");
+    if !r.signals.is_empty() {
+        out.push_str("<h2>Production signals</h2><table id=\"signals\"><tr>");
+        for h in SIGNAL_HEADER {
+            let _ = write!(out, "<th>{h}</th>");
+        }
+        out.push_str("</tr>");
+        for s in &r.signals {
+            out.push_str("<tr>");
+            for cell in signal_row(s) {
+                let _ = write!(out, "<td>{}</td>", esc(&cell));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
+    out.push_str(
+        "<h2>Evidence</h2><table><tr><th>Id</th><th>Path</th><th>SHA-256</th><th>Age (h)</th><th>Summary</th></tr>",
+    );
     for e in &r.evidence {
         let _ = write!(
             out,

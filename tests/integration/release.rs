@@ -200,3 +200,75 @@ fn a_verdict_without_any_fixture_gave_go_vacuously() {
     assert_eq!(r["decision"], "NO-GO");
     assert!(stdout.contains("checked no fixture suite and no golden snapshot"), "{stdout}");
 }
+
+/// A labelled decision: `label` benign or adversarial, `tenant`, at second `ts`.
+fn labelled(ts: i64, label: &str, blocked: bool, error: bool, tenant: &str) -> String {
+    format!(
+        "{{\"ts\":{ts},\"decision\":\"{}\",\"error\":{},\"latency-us\":100,\"label\":\"{label}\",\"tenant\":\"{tenant}\"}}\n",
+        if blocked { "block" } else { "allow" },
+        if error { "\"timeout\"" } else { "null" }
+    )
+}
+
+/// `minutes` from minute `from`: per minute 20 benign reviewed samples, of
+/// which `fpr` are blocked, and 20 adversarial probes, all blocked; one
+/// decision in `error_every` is a target error (0: none).
+fn labelled_traffic(from: i64, minutes: i64, fpr: f64, error_every: i64, tenant: &str) -> String {
+    let mut out = String::new();
+    let start = 1_790_000_000;
+    for m in from..from + minutes {
+        for k in 0..20i64 {
+            let ts = start + m * 60 + k * 3;
+            let i = m * 40 + k * 2;
+            let blocked = (k as f64) < 20.0 * fpr;
+            out.push_str(&labelled(ts, "benign", blocked, error_every > 0 && i % error_every == 0, tenant));
+            out.push_str(&labelled(ts + 1, "adversarial", true, error_every > 0 && (i + 1) % error_every == 0, tenant));
+        }
+    }
+    out
+}
+
+/// The production-signal rules over labelled logs, and the rollback matrix
+/// by bundle age (`--deployed-at`).
+#[test]
+fn labelled_logs_fire_for_duration_rules_and_the_rollback_matrix() {
+    let dir = bundled_copy("release-signals");
+    prepare(&dir);
+    // 40 minutes at 5% FPR, then 10 minutes at 20%: held past 5 min, fires.
+    let mut rise = labelled_traffic(0, 40, 0.05, 0, "acme");
+    rise.push_str(&labelled_traffic(40, 10, 0.20, 0, "acme"));
+    write(&dir.join("rise.jsonl"), &rise);
+    let (code, r, stdout) = release(&dir, &["--decision-log", "canary:rise.jsonl"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["decision"], "NO-GO");
+    assert!(stdout.contains("alert fpr-high firing") && stdout.contains("held for 5 min"), "{stdout}");
+    assert!(stdout.contains("alert fpr-high firing for tenant acme"), "per tenant too: {stdout}");
+    let fpr = r["signals"].as_array().unwrap().iter().find(|s| s["rule"]["id"] == "fpr-high").unwrap();
+    assert_eq!(fpr["firing"], true);
+    assert!(fpr["evidence"]["value"].as_f64().unwrap() > 0.15);
+
+    // The same rise for 3 minutes, then back to normal: GO.
+    let mut blip = labelled_traffic(0, 40, 0.05, 0, "acme");
+    blip.push_str(&labelled_traffic(40, 3, 0.20, 0, "acme"));
+    blip.push_str(&labelled_traffic(43, 20, 0.05, 0, "acme"));
+    write(&dir.join("blip.jsonl"), &blip);
+    let (code, r, _) = release(&dir, &["--decision-log", "canary:blip.jsonl"]);
+    assert_eq!(code, 0, "{:#}", r["blocking"]);
+    assert_eq!(r["decision"], "GO");
+
+    // 6% errors: a bundle deployed an hour before the log ends is rolled
+    // back; deployed five hours before, the matrix leaves it (the burn-rate
+    // alerts still say NO-GO).
+    write(&dir.join("errors.jsonl"), &labelled_traffic(0, 50, 0.05, 17, "acme"));
+    let end = 1_790_000_000 + 50 * 60;
+    let at = |hours: i64| chrono::DateTime::from_timestamp(end - hours * 3600, 0).unwrap().to_rfc3339();
+    let (code, r, stdout) = release(&dir, &["--decision-log", "canary:errors.jsonl", "--deployed-at", &at(1)]);
+    assert_eq!(code, 1);
+    assert_eq!(r["decision"], "ROLLBACK", "{stdout}");
+    assert!(stdout.contains("younger than 2 h and over 5.00%"), "{stdout}");
+    let (code, r, stdout) = release(&dir, &["--decision-log", "canary:errors.jsonl", "--deployed-at", &at(5)]);
+    assert_eq!(code, 1);
+    assert_eq!(r["decision"], "NO-GO", "{stdout}");
+    assert!(r["rollback"]["fired"].is_null());
+    assert!(!stdout.contains("younger than"), "{stdout}");
+}
