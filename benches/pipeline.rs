@@ -553,16 +553,17 @@ fn bench_decision_log() {
     let alerts = gauntlet::release::burn_alerts(&canary, &policy);
     let check = gauntlet::release::canary_check(&entries, &policy, &Default::default());
     let judged = start.elapsed().as_secs_f64();
-    let signals = gauntlet::release::signals::evaluate(&canary, &tenants, &policy.signals);
+    let signals = gauntlet::release::signals::evaluate(&entries, &tenants, &policy.signals);
     println!(
-        "decision log: {lines} labelled lines ingested in {judged:.2} s (parse {parsed:.2} s; {} bad lines; {} alert pairs; canary {}); signal rules over {} tenants: {:.2} s more",
+        "decision log: {lines} labelled lines ingested in {judged:.2} s (parse {parsed:.2} s; {} bad lines; {} alert pairs; canary {}); {} signal rule states over {} tenants ({} firing): {:.2} s more",
         bad.len(),
         alerts.len(),
         check.status,
+        signals.len(),
         tenants.len(),
+        signals.iter().filter(|s| s.firing).count(),
         start.elapsed().as_secs_f64() - judged,
     );
-    let _ = signals;
 }
 
 /// Conversation replay through the built-in firewall: turns per second.

@@ -159,6 +159,13 @@ pub enum Command {
         /// rollback matrix judges the canary since then (ROLLBACK, exit 1).
         #[arg(long)]
         deployed_at: Option<String>,
+        /// The promotion stage the bundle is in (`[release.promotion]`): GO
+        /// then means promote it to the next stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// When the stage began (RFC 3339; default --deployed-at).
+        #[arg(long, requires = "stage")]
+        stage_started_at: Option<String>,
         #[arg(long, value_parser = parse_date)]
         today: Option<chrono::NaiveDate>,
         #[arg(long)]

@@ -81,12 +81,14 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
             }
             Ok(c.outcome())
         }
-        Command::Release { config, version, decision_log, deployed_at, today, out, quiet } => {
+        Command::Release { config, version, decision_log, deployed_at, stage, stage_started_at, today, out, quiet } => {
             let r = pipeline::release(&pipeline::ReleaseOptions {
                 config,
                 version,
                 decision_logs: decision_log,
                 deployed_at,
+                stage,
+                stage_started_at,
                 today,
                 out_dir: out,
                 quiet,

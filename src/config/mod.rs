@@ -6,6 +6,7 @@
 
 mod fixtures;
 mod gates;
+mod sign_offs;
 mod transforms;
 mod waivers;
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 pub use fixtures::load_fixtures;
 pub use gates::{load_gates, RESERVED_GATE_IDS};
+pub use sign_offs::load_sign_offs;
 pub use transforms::TransformConfig;
 pub use waivers::{load_waivers, parse_waivers};
 
@@ -78,9 +80,11 @@ struct RawRelease {
     /// `[release.signals]`: window, step, minimum volume and `[[release.signals.rules]]`.
     signals: Option<crate::release::signals::SignalPolicy>,
     /// `[[release.rollback]]`: max-age-hours and error-rate-above per row.
-    rollback: Option<Vec<crate::release::signals::RollbackRow>>,
+    rollback: Option<Vec<crate::release::rollback::RollbackRow>>,
     /// `[release.metrics]`: the production counters' names, for `gauntlet alerts`.
     metrics: Option<crate::release::prometheus::MetricNames>,
+    /// `[release.promotion]`: `[[release.promotion.stages]]`, clear windows, sign-offs folder.
+    promotion: Option<crate::release::promotion::PromotionPolicy>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +164,48 @@ enum BenignApproval {
 enum AdversarialApproval {
     Detected,
     AttackSuccess,
+}
+
+/// `[release.signals]` and `[release.promotion]` name each other: rule ids
+/// unique, stage names unique, every stage's signals existing rules.
+fn release_rules_problems(release: &ReleasePolicy, path: &Path, text: &str, problems: &mut Vec<Diagnostic>) {
+    let rules = &release.signals.rules;
+    for (i, rule) in rules.iter().enumerate() {
+        if rules[..i].iter().any(|r| r.id == rule.id) {
+            problems.push(
+                Diagnostic::new(path, Code::DuplicateId, format!("two signal rules are called `{}`", rule.id))
+                    .near(text, &format!("\"{}\"", rule.id)),
+            );
+        }
+        if !(rule.above >= 0.0 && rule.above.is_finite()) || rule.for_minutes < 0 {
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    Code::OutOfRange,
+                    format!("rule `{}` needs above >= 0 and for-minutes >= 0", rule.id),
+                )
+                .near(text, &format!("\"{}\"", rule.id)),
+            );
+        }
+    }
+    let stages = &release.promotion.stages;
+    for (i, stage) in stages.iter().enumerate() {
+        let at =
+            |message: String, code| Diagnostic::new(path, code, message).near(text, &format!("\"{}\"", stage.name));
+        if stages[..i].iter().any(|s| s.name == stage.name) {
+            problems.push(at(format!("two promotion stages are called `{}`", stage.name), Code::DuplicateId));
+        }
+        let valid = stage.traffic_percent > 0.0 && stage.traffic_percent <= 100.0 && stage.min_soak_hours >= 0.0;
+        if !valid {
+            problems.push(at(
+                format!("stage `{}` needs 0 < traffic-percent <= 100 and min-soak-hours >= 0", stage.name),
+                Code::OutOfRange,
+            ));
+        }
+        for id in stage.signals.iter().flatten().filter(|id| !rules.iter().any(|r| &r.id == *id)) {
+            problems.push(at(format!("stage `{}` names no signal rule `{id}`", stage.name), Code::UnknownRule));
+        }
+    }
 }
 
 /// A validated `gauntlet.toml`.
@@ -390,7 +436,9 @@ impl Config {
             signals: r.signals.clone().unwrap_or(d.signals),
             rollback: r.rollback.clone().unwrap_or(d.rollback),
             metrics: r.metrics.clone().unwrap_or(d.metrics),
+            promotion: r.promotion.clone().unwrap_or(d.promotion),
         };
+        release_rules_problems(&release, path, &text, &mut problems);
         if !(release.slo_target > 0.0 && release.slo_target < 1.0) {
             problems.push(
                 Diagnostic::new(path, Code::OutOfRange, "`slo-target` must be in (0, 1), e.g. 0.999")

@@ -88,6 +88,19 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
         problems.extend(rules.iter().cloned());
     }
     judge_waivers(&waivers, &rule_problems, today, &config, &mut problems, &mut warnings);
+    super::release::load_project_sign_offs(&config, today, &mut problems);
+    for stage in &config.release.promotion.stages {
+        for id in stage.gates.iter().filter(|id| !gate_ids.contains(id)) {
+            problems.push(
+                Diagnostic::new(
+                    &config.path,
+                    Code::UnknownGate,
+                    format!("stage `{}` requires no gate `{id}`", stage.name),
+                )
+                .near(&config.text, &format!("\"{}\"", stage.name)),
+            );
+        }
+    }
     if let Err(Error::Input(unsendable)) = super::plan::check_sendable(target.as_ref(), &corpus.cases) {
         problems.extend(unsendable);
     }

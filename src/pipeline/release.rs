@@ -12,6 +12,7 @@ use crate::calibrate::Calibration;
 use crate::config::Config;
 use crate::errors::{Code, Diagnostic, Error};
 use crate::hashing::sha256_hex;
+use crate::release::promotion::{resume_checks, stage_check};
 use crate::release::{
     burn_alerts, canary_check, logs, Blockers, Evidence, ReleaseReport, VerdictFacts, RELEASE_SCHEMA,
 };
@@ -27,6 +28,10 @@ pub struct ReleaseOptions {
     /// When the bundle under release was deployed (RFC 3339): its age picks
     /// the rollback-matrix row.
     pub deployed_at: Option<String>,
+    /// The promotion stage the bundle is in: GO promotes it to the next.
+    pub stage: Option<String>,
+    /// When that stage began (RFC 3339; default `deployed_at`).
+    pub stage_started_at: Option<String>,
     pub today: Option<NaiveDate>,
     pub out_dir: Option<PathBuf>,
     /// No progress lines.
@@ -72,6 +77,7 @@ fn verdict_facts(v: &Verdict, age_hours: Option<f64>, config: &Config) -> Verdic
             .filter(|g| g.id.starts_with("fixtures:") || g.id.starts_with("golden:"))
             .map(|g| (g.id.clone(), g.status, g.detail.lines().next().unwrap_or("").to_string()))
             .collect(),
+        gates: v.gates.iter().map(|g| (g.id.clone(), g.status)).collect(),
     }
 }
 
@@ -175,23 +181,64 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.burn(&alerts);
     let canary = entries.iter().any(|e| !e.canary).then(|| canary_check(&entries, &policy, &config.counting));
     blockers.canary(canary.as_ref());
-    let signal_states = crate::release::signals::evaluate(&canary_entries, &tenants, &policy.signals);
+    let signal_states = crate::release::signals::evaluate(&entries, &tenants, &policy.signals);
     blockers.signals(&signal_states);
     let rollback = match &opts.deployed_at {
         None => None,
         Some(at) => {
-            let deployed = chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|e| Error::Usage(format!("--deployed-at `{at}` is not an RFC 3339 time: {e}")))?;
-            let check = crate::release::signals::rollback_check(
-                &canary_entries,
-                deployed.timestamp_millis(),
-                at,
-                &policy.rollback,
-            );
-            Some(check)
+            let deployed = rfc3339_ms("--deployed-at", at)?;
+            Some(crate::release::rollback::rollback_check(&canary_entries, deployed, at, &policy.rollback))
         }
     };
     blockers.rollback(rollback.as_ref());
+
+    let promotion = &policy.promotion;
+    let mut sign_off_problems = Vec::new();
+    let sign_offs = load_project_sign_offs(&config, today, &mut sign_off_problems);
+    if !sign_off_problems.is_empty() {
+        return Err(Error::Input(sign_off_problems));
+    }
+    evidence.push(Evidence {
+        id: "sign-offs".into(),
+        path: config.base.join(&promotion.sign_offs).display().to_string(),
+        sha256: None,
+        age_hours: None,
+        summary: format!("{} sign-off record(s)", sign_offs.len()),
+    });
+    let resumes = resume_checks(&signal_states, &sign_offs, opts.version.as_deref(), promotion.clear_windows);
+    blockers.resumes(&resumes);
+    // cargo-deny's rule: a record scoped to this release that clears
+    // nothing is worth saying (a typo in its rules, or a stale version).
+    let unused_sign_offs = sign_offs
+        .iter()
+        .filter(|o| o.version.is_some() && o.version == opts.version)
+        .filter(|o| !resumes.iter().any(|r| r.sign_off.as_ref() == Some(&o.incident)))
+        .map(|o| format!("{} ({})", o.incident, o.location))
+        .collect();
+    let stage = match &opts.stage {
+        None => None,
+        Some(name) => {
+            let Some(index) = promotion.stages.iter().position(|s| &s.name == name) else {
+                let names: Vec<&str> = promotion.stages.iter().map(|s| s.name.as_str()).collect();
+                return Err(Diagnostic::new(
+                    &opts.config,
+                    Code::UnknownStage,
+                    format!("no promotion stage `{name}` (stages: {})", names.join(", ")),
+                )
+                .into());
+            };
+            let (flag, started) = match (&opts.stage_started_at, &opts.deployed_at) {
+                (Some(s), _) => ("--stage-started-at", s),
+                (None, Some(d)) => ("--deployed-at", d),
+                (None, None) => return Err(Error::Usage("--stage needs --stage-started-at or --deployed-at".into())),
+            };
+            let started_ms = rfc3339_ms(flag, started)?;
+            let end_ms = canary_entries.last().map_or(started_ms, |e| e.ts_ms);
+            let gates = facts.as_ref().map(|f| f.gates.clone()).unwrap_or_default();
+            Some(stage_check(&promotion.stages, index, started_ms, started, end_ms, &gates, &signal_states))
+        }
+    };
+    blockers.stage(stage.as_ref());
 
     let blocking = blockers.0;
     let report = ReleaseReport {
@@ -210,12 +257,35 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         canary,
         signals: signal_states,
         rollback,
+        resumes,
+        stage,
+        unused_sign_offs,
         policy,
     };
     write_json(&out_dir.join("release-readiness.json"), &report)?;
     write_bytes(&out_dir.join("release-readiness.md"), crate::report::release::render_markdown(&report).as_bytes())?;
     write_bytes(&out_dir.join("release-readiness.html"), crate::report::release::render_html(&report).as_bytes())?;
+    // The dashboard beside the verdict shows the latest rolling rates too.
+    if let (Some(v), true) = (&verdict, out_dir == config.reports) {
+        crate::report::render_all(v, None, &out_dir, &crate::report::default_history(&out_dir))?;
+    }
     Ok(report)
+}
+
+/// The project's sign-off records, every problem added to `problems`.
+pub(super) fn load_project_sign_offs(
+    config: &Config,
+    today: NaiveDate,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<crate::release::promotion::SignOff> {
+    let rule_ids: Vec<&str> = config.release.signals.rules.iter().map(|r| r.id.as_str()).collect();
+    crate::config::load_sign_offs(&config.base.join(&config.release.promotion.sign_offs), &rule_ids, today, problems)
+}
+
+fn rfc3339_ms(flag: &str, at: &str) -> Result<i64, Error> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| Error::Usage(format!("{flag} `{at}` is not an RFC 3339 time: {e}")))
 }
 
 /// `gauntlet alerts --format prometheus`: the project's production rules as

@@ -19,6 +19,8 @@ pub struct VerdictFacts {
     pub stale: Vec<String>,
     /// `fixtures:*` and `golden:*` gates: id, status, first line of detail.
     pub fixture_gates: Vec<(String, GateStatus, String)>,
+    /// Every gate and its status (what a promotion stage requires).
+    pub gates: Vec<(String, GateStatus)>,
 }
 
 /// Collects blocking reasons, each tied to an evidence id.
@@ -136,34 +138,66 @@ impl Blockers {
     /// window, the tenant and the evidence.
     pub fn signals(&mut self, states: &[super::signals::RuleState]) {
         for s in states.iter().filter(|s| s.firing) {
-            let rule = &s.rule;
-            let rate = s.evidence.as_ref();
-            let value = rate.and_then(|r| r.value).map_or("-".into(), |v| format!("{:.2}%", v * 100.0));
-            let interval = match rate.and_then(|r| r.low.zip(r.high)) {
-                Some((l, h)) => format!(" [{:.2}%, {:.2}%]", l * 100.0, h * 100.0),
-                None => String::new(),
-            };
-            let fired = s.fired_at_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+            self.block("signal", format!("alert {} firing: {}", s.rule.id, signal_evidence(s)), "decision-log-1");
+        }
+    }
+
+    /// An alert that fired and cleared holds promotion until it has been
+    /// clear long enough and someone signed it off.
+    pub fn resumes(&mut self, resumes: &[super::promotion::ResumeCheck]) {
+        for r in resumes.iter().filter(|r| !r.resumed) {
+            let mut missing = Vec::new();
+            if r.clear_windows < r.clear_windows_needed {
+                missing.push(format!("clear for {} of {} windows", r.clear_windows, r.clear_windows_needed));
+            }
+            if r.sign_off.is_none() {
+                missing.push(format!("no sign-off lists rule {} dated on or after {}", r.rule, &r.fired_at[..10]));
+            }
             self.block(
-                "signal",
+                "promotion",
                 format!(
-                    "alert {} firing{}: {:?} {value}{interval} > {:.2}% held for {} min (since {}); last window {}/{}",
-                    rule.id,
-                    s.tenant.as_ref().map(|t| format!(" for tenant {t}")).unwrap_or_default(),
-                    rule.signal,
-                    rule.above * 100.0,
-                    rule.for_minutes,
-                    fired.unwrap_or_default(),
-                    rate.map_or(0, |r| r.numerator),
-                    rate.map_or(0, |r| r.denominator),
+                    "alert {}{} fired at {} and cleared; promotion waits: {}",
+                    r.rule,
+                    r.tenant.as_ref().map(|t| format!(" (tenant {t})")).unwrap_or_default(),
+                    r.fired_at,
+                    missing.join("; ")
                 ),
                 "decision-log-1",
             );
         }
     }
 
+    /// The stage under release: soak, gates, signals.
+    pub fn stage(&mut self, stage: Option<&super::promotion::StageCheck>) {
+        let Some(s) = stage else { return };
+        if !s.soaked() {
+            self.block(
+                "promotion",
+                format!(
+                    "stage {} has soaked {:.1} h of its {} h (since {})",
+                    s.stage, s.soak_hours, s.min_soak_hours, s.started_at
+                ),
+                "decision-log-1",
+            );
+        }
+        for g in s.gates.iter().filter(|g| !g.met) {
+            self.block(
+                "promotion",
+                format!("stage {} needs gate {} to pass: it is {}", s.stage, g.id, g.status),
+                "verdict",
+            );
+        }
+        for g in s.signals.iter().filter(|g| !g.met) {
+            self.block(
+                "promotion",
+                format!("stage {} needs signal {} clear: it is {}", s.stage, g.id, g.status),
+                "decision-log-1",
+            );
+        }
+    }
+
     /// The rollback matrix fired: the release is rolled back.
-    pub fn rollback(&mut self, check: Option<&super::signals::RollbackCheck>) {
+    pub fn rollback(&mut self, check: Option<&super::rollback::RollbackCheck>) {
         if let Some((c, row)) = check.and_then(|c| c.fired.as_ref().map(|r| (c, r))) {
             self.block(
                 "rollback",
@@ -181,4 +215,34 @@ impl Blockers {
             );
         }
     }
+}
+
+/// A rule's evidence as one sentence: tenant, value, interval, threshold,
+/// duration, since when, and the last window's counts or baseline.
+pub fn signal_evidence(s: &super::signals::RuleState) -> String {
+    let rule = &s.rule;
+    let signal = rule.signal;
+    let rate = s.evidence.as_ref();
+    let value = s.value.map_or("-".into(), |v| signal.show(v));
+    let interval = match rate.and_then(|r| r.low.zip(r.high)).filter(|_| !signal.against_baseline()) {
+        Some((l, h)) => format!(" [{:.2}%, {:.2}%]", l * 100.0, h * 100.0),
+        None => String::new(),
+    };
+    let fired = s.fired_at_ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+    let counts = match (rate, s.baseline) {
+        (_, Some(b)) if signal == super::signals::Signal::CostVsBaseline => {
+            format!("baseline cost {b:.4} per decision")
+        }
+        (Some(r), Some(b)) => format!("last window {}/{}, baseline {:.2}%", r.numerator, r.denominator, b * 100.0),
+        (Some(r), None) => format!("last window {}/{}", r.numerator, r.denominator),
+        (None, _) => "no window judged".into(),
+    };
+    format!(
+        "{}{} {value}{interval} > {} for {} min{}; {counts}",
+        s.tenant.as_ref().map(|t| format!("tenant {t}: ")).unwrap_or_default(),
+        signal.as_str(),
+        signal.show(rule.above),
+        rule.for_minutes,
+        fired.map(|f| format!(" (since {f})")).unwrap_or_default(),
+    )
 }

@@ -1,7 +1,9 @@
 //! Production decision logs: JSONL with `ts`, `decision`, `error` or
 //! `status`, `latency-us`, optional `tenant`, `policy-version`, `label`
 //! (`benign` or `adversarial`: a reviewed sample, or a red-team probe mixed
-//! into real traffic; what the rolling FPR and ASR are computed from).
+//! into real traffic; what the rolling FPR and ASR are computed from),
+//! `matched-rule` (the policy rule that decided; `null` when none matched)
+//! and `cost` (what the decision cost, in any one unit).
 //! Every bad line is reported as `path:line`; out-of-order timestamps are
 //! fine (entries are sorted); nothing is dropped silently.
 
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use crate::errors::{Code, Diagnostic};
 
 /// One decision, reduced to what the release checks need.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Entry {
     /// Milliseconds since the Unix epoch.
     pub ts_ms: i64,
@@ -26,6 +28,10 @@ pub struct Entry {
     pub label: Option<crate::corpus::Label>,
     /// Index into the tenant names `read_log` interned.
     pub tenant: Option<u32>,
+    /// Whether a policy rule matched, when the line says (`matched-rule`).
+    pub matched: Option<bool>,
+    /// What the decision cost, in the log's own unit.
+    pub cost: Option<f32>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +52,20 @@ struct Line<'a> {
     label: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     tenant: Option<Cow<'a, str>>,
+    /// Absent: the log does not say; `null`: no rule matched; a rule id.
+    #[serde(default, borrow, deserialize_with = "present")]
+    matched_rule: Option<Option<Cow<'a, str>>>,
+    #[serde(default)]
+    cost: Option<f64>,
+}
+
+/// Tells a `null` field (`Some(None)`) from an absent one (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Which population a log's lines belong to.
@@ -154,7 +174,25 @@ pub fn read_log(
             }
         };
         let tenant = line.tenant.as_deref().map(intern);
-        Ok(Entry { ts_ms, error, deny: deny && !error, latency_us: line.latency_us, canary, label, tenant })
+        let cost = match line.cost {
+            Some(c) if !(c >= 0.0 && c.is_finite()) => {
+                return Err(Diagnostic::new(path, Code::OutOfRange, format!("`cost` {c} must be a finite number >= 0"))
+                    .at_line(n))
+            }
+            c => c.map(|c| c as f32),
+        };
+        let matched = line.matched_rule.map(|r| r.is_some());
+        Ok(Entry {
+            ts_ms,
+            error,
+            deny: deny && !error,
+            latency_us: line.latency_us,
+            canary,
+            label,
+            tenant,
+            matched,
+            cost,
+        })
     });
     let mut names: Vec<(String, u32)> = interned.into_inner().expect("tenant lock").into_iter().collect();
     names.sort_by_key(|(_, id)| *id);

@@ -12,6 +12,8 @@
 mod checks;
 pub mod logs;
 pub mod prometheus;
+pub mod promotion;
+pub mod rollback;
 pub mod signals;
 
 use serde::{Deserialize, Serialize};
@@ -49,11 +51,14 @@ pub struct ReleasePolicy {
     #[serde(default)]
     pub signals: signals::SignalPolicy,
     /// Rollback by bundle age (needs `--deployed-at`).
-    #[serde(default = "signals::default_rollback_matrix")]
-    pub rollback: Vec<signals::RollbackRow>,
+    #[serde(default = "rollback::default_rollback_matrix")]
+    pub rollback: Vec<rollback::RollbackRow>,
     /// The counters `gauntlet alerts --format prometheus` writes rules over.
     #[serde(default)]
     pub metrics: prometheus::MetricNames,
+    /// Stages, soak, and when promotion resumes after an alert.
+    #[serde(default)]
+    pub promotion: promotion::PromotionPolicy,
 }
 
 impl Default for ReleasePolicy {
@@ -72,8 +77,9 @@ impl Default for ReleasePolicy {
             latency_tolerance: 0.10,
             max_verdict_age_days: 7,
             signals: signals::SignalPolicy::default(),
-            rollback: signals::default_rollback_matrix(),
+            rollback: rollback::default_rollback_matrix(),
             metrics: prometheus::MetricNames::default(),
+            promotion: promotion::PromotionPolicy::default(),
         }
     }
 }
@@ -318,7 +324,16 @@ pub struct ReleaseReport {
     pub signals: Vec<signals::RuleState>,
     /// The rollback matrix applied to the canary since deployment.
     #[serde(default)]
-    pub rollback: Option<signals::RollbackCheck>,
+    pub rollback: Option<rollback::RollbackCheck>,
+    /// Alerts that fired and cleared, and whether promotion may resume.
+    #[serde(default)]
+    pub resumes: Vec<promotion::ResumeCheck>,
+    /// The stage under release (`--stage`): GO promotes it to the next.
+    #[serde(default)]
+    pub stage: Option<promotion::StageCheck>,
+    /// Sign-offs scoped to this version that cleared no alert of this log.
+    #[serde(default)]
+    pub unused_sign_offs: Vec<String>,
     pub policy: ReleasePolicy,
 }
 
@@ -344,8 +359,7 @@ mod tests {
                     deny: false,
                     latency_us: Some(100 + (i % 50) as u64),
                     canary,
-                    label: None,
-                    tenant: None,
+                    ..Entry::default()
                 });
             }
         }
@@ -397,8 +411,7 @@ mod tests {
                     deny: i % deny_every == 0,
                     latency_us: Some(100 + i % 20),
                     canary,
-                    label: None,
-                    tenant: None,
+                    ..Entry::default()
                 })
                 .collect::<Vec<_>>()
         };

@@ -34,6 +34,16 @@ pub struct MetricNames {
     pub requests: String,
     /// The label that names the tenant.
     pub tenant_label: String,
+    /// Decisions that matched no policy rule.
+    pub unmatched_requests: String,
+    /// Decisions that denied (blocked).
+    pub denied_requests: String,
+    /// The summed cost of decisions.
+    pub cost: String,
+    /// The label that tells the canary from the baseline (`*-vs-baseline`).
+    pub track_label: String,
+    pub canary_track: String,
+    pub baseline_track: String,
 }
 
 impl Default for MetricNames {
@@ -46,6 +56,12 @@ impl Default for MetricNames {
             errors: "firewall_errors_total".into(),
             requests: "firewall_requests_total".into(),
             tenant_label: "tenant".into(),
+            unmatched_requests: "firewall_unmatched_requests_total".into(),
+            denied_requests: "firewall_denied_requests_total".into(),
+            cost: "firewall_decision_cost_total".into(),
+            track_label: "track".into(),
+            canary_track: "canary".into(),
+            baseline_track: "baseline".into(),
         }
     }
 }
@@ -68,20 +84,55 @@ fn quoted(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
+/// The counters a signal is a ratio of: (hits, decisions).
+fn counters(signal: Signal, names: &MetricNames) -> (&str, &str) {
+    match signal {
+        Signal::Fpr => (&names.false_positives, &names.benign_requests),
+        Signal::Asr => (&names.attack_successes, &names.adversarial_requests),
+        Signal::ErrorRate => (&names.errors, &names.requests),
+        Signal::UnmatchedShare => (&names.unmatched_requests, &names.requests),
+        Signal::DenyRateVsBaseline => (&names.denied_requests, &names.requests),
+        Signal::CostVsBaseline => (&names.cost, &names.requests),
+    }
+}
+
+/// The recording rules of one signal, overall (`by` empty) or by tenant:
+/// the ratio over the window and the volume that makes it eligible (for a
+/// `*-vs-baseline` signal, both tracks' volumes).
+fn record(out: &mut String, signal: Signal, names: &MetricNames, window: &str, suffix: &str, by: &str) {
+    let slug = signal.as_str().replace('-', "_");
+    let (num, den) = counters(signal, names);
+    let sum = |metric: &str, track: Option<&str>| {
+        let selector = track.map(|t| format!("{{{}={}}}", names.track_label, quoted(t))).unwrap_or_default();
+        format!("sum{by}(increase({metric}{selector}[{window}]))")
+    };
+    let (ratio, volume) = if signal.against_baseline() {
+        let (c, b) = (Some(names.canary_track.as_str()), Some(names.baseline_track.as_str()));
+        // As gauntlet does: a baseline without denies counts half of one.
+        let baseline_num = match signal {
+            Signal::DenyRateVsBaseline => format!("clamp_min({}, 0.5)", sum(num, b)),
+            _ => sum(num, b),
+        };
+        let ratio = format!("({} / {}) / ({baseline_num} / {})", sum(num, c), sum(den, c), sum(den, b));
+        let _ = writeln!(
+            out,
+            "      - record: gauntlet:{slug}{suffix}:baseline_volume_{window}\n        expr: {}",
+            sum(den, b)
+        );
+        (ratio, sum(den, c))
+    } else {
+        (format!("{} / {}", sum(num, None), sum(den, None)), sum(den, None))
+    };
+    let _ = writeln!(
+        out,
+        "      - record: gauntlet:{slug}{suffix}:ratio_{window}\n        expr: {ratio}\n      - record: gauntlet:{slug}{suffix}:volume_{window}\n        expr: {volume}"
+    );
+}
+
 /// The rules file for `policy` with counters named by `names`.
 pub fn render_rules(policy: &ReleasePolicy, names: &MetricNames) -> String {
     let signals = &policy.signals;
     let window = format!("{}m", signals.window_minutes.max(1));
-    let counters = |s: Signal| match s {
-        Signal::Fpr => (&names.false_positives, &names.benign_requests),
-        Signal::Asr => (&names.attack_successes, &names.adversarial_requests),
-        Signal::ErrorRate => (&names.errors, &names.requests),
-    };
-    let slug = |s: Signal| match s {
-        Signal::Fpr => "fpr",
-        Signal::Asr => "asr",
-        Signal::ErrorRate => "error_rate",
-    };
     let scopes = [("", String::new()), (":by_tenant", format!(" by ({})", names.tenant_label))];
     let mut out = String::new();
     let _ = writeln!(
@@ -90,33 +141,40 @@ pub fn render_rules(policy: &ReleasePolicy, names: &MetricNames) -> String {
          # Check with `promtool check rules`; regenerate rather than edit.\ngroups:\n  - name: gauntlet-signals\n    interval: {}m\n    rules:",
         signals.step_minutes.max(1)
     );
-    for signal in [Signal::Fpr, Signal::Asr, Signal::ErrorRate] {
-        let (num, den) = counters(signal);
+    // FPR, ASR and the error rate always (dashboards chart them); the others
+    // when a rule watches them.
+    let mut used = vec![Signal::Fpr, Signal::Asr, Signal::ErrorRate];
+    for rule in &signals.rules {
+        if !used.contains(&rule.signal) {
+            used.push(rule.signal);
+        }
+    }
+    for signal in used {
         for (suffix, by) in &scopes {
-            let _ = writeln!(
-                out,
-                "      - record: gauntlet:{}{suffix}:ratio_{window}\n        expr: sum{by}(increase({num}[{window}])) / sum{by}(increase({den}[{window}]))\n      - record: gauntlet:{}{suffix}:volume_{window}\n        expr: sum{by}(increase({den}[{window}]))",
-                slug(signal),
-                slug(signal)
-            );
+            record(&mut out, signal, names, &window, suffix, by);
         }
     }
     for rule in &signals.rules {
         for (suffix, _) in &scopes {
-            let s = slug(rule.signal);
+            let s = rule.signal.as_str().replace('-', "_");
+            let min = signals.min_decisions.max(1);
+            let baseline_guard = if rule.signal.against_baseline() {
+                format!(" and gauntlet:{s}{suffix}:baseline_volume_{window} >= {min}")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "      - alert: {}{}\n        expr: gauntlet:{s}{suffix}:ratio_{window} > {} and gauntlet:{s}{suffix}:volume_{window} >= {}\n        for: {}m\n        labels:\n          severity: page\n          gauntlet_rule: {}\n        annotations:\n          summary: {}",
+                "      - alert: {}{}\n        expr: gauntlet:{s}{suffix}:ratio_{window} > {} and gauntlet:{s}{suffix}:volume_{window} >= {min}{baseline_guard}\n        for: {}m\n        labels:\n          severity: page\n          gauntlet_rule: {}\n        annotations:\n          summary: {}",
                 alert_name(&rule.id),
                 if suffix.is_empty() { "" } else { "ByTenant" },
                 rule.above,
-                signals.min_decisions.max(1),
                 rule.for_minutes,
                 quoted(&rule.id),
                 quoted(&format!(
-                    "{} above {}% for {} minutes (gauntlet rule {})",
-                    s,
-                    (rule.above * 10_000.0).round() / 100.0,
+                    "{} above {} for {} minutes (gauntlet rule {})",
+                    rule.signal.as_str(),
+                    rule.signal.show(rule.above),
                     rule.for_minutes,
                     rule.id
                 )),

@@ -1,13 +1,17 @@
-//! Production signals from labelled decision logs: rolling FPR and ASR (and
-//! the error rate) over windows, alert rules with a `for` duration as the
-//! runbooks write them, and the rollback decision by bundle age.
+//! Production signals from labelled decision logs: rolling FPR and ASR, the
+//! error rate, the share of decisions no policy rule matched, and the deny
+//! rate and cost per decision against the baseline population, over
+//! windows, judged by alert rules with a `for` duration as the runbooks
+//! write them.
 //!
 //! Why `for`: a single bad window is noise; "FPR > 15% for 5 minutes" means
 //! the condition held at every evaluation point over those 5 minutes, the
 //! way Prometheus evaluates an alerting rule. Why "not eligible": a window
-//! with too few labelled decisions has an interval too wide to say anything,
-//! so it can neither fire nor count as clear (it breaks a `for` streak, and
-//! it never proves an alert cleared).
+//! with too few decisions has an interval too wide to say anything, so it
+//! can neither fire nor count as clear (it breaks a `for` streak, and it
+//! never proves an alert cleared). Why the baseline is windowed: a canary
+//! compared with the stable fleet over the same minutes sees the same
+//! traffic mix, which is also how a Prometheus ratio of two tracks works.
 //!
 //! Pure computation: `pipeline::release` reads the logs, this judges them.
 
@@ -27,6 +31,42 @@ pub enum Signal {
     Asr,
     /// Errors / all decisions.
     ErrorRate,
+    /// Decisions that matched no policy rule / decisions whose log line
+    /// says (`matched-rule`).
+    UnmatchedShare,
+    /// The canary's deny rate over the baseline's in the same window: 2.0
+    /// is twice as many denies.
+    DenyRateVsBaseline,
+    /// The canary's mean `cost` per decision over the baseline's in the
+    /// same window: 1.5 is 50% dearer.
+    CostVsBaseline,
+}
+
+impl Signal {
+    /// A ratio of the canary to the baseline population, not a rate.
+    pub fn against_baseline(self) -> bool {
+        matches!(self, Signal::DenyRateVsBaseline | Signal::CostVsBaseline)
+    }
+
+    /// How `above` reads in a sentence: a percentage or a multiple.
+    pub fn show(self, x: f64) -> String {
+        if self.against_baseline() {
+            format!("{x:.2}x baseline")
+        } else {
+            format!("{:.2}%", x * 100.0)
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Fpr => "fpr",
+            Signal::Asr => "asr",
+            Signal::ErrorRate => "error-rate",
+            Signal::UnmatchedShare => "unmatched-share",
+            Signal::DenyRateVsBaseline => "deny-rate-vs-baseline",
+            Signal::CostVsBaseline => "cost-vs-baseline",
+        }
+    }
 }
 
 /// "`signal` > `above` for `for-minutes`".
@@ -35,6 +75,7 @@ pub enum Signal {
 pub struct AlertRule {
     pub id: String,
     pub signal: Signal,
+    /// A rate (0.15 is 15%), or for a `*-vs-baseline` signal a multiple.
     pub above: f64,
     pub for_minutes: i64,
 }
@@ -47,13 +88,15 @@ pub struct SignalPolicy {
     /// How often the rules are evaluated (Prometheus's evaluation interval).
     pub step_minutes: i64,
     /// Fewest decisions of the watched population in a window for it to be
-    /// eligible (benign ones for FPR, adversarial for ASR, all for errors).
+    /// eligible (benign ones for FPR, adversarial for ASR, all for errors;
+    /// for a `*-vs-baseline` signal, in each population).
     pub min_decisions: u64,
     pub rules: Vec<AlertRule>,
 }
 
 impl Default for SignalPolicy {
-    /// The hotfix runbook's rules.
+    /// The hotfix runbook's rules, and the policy runbook's cost rule (it
+    /// only judges logs whose lines carry `cost`).
     fn default() -> Self {
         let rule = |id: &str, signal, above, for_minutes| AlertRule { id: id.into(), signal, above, for_minutes };
         SignalPolicy {
@@ -64,24 +107,103 @@ impl Default for SignalPolicy {
                 rule("fpr-high", Signal::Fpr, 0.15, 5),
                 rule("asr-high", Signal::Asr, 0.50, 5),
                 rule("error-rate-high", Signal::ErrorRate, 0.01, 2),
+                rule("cost-per-decision-high", Signal::CostVsBaseline, 1.5, 5),
             ],
         }
     }
 }
 
-/// One signal in one window: `None` when not eligible.
-fn window_rate(window: &[&Entry], signal: Signal, min: u64) -> Option<Rate> {
+/// One population's tally in one window: hits of total, or for cost the
+/// sum over the decisions that carry one.
+#[derive(Default)]
+struct Tally {
+    hits: u64,
+    total: u64,
+    cost: f64,
+}
+
+fn tally(window: &[&Entry], signal: Signal) -> Tally {
     // An error never counts for the target: a benign error is a false
     // positive, an adversarial one is not a detection (the default policy).
     let allowed = |d: &Entry| !d.deny && !d.error;
-    let (hits, total) = window.iter().fold((0u64, 0u64), |(h, t), d| match signal {
-        Signal::Fpr if d.label == Some(Label::Benign) => (h + u64::from(!allowed(d)), t + 1),
-        Signal::Asr if d.label == Some(Label::Adversarial) => (h + u64::from(allowed(d) || d.error), t + 1),
-        Signal::ErrorRate => (h + u64::from(d.error), t + 1),
-        _ => (h, t),
-    });
+    let mut t = Tally::default();
+    for d in window {
+        let (hit, counted) = match signal {
+            Signal::Fpr => (!allowed(d), d.label == Some(Label::Benign)),
+            Signal::Asr => (allowed(d) || d.error, d.label == Some(Label::Adversarial)),
+            Signal::ErrorRate => (d.error, true),
+            Signal::UnmatchedShare => (d.matched == Some(false), d.matched.is_some()),
+            Signal::DenyRateVsBaseline => (d.deny, true),
+            Signal::CostVsBaseline => {
+                if let Some(c) = d.cost {
+                    t.cost += f64::from(c);
+                }
+                (false, d.cost.is_some())
+            }
+        };
+        t.hits += u64::from(counted && hit);
+        t.total += u64::from(counted);
+    }
+    t
+}
+
+/// One evaluation point: the window ending at `at_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct SeriesPoint {
+    pub at_ms: i64,
+    /// `null`: not eligible.
+    pub value: Option<f64>,
+}
+
+/// A judged window: its value, the canary's rate when the signal is one,
+/// and the baseline's value for a `*-vs-baseline` signal.
+struct Judged {
+    value: f64,
+    rate: Option<Rate>,
+    baseline: Option<f64>,
+}
+
+/// One signal in one window: `None` when not eligible.
+fn judge_window(canary: &[&Entry], baseline: &[&Entry], signal: Signal, min: u64) -> Option<Judged> {
+    let min = min.max(1);
+    let c = tally(canary, signal);
+    if c.total < min {
+        return None;
+    }
     // Wilson at 95%, as every rate in gauntlet by default.
-    (total >= min.max(1)).then(|| Rate::new(hits, total, &crate::metrics::CountingPolicy::default()))
+    let rate = (signal != Signal::CostVsBaseline)
+        .then(|| Rate::new(c.hits, c.total, &crate::metrics::CountingPolicy::default()));
+    if !signal.against_baseline() {
+        return Some(Judged { value: c.hits as f64 / c.total as f64, rate, baseline: None });
+    }
+    let b = tally(baseline, signal);
+    if b.total < min {
+        return None;
+    }
+    let (mine, theirs) = match signal {
+        // A baseline with no deny at all is floored at half a deny, so a
+        // spike from zero is a large finite multiple, not a division by zero.
+        Signal::DenyRateVsBaseline => (c.hits as f64 / c.total as f64, (b.hits as f64).max(0.5) / b.total as f64),
+        _ => (c.cost / c.total as f64, b.cost / b.total as f64),
+    };
+    (theirs > 0.0).then(|| Judged { value: mine / theirs, rate, baseline: Some(theirs) })
+}
+
+/// Where a rule stands at the end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleStatus {
+    /// Eligible and under the threshold at the last point.
+    Clear,
+    /// Over the threshold, not yet for `for-minutes`.
+    Pending,
+    Firing,
+    /// Too few decisions in the last window to judge.
+    NotEligible,
+    /// The log never had enough decisions of this kind (no labels, no
+    /// `cost`, no baseline population, …).
+    NoData,
 }
 
 /// Where a rule stands at the end of the log.
@@ -91,68 +213,114 @@ pub struct RuleState {
     pub rule: AlertRule,
     /// `None`: every tenant together.
     pub tenant: Option<String>,
+    pub status: RuleStatus,
     /// Firing at the last evaluation point.
     pub firing: bool,
     /// When it last started firing (ms), if it ever did.
     pub fired_at_ms: Option<i64>,
-    /// Consecutive eligible clear windows at the end of the log (a promotion
-    /// resumes after two).
+    /// Whole, non-overlapping windows the rule has been eligible and clear
+    /// for at the end of the log (a promotion resumes after two).
     pub clear_windows: u64,
     /// Evaluation points with too few decisions to judge.
     pub not_eligible: u64,
-    /// The window that fired (or the last one judged): its rate and interval.
+    /// The signal's value in the last window judged.
+    pub value: Option<f64>,
+    /// That window's canary rate and interval, when the signal is a rate.
     pub evidence: Option<Rate>,
+    /// The baseline's rate or cost per decision in that window.
+    pub baseline: Option<f64>,
+    /// Every evaluation point (overall only, at most `SERIES_POINTS`; a
+    /// longer log keeps each bucket's highest value, so a spike still shows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<SeriesPoint>,
 }
 
+impl RuleState {
+    /// A rule before any window: no data.
+    pub fn new(rule: AlertRule, tenant: Option<&str>) -> RuleState {
+        RuleState {
+            rule,
+            tenant: tenant.map(String::from),
+            status: RuleStatus::NoData,
+            firing: false,
+            fired_at_ms: None,
+            clear_windows: 0,
+            not_eligible: 0,
+            value: None,
+            evidence: None,
+            baseline: None,
+            series: Vec::new(),
+        }
+    }
+}
+
+/// The most points a chart gets per rule.
+pub const SERIES_POINTS: usize = 480;
+
 /// Every rule over the whole log and over each tenant's decisions
-/// (`tenants`: the names `logs::read_log` interned).
+/// (`tenants`: the names `logs::read_log` interned). Canary decisions are
+/// judged; baseline ones are what `*-vs-baseline` signals compare with.
 pub fn evaluate(entries: &[Entry], tenants: &[String], policy: &SignalPolicy) -> Vec<RuleState> {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     sorted.sort_by_key(|d| d.ts_ms);
-    let mut present: Vec<u32> = sorted.iter().filter_map(|d| d.tenant).collect();
+    let mut present: Vec<u32> = sorted.iter().filter(|d| d.canary).filter_map(|d| d.tenant).collect();
     present.sort_unstable_by_key(|&t| &tenants[t as usize]);
     present.dedup();
     let mut out = Vec::new();
     for tenant in std::iter::once(None).chain(present.into_iter().map(Some)) {
-        let subset: Vec<&Entry> = sorted.iter().filter(|d| tenant.is_none() || d.tenant == tenant).copied().collect();
+        let mine = |d: &&&Entry| tenant.is_none() || d.tenant == tenant;
+        let canary: Vec<&Entry> = sorted.iter().filter(|d| d.canary).filter(mine).copied().collect();
+        let baseline: Vec<&Entry> = sorted.iter().filter(|d| !d.canary).filter(mine).copied().collect();
         let name = tenant.map(|t| tenants[t as usize].as_str());
         for rule in &policy.rules {
-            out.push(evaluate_rule(&subset, rule, policy, name));
+            let mut state = evaluate_rule(&canary, &baseline, rule, policy, name);
+            if tenant.is_some() {
+                state.series.clear();
+            }
+            out.push(state);
         }
     }
     out
 }
 
-fn evaluate_rule(sorted: &[&Entry], rule: &AlertRule, policy: &SignalPolicy, tenant: Option<&str>) -> RuleState {
-    let mut state = RuleState {
-        rule: rule.clone(),
-        tenant: tenant.map(String::from),
-        firing: false,
-        fired_at_ms: None,
-        clear_windows: 0,
-        not_eligible: 0,
-        evidence: None,
-    };
-    let (Some(first), Some(last)) = (sorted.first(), sorted.last()) else { return state };
+fn evaluate_rule(
+    canary: &[&Entry],
+    baseline: &[&Entry],
+    rule: &AlertRule,
+    policy: &SignalPolicy,
+    tenant: Option<&str>,
+) -> RuleState {
+    let mut state = RuleState::new(rule.clone(), tenant);
+    let (Some(first), Some(last)) = (canary.first(), canary.last()) else { return state };
     let (window, step) = (policy.window_minutes.max(1) * 60_000, policy.step_minutes.max(1) * 60_000);
-    // Points are window ends, every step, from the first full window on.
-    let mut at = first.ts_ms + window;
-    let mut held_since: Option<i64> = None;
-    while at <= last.ts_ms + step {
+    let in_window = |sorted: &[&Entry], at: i64| {
         let lo = sorted.partition_point(|d| d.ts_ms < at - window);
         let hi = sorted.partition_point(|d| d.ts_ms < at);
-        match window_rate(&sorted[lo..hi], rule.signal, policy.min_decisions) {
+        (lo, hi)
+    };
+    // Points are window ends, every step, from the first full window on.
+    let mut at = first.ts_ms + window;
+    let (mut held_since, mut clear_since): (Option<i64>, Option<i64>) = (None, None);
+    let mut last_status = RuleStatus::NoData;
+    let mut points = Vec::new();
+    while at <= last.ts_ms + step {
+        let (clo, chi) = in_window(canary, at);
+        let (blo, bhi) = in_window(baseline, at);
+        let judged = judge_window(&canary[clo..chi], &baseline[blo..bhi], rule.signal, policy.min_decisions);
+        points.push(SeriesPoint { at_ms: at, value: judged.as_ref().map(|j| j.value) });
+        match judged {
             None => {
                 state.not_eligible += 1;
-                held_since = None;
-                state.clear_windows = 0;
+                (held_since, clear_since) = (None, None);
                 state.firing = false;
+                if state.value.is_some() {
+                    last_status = RuleStatus::NotEligible;
+                }
             }
-            Some(rate) => {
-                let breached = rate.value.is_some_and(|v| v > rule.above);
-                if breached {
+            Some(j) => {
+                if j.value > rule.above {
                     let since = *held_since.get_or_insert(at);
-                    state.clear_windows = 0;
+                    clear_since = None;
                     // Held at every point from `since` to now, and for at
                     // least `for`: as Prometheus moves pending to firing.
                     let held = at - since >= rule.for_minutes * 60_000;
@@ -160,70 +328,44 @@ fn evaluate_rule(sorted: &[&Entry], rule: &AlertRule, policy: &SignalPolicy, ten
                         state.fired_at_ms = Some(at);
                     }
                     state.firing = held;
+                    last_status = if held { RuleStatus::Firing } else { RuleStatus::Pending };
                 } else {
                     held_since = None;
+                    clear_since.get_or_insert(at);
                     state.firing = false;
-                    state.clear_windows += 1;
+                    last_status = RuleStatus::Clear;
                 }
-                state.evidence = Some(rate);
+                state.value = Some(j.value);
+                state.evidence = j.rate;
+                state.baseline = j.baseline;
             }
+        }
+        if let (Some(since), RuleStatus::Clear) = (clear_since, last_status) {
+            state.clear_windows = ((at - since) / window) as u64 + 1;
+        } else {
+            state.clear_windows = 0;
         }
         at += step;
     }
+    state.status = last_status;
+    state.series = downsample(points, SERIES_POINTS);
     state
 }
 
-/// One row of the rollback matrix: a bundle younger than `max-age-hours`
-/// with an error rate above `error-rate-above` is rolled back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct RollbackRow {
-    pub max_age_hours: f64,
-    pub error_rate_above: f64,
-}
-
-/// What the rollback matrix saw: the bundle's age, its error rate since
-/// deployment, and the row that fired (if one did).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub struct RollbackCheck {
-    pub deployed_at: String,
-    pub age_hours: f64,
-    pub decisions: u64,
-    pub errors: u64,
-    pub error_rate: Option<f64>,
-    pub fired: Option<RollbackRow>,
-}
-
-/// The matrix over the canary decisions since `deployed_ms`, aged at the
-/// last decision.
-pub fn rollback_check(canary: &[Entry], deployed_ms: i64, deployed_at: &str, matrix: &[RollbackRow]) -> RollbackCheck {
-    let since: Vec<&Entry> = canary.iter().filter(|e| e.ts_ms >= deployed_ms).collect();
-    let end = since.iter().map(|e| e.ts_ms).max().unwrap_or(deployed_ms);
-    let errors = since.iter().filter(|e| e.error).count() as u64;
-    let decisions = since.len() as u64;
-    let error_rate = (decisions > 0).then(|| errors as f64 / decisions as f64);
-    let age_hours = (end - deployed_ms) as f64 / 3_600_000.0;
-    let fired = error_rate.and_then(|r| rollback(matrix, age_hours, r)).cloned();
-    RollbackCheck { deployed_at: deployed_at.to_string(), age_hours, decisions, errors, error_rate, fired }
-}
-
-/// The policy runbook's matrix: < 2 h and > 5%; 2–12 h and > 10%; 12–24 h and > 15%.
-pub fn default_rollback_matrix() -> Vec<RollbackRow> {
-    vec![
-        RollbackRow { max_age_hours: 2.0, error_rate_above: 0.05 },
-        RollbackRow { max_age_hours: 12.0, error_rate_above: 0.10 },
-        RollbackRow { max_age_hours: 24.0, error_rate_above: 0.15 },
-    ]
-}
-
-/// The row that says roll back, for a bundle of this age with this error
-/// rate (rows are checked youngest first; an age past every row never rolls
-/// back by this matrix).
-pub fn rollback(matrix: &[RollbackRow], age_hours: f64, error_rate: f64) -> Option<&RollbackRow> {
-    let mut rows: Vec<&RollbackRow> = matrix.iter().collect();
-    rows.sort_by(|a, b| a.max_age_hours.total_cmp(&b.max_age_hours));
-    rows.into_iter().find(|r| age_hours < r.max_age_hours).filter(|r| error_rate > r.error_rate_above)
+/// At most `max` points: each bucket keeps its first time and its highest
+/// value (`None` only when no point in it was eligible).
+fn downsample(points: Vec<SeriesPoint>, max: usize) -> Vec<SeriesPoint> {
+    if points.len() <= max {
+        return points;
+    }
+    let per = points.len().div_ceil(max);
+    points
+        .chunks(per)
+        .map(|c| SeriesPoint {
+            at_ms: c[0].at_ms,
+            value: c.iter().filter_map(|p| p.value).max_by(|a, b| a.total_cmp(b)),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -236,7 +378,7 @@ mod tests {
 
     fn entry(ts_ms: i64, label: Label, deny: bool, tenant: Option<&str>) -> Entry {
         let tenant = tenant.map(|t| TENANTS.iter().position(|n| *n == t).unwrap() as u32);
-        Entry { ts_ms, error: false, deny, latency_us: None, canary: true, label: Some(label), tenant }
+        Entry { ts_ms, deny, canary: true, label: Some(label), tenant, ..Entry::default() }
     }
 
     /// `minutes` of traffic, `per_minute` benign reviewed samples of which
@@ -306,12 +448,107 @@ mod tests {
         assert!(!fpr_rule(&states, None).firing, "7.5% overall: the tenant's breach is only visible alone");
     }
 
+    /// `minutes` of `per_minute` decisions each, built by `make(minute, k)`.
+    fn each(minutes: std::ops::Range<i64>, per_minute: i64, make: impl Fn(i64, i64) -> Entry) -> Vec<Entry> {
+        minutes.flat_map(|m| (0..per_minute).map(move |k| (m, k))).map(|(m, k)| make(m, k)).collect()
+    }
+
+    fn policy_with(rule: AlertRule) -> SignalPolicy {
+        SignalPolicy { rules: vec![rule], ..SignalPolicy::default() }
+    }
+
+    fn only(log: &[Entry], policy: &SignalPolicy) -> RuleState {
+        evaluate(log, &TENANTS.map(String::from), policy).remove(0)
+    }
+
     #[test]
-    fn the_rollback_matrix_depends_on_the_bundle_age() {
-        let m = default_rollback_matrix();
-        assert_eq!(rollback(&m, 1.0, 0.06).map(|r| r.max_age_hours), Some(2.0), "young bundle, 6% errors: roll back");
-        assert_eq!(rollback(&m, 5.0, 0.06), None, "older bundle, same errors: no rollback");
-        assert_eq!(rollback(&m, 5.0, 0.11).map(|r| r.max_age_hours), Some(12.0));
-        assert_eq!(rollback(&m, 30.0, 0.50), None, "past the matrix");
+    fn a_rising_share_of_decisions_no_rule_matched_fires() {
+        let rule = AlertRule { id: "unmatched".into(), signal: Signal::UnmatchedShare, above: 0.2, for_minutes: 5 };
+        let at = |m: i64, k: i64| m * MINUTE + k * 1000;
+        // 40 a minute; from minute 20, 12 of them (30%) matched no rule.
+        let log = each(0..40, 40, |m, k| Entry {
+            ts_ms: at(m, k),
+            matched: Some(!(m >= 20 && k < 12)),
+            canary: true,
+            ..Entry::default()
+        });
+        let state = only(&log, &policy_with(rule.clone()));
+        assert_eq!(state.status, RuleStatus::Firing, "{state:?}");
+        assert!((state.value.unwrap() - 0.3).abs() < 1e-9);
+        // A log that never says which rule matched has no data, and is not clear.
+        let silent: Vec<Entry> = log.iter().map(|e| Entry { matched: None, ..*e }).collect();
+        let state = only(&silent, &policy_with(rule));
+        assert_eq!((state.status, state.firing, state.clear_windows), (RuleStatus::NoData, false, 0));
+    }
+
+    #[test]
+    fn a_deny_spike_is_judged_against_the_baseline_in_the_same_window() {
+        let rule =
+            AlertRule { id: "deny-spike".into(), signal: Signal::DenyRateVsBaseline, above: 1.5, for_minutes: 5 };
+        // Canary denies 8 of 40 a minute (20%), the baseline 4 of 40 (10%).
+        let canary =
+            each(0..30, 40, |m, k| Entry { ts_ms: m * MINUTE + k, deny: k < 8, canary: true, ..Entry::default() });
+        let baseline = each(0..30, 40, |m, k| Entry { ts_ms: m * MINUTE + k, deny: k < 4, ..Entry::default() });
+        let log: Vec<Entry> = canary.iter().chain(&baseline).copied().collect();
+        let state = only(&log, &policy_with(rule.clone()));
+        assert!(state.firing, "{state:?}");
+        assert!((state.value.unwrap() - 2.0).abs() < 1e-9 && (state.baseline.unwrap() - 0.1).abs() < 1e-9);
+        // The same canary with a baseline that also denies 20%: no spike.
+        let busy = each(0..30, 40, |m, k| Entry { ts_ms: m * MINUTE + k, deny: k < 8, ..Entry::default() });
+        let log: Vec<Entry> = canary.iter().chain(&busy).copied().collect();
+        assert_eq!(only(&log, &policy_with(rule.clone())).status, RuleStatus::Clear);
+        // No baseline population at all: nothing to compare with.
+        assert_eq!(only(&canary, &policy_with(rule)).status, RuleStatus::NoData);
+    }
+
+    #[test]
+    fn cost_per_decision_fires_at_fifty_percent_over_the_baseline_and_not_at_twenty() {
+        let cost_log = |canary_cost: f32| {
+            let mut log = each(0..30, 40, |m, k| Entry {
+                ts_ms: m * MINUTE + k,
+                cost: Some(canary_cost),
+                canary: true,
+                ..Entry::default()
+            });
+            log.extend(each(0..30, 40, |m, k| Entry { ts_ms: m * MINUTE + k, cost: Some(0.01), ..Entry::default() }));
+            log
+        };
+        let policy = SignalPolicy::default();
+        let cost = |log: &[Entry]| {
+            evaluate(log, &[], &policy).into_iter().find(|s| s.rule.id == "cost-per-decision-high").unwrap()
+        };
+        let dear = cost(&cost_log(0.016));
+        assert!(dear.firing && (dear.value.unwrap() - 1.6).abs() < 1e-3, "{dear:?}");
+        let fine = cost(&cost_log(0.012));
+        assert_eq!(fine.status, RuleStatus::Clear, "{fine:?}");
+    }
+
+    #[test]
+    fn clear_windows_count_whole_non_overlapping_windows_since_the_alert_cleared() {
+        // 20% FPR from minute 30 to 45 fires; then clean traffic. The first
+        // window under 15% ends at minute 47 (two minutes of 20%: 12%); the
+        // next one that does not overlap it ends at minute 52.
+        let clear_after = |clean_minutes: i64| {
+            let mut log = traffic(0, 30, 20, 0.05, None);
+            log.extend(traffic(30, 15, 20, 0.20, None));
+            log.extend(traffic(45, clean_minutes, 20, 0.0, None));
+            fpr_rule(&run(&log), None)
+        };
+        let early = clear_after(6);
+        assert!(early.fired_at_ms.is_some() && !early.firing);
+        assert_eq!(early.clear_windows, 1, "{early:?}");
+        let later = clear_after(7);
+        assert_eq!(later.clear_windows, 2, "{later:?}");
+    }
+
+    #[test]
+    fn a_long_series_keeps_each_buckets_highest_point() {
+        let points: Vec<SeriesPoint> = (0..1000)
+            .map(|i| SeriesPoint { at_ms: i, value: (i != 3).then_some(if i == 777 { 0.9 } else { 0.1 }) })
+            .collect();
+        let kept = downsample(points, 100);
+        assert_eq!(kept.len(), 100);
+        assert_eq!(kept[77], SeriesPoint { at_ms: 770, value: Some(0.9) });
+        assert_eq!(kept[0].value, Some(0.1), "one point not eligible does not hide its bucket");
     }
 }

@@ -15,6 +15,7 @@ mod model;
 pub mod release;
 pub mod results_file;
 pub mod robustness;
+pub mod signal_chart;
 pub mod terminal;
 
 use std::path::Path;
@@ -42,8 +43,14 @@ pub fn render_all(
     let history = history::read_until(history_path, &verdict.run.finished_at);
     // The previous entry is the last one before this run's own.
     let previous = history.iter().rev().find(|h| h.finished_at != verdict.run.finished_at);
+    // A release report beside the dashboard adds its rolling-rate charts;
+    // one that cannot be read is left out, and the next release rewrites it.
+    let release = std::fs::read_to_string(out_dir.join("release-readiness.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
     let page = html::PageContext {
         stderr_log: std::fs::metadata(out_dir.join("target-stderr.log")).is_ok_and(|m| m.len() > 0),
+        release,
     };
     let html = html::render_dashboard(verdict, &history, &page)
         .map_err(|e| Error::Target(format!("rendering the dashboard: {e}")))?;

@@ -5,34 +5,85 @@ use std::fmt::Write;
 
 use super::html::visible;
 use super::markdown::md_escape;
-use crate::release::signals::RuleState;
+use crate::release::signals::{RuleState, RuleStatus, Signal};
 use crate::release::ReleaseReport;
 
-/// One signal rule's row: rule, tenant, state, last window's rate and
-/// interval, clear windows, windows too small to judge.
+/// One signal rule's row: rule, tenant, state, last window's value (and
+/// interval, or baseline), clear windows, windows too small to judge.
 fn signal_row(s: &RuleState) -> [String; 6] {
+    let signal = s.rule.signal;
     let rate = s.evidence.as_ref();
-    let window = match (rate.and_then(|r| r.value), rate.and_then(|r| r.low.zip(r.high))) {
-        (Some(v), Some((l, h))) => {
-            format!("{:.2}% [{:.2}%, {:.2}%] of {}", v * 100.0, l * 100.0, h * 100.0, rate.map_or(0, |r| r.denominator))
+    let window = match (s.value, rate.and_then(|r| r.low.zip(r.high)), s.baseline) {
+        (Some(v), _, Some(b)) if signal.against_baseline() => {
+            let base = if signal == Signal::CostVsBaseline { format!("{b:.4}") } else { format!("{:.2}%", b * 100.0) };
+            format!("{} (baseline {base})", signal.show(v))
+        }
+        (Some(v), Some((l, h)), _) => {
+            format!(
+                "{} [{:.2}%, {:.2}%] of {}",
+                signal.show(v),
+                l * 100.0,
+                h * 100.0,
+                rate.map_or(0, |r| r.denominator)
+            )
         }
         _ => "not eligible".into(),
     };
-    let state = if s.firing {
-        "FIRING"
-    } else if s.fired_at_ms.is_some() {
-        "fired, cleared"
-    } else {
-        "clear"
+    let state = match (s.status, s.fired_at_ms) {
+        (RuleStatus::Firing, _) => "FIRING",
+        (RuleStatus::Pending, _) => "pending",
+        (_, Some(_)) => "fired, cleared",
+        (RuleStatus::Clear, None) => "clear",
+        (RuleStatus::NotEligible, None) => "not eligible",
+        (RuleStatus::NoData, None) => "no data",
     };
     [
-        format!("{} ({:?} > {:.2}% for {} min)", s.rule.id, s.rule.signal, s.rule.above * 100.0, s.rule.for_minutes),
+        format!("{} ({} > {} for {} min)", s.rule.id, signal.as_str(), signal.show(s.rule.above), s.rule.for_minutes),
         s.tenant.clone().unwrap_or_else(|| "all".into()),
         state.into(),
         window,
         s.clear_windows.to_string(),
         s.not_eligible.to_string(),
     ]
+}
+
+/// The promotion state as sentences: the stage and its requirements,
+/// each alert waiting to resume, sign-offs that cleared nothing.
+fn promotion_lines(r: &ReleaseReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = &r.stage {
+        out.push(format!(
+            "Stage {} ({}% of traffic) since {}: soaked {:.1} of {} h; {}",
+            s.stage,
+            s.traffic_percent,
+            s.started_at,
+            s.soak_hours,
+            s.min_soak_hours,
+            match &s.next {
+                Some(n) => format!("GO promotes it to {n}"),
+                None => "the last stage: GO completes the rollout".into(),
+            }
+        ));
+        for (kind, req) in s.gates.iter().map(|g| ("gate", g)).chain(s.signals.iter().map(|g| ("signal", g))) {
+            out.push(format!("{} {} {}: {}", if req.met { "✓" } else { "✗" }, kind, req.id, req.status));
+        }
+    }
+    for x in &r.resumes {
+        out.push(format!(
+            "Alert {}{} fired at {}: clear for {} window(s) ({} needed), sign-off {}: {}",
+            x.rule,
+            x.tenant.as_ref().map(|t| format!(" (tenant {t})")).unwrap_or_default(),
+            x.fired_at,
+            x.clear_windows,
+            x.clear_windows_needed,
+            x.sign_off.as_deref().unwrap_or("none"),
+            if x.resumed { "promotion resumes" } else { "promotion waits" }
+        ));
+    }
+    for o in &r.unused_sign_offs {
+        out.push(format!("Sign-off {o} is scoped to this version but clears no alert of this log"));
+    }
+    out
 }
 
 const SIGNAL_HEADER: [&str; 6] = ["Rule", "Tenant", "State", "Last window", "Clear windows", "Not eligible"];
@@ -58,6 +109,13 @@ pub fn render_markdown(r: &ReleaseReport) -> String {
         for s in &r.signals {
             let cells: Vec<String> = signal_row(s).iter().map(|c| md_escape(c)).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+    }
+    let promotion = promotion_lines(r);
+    if !promotion.is_empty() {
+        out.push_str("\nPromotion:\n\n");
+        for line in promotion {
+            let _ = writeln!(out, "- {}", md_escape(&line));
         }
     }
     out.push_str("\n| Evidence | Path | SHA-256 | Age (h) | Summary |\n|---|---|---|---|---|\n");
@@ -96,7 +154,7 @@ pub fn render_html(r: &ReleaseReport) -> String {
     let go = r.decision == "GO";
     let _ = write!(
         out,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>release readiness: {}</title><style>body{{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:16px 24px}} .d{{padding:12px 20px;color:#fff;background:{}}} table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #e5e7eb;padding:5px 8px;text-align:left;overflow-wrap:anywhere;unicode-bidi:isolate}}</style></head><body><div class=\"d\" id=\"decision\"><h1>{}{}</h1></div>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>release readiness: {}</title><style>body{{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:16px 24px}} .d{{padding:12px 20px;color:#fff;background:{}}} table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #e5e7eb;padding:5px 8px;text-align:left;overflow-wrap:anywhere;unicode-bidi:isolate}} svg text{{font-size:11px}} figure{{margin:10px 0}}</style></head><body><div class=\"d\" id=\"decision\"><h1>{}{}</h1></div>",
         esc(&r.decision),
         if go { "#1f7a3d" } else { "#b42318" },
         esc(&r.decision),
@@ -129,7 +187,21 @@ pub fn render_html(r: &ReleaseReport) -> String {
             }
             out.push_str("</tr>");
         }
-        out.push_str("</table>");
+        out.push_str("</table><h2>Rolling rates</h2><div id=\"signal-charts\">");
+        for state in r.signals.iter().filter(|s| s.tenant.is_none()) {
+            if let Some(svg) = super::signal_chart::svg(state) {
+                let _ = write!(out, "<figure><figcaption>{}</figcaption>{svg}</figure>", esc(&signal_row(state)[0]));
+            }
+        }
+        out.push_str("</div>");
+    }
+    let promotion = promotion_lines(r);
+    if !promotion.is_empty() {
+        out.push_str("<h2>Promotion</h2><ul id=\"promotion\">");
+        for line in promotion {
+            let _ = write!(out, "<li>{}</li>", esc(&line));
+        }
+        out.push_str("</ul>");
     }
     out.push_str(
         "<h2>Evidence</h2><table><tr><th>Id</th><th>Path</th><th>SHA-256</th><th>Age (h)</th><th>Summary</th></tr>",

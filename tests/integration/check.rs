@@ -114,3 +114,30 @@ fn check_exits_3_when_only_the_target_probe_fails() {
     assert_eq!(offline.code(), Some(0), "{}", stderr(&offline));
     assert!(stdout(&offline).contains("not probed (--offline)"));
 }
+
+/// Sign-off records and promotion stages are checked with the rest: a
+/// sign-off for a rule that does not exist, one missing its owner, and a
+/// stage requiring a gate that does not exist, all at once.
+#[test]
+fn check_reports_broken_sign_offs_and_a_stage_naming_no_gate() {
+    let dir = scratch("check-sign-offs");
+    for part in ["corpora", "gates", "fixtures", "waivers"] {
+        copy_tree(&repo_root().join(part), &dir.join(part));
+    }
+    let config = std::fs::read_to_string(repo_root().join("gauntlet.toml")).unwrap();
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!("{config}\n[[release.promotion.stages]]\nname = \"canary\"\ntraffic-percent = 5\nmin-soak-hours = 1\ngates = [\"fpr\", \"fpr-typo\"]\n"),
+    );
+    write(
+        &dir.join("sign-offs/incidents.toml"),
+        "[[sign-off]]\nincident = \"INC-1\"\nowner = \"a@example.com\"\ndate = \"2026-11-20\"\nmitigation = \"m\"\nrules = [\"fpr-hgh\"]\n\n[[sign-off]]\nincident = \"INC-2\"\ndate = \"2026-11-20\"\nmitigation = \"m\"\nrules = [\"fpr-high\"]\n",
+    );
+    let out = gauntlet(&["check", "--offline", "--today", "2026-11-22"], &dir);
+    let err = stderr(&out);
+    assert_eq!(out.code(), Some(2), "{err}");
+    assert!(err.contains("incidents.toml:6:1: error[unknown-rule]: no signal rule `fpr-hgh`"), "{err}");
+    assert!(err.contains("incidents.toml:8:1: error[invalid-sign-off]") && err.contains("owner"), "{err}");
+    assert!(err.contains("error[unknown-gate]: stage `canary` requires no gate `fpr-typo`"), "{err}");
+    assert!(!err.contains("gate `fpr`"), "{err}");
+}

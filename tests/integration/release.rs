@@ -43,7 +43,7 @@ fn bundled_project_is_go_with_its_evidence_index() {
     assert_eq!(r["decision"], "GO");
     assert_eq!(r["schema"], "gauntlet.release.v1");
     let ids: Vec<&str> = r["evidence"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["verdict", "waiver-audit", "calibration"]);
+    assert_eq!(ids, ["verdict", "waiver-audit", "calibration", "sign-offs"]);
     assert!(r["evidence"][0]["sha256"].as_str().unwrap().len() == 64);
     assert!(dir.join("reports/release-readiness.html").exists() && dir.join("reports/release-readiness.md").exists());
 }
@@ -241,8 +241,8 @@ fn labelled_logs_fire_for_duration_rules_and_the_rollback_matrix() {
     let (code, r, stdout) = release(&dir, &["--decision-log", "canary:rise.jsonl"]);
     assert_eq!(code, 1);
     assert_eq!(r["decision"], "NO-GO");
-    assert!(stdout.contains("alert fpr-high firing") && stdout.contains("held for 5 min"), "{stdout}");
-    assert!(stdout.contains("alert fpr-high firing for tenant acme"), "per tenant too: {stdout}");
+    assert!(stdout.contains("alert fpr-high firing: fpr 2") && stdout.contains("> 15.00% for 5 min"), "{stdout}");
+    assert!(stdout.contains("alert fpr-high firing: tenant acme: fpr"), "per tenant too: {stdout}");
     let fpr = r["signals"].as_array().unwrap().iter().find(|s| s["rule"]["id"] == "fpr-high").unwrap();
     assert_eq!(fpr["firing"], true);
     assert!(fpr["evidence"]["value"].as_f64().unwrap() > 0.15);
@@ -271,4 +271,94 @@ fn labelled_logs_fire_for_duration_rules_and_the_rollback_matrix() {
     assert_eq!(r["decision"], "NO-GO", "{stdout}");
     assert!(r["rollback"]["fired"].is_null());
     assert!(!stdout.contains("younger than"), "{stdout}");
+}
+
+/// The runbook's resume rule: after an alert, promotion waits for two
+/// clear windows and a sign-off dated on or after the alert; a stage is
+/// promoted only after its soak.
+#[test]
+fn promotion_is_blocked_until_two_clear_windows_and_a_sign_off() {
+    let dir = bundled_copy("release-promotion");
+    prepare(&dir);
+    // FPR at 20% from minute 40 to 50 fires; then `clean` minutes at 5%.
+    let log = |clean: i64| {
+        let mut log = labelled_traffic(0, 40, 0.05, 0, "acme");
+        log.push_str(&labelled_traffic(40, 10, 0.20, 0, "acme"));
+        log.push_str(&labelled_traffic(50, clean, 0.05, 0, "acme"));
+        log
+    };
+    write(&dir.join("just-cleared.jsonl"), &log(6));
+    write(&dir.join("cleared.jsonl"), &log(30));
+    let resume = |r: &serde_json::Value| {
+        r["resumes"].as_array().unwrap().iter().find(|x| x["tenant"].is_null()).unwrap().clone()
+    };
+
+    let (code, r, stdout) = release(&dir, &["--decision-log", "canary:just-cleared.jsonl"]);
+    assert_eq!((code, r["decision"].as_str()), (1, Some("NO-GO")));
+    assert_eq!(resume(&r)["clear-windows"], 1, "{:#}", r["resumes"]);
+    // The rolling rates are charted, with the threshold, in the release
+    // report and in the dashboard beside the verdict.
+    let html = std::fs::read_to_string(dir.join("reports/release-readiness.html")).unwrap();
+    assert!(html.contains("aria-label=\"fpr over time, threshold 15.00%\"") && html.contains("class=\"fired\""));
+    let dashboard = std::fs::read_to_string(dir.join("reports/dashboard.html")).unwrap();
+    assert!(dashboard.contains("id=\"production-signals\"") && dashboard.contains("class=\"threshold\""));
+    assert!(stdout.contains("clear for 1 of 2 windows; no sign-off lists rule fpr-high"), "{stdout}");
+
+    let (code, r, stdout) = release(&dir, &["--decision-log", "canary:cleared.jsonl"]);
+    assert_eq!(code, 1);
+    assert!(resume(&r)["clear-windows"].as_u64().unwrap() >= 2);
+    assert!(!stdout.contains("clear for") && stdout.contains("no sign-off lists rule fpr-high"), "{stdout}");
+
+    // A sign-off from before the alert (an old incident) clears nothing.
+    let fired_day = resume(&r)["fired-at"].as_str().unwrap()[..10].to_string();
+    let sign_off = |date: &str| {
+        format!("[[sign-off]]\nincident = \"INC-42\"\nowner = \"alice@example.com\"\ndate = \"{date}\"\nmitigation = \"Reverted the medical rule.\"\nrules = [\"fpr-high\"]\n")
+    };
+    write(&dir.join("sign-offs/inc-42.toml"), &sign_off("2026-01-05"));
+    let (code, _, stdout) = release(&dir, &["--decision-log", "canary:cleared.jsonl"]);
+    assert_eq!(code, 1, "{stdout}");
+    write(&dir.join("sign-offs/inc-42.toml"), &sign_off(&fired_day));
+    let (code, r, stdout) = release(&dir, &["--decision-log", "canary:cleared.jsonl"]);
+    assert_eq!((code, r["decision"].as_str()), (0, Some("GO")), "{stdout}");
+    assert_eq!(resume(&r)["sign-off"], "INC-42");
+    // Clear for one window only: the sign-off alone does not resume it.
+    let (code, _, stdout) = release(&dir, &["--decision-log", "canary:just-cleared.jsonl"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("clear for 1 of 2 windows") && !stdout.contains("no sign-off"), "{stdout}");
+
+    // A stage is promoted after its soak: 24 h for canary-10.
+    let end = 1_790_000_000 + 80 * 60;
+    let started = |hours: i64| chrono::DateTime::from_timestamp(end - hours * 3600, 0).unwrap().to_rfc3339();
+    let stage = |hours| {
+        release(
+            &dir,
+            &["--decision-log", "canary:cleared.jsonl", "--stage", "canary-10", "--stage-started-at", &started(hours)],
+        )
+    };
+    let (code, r, stdout) = stage(3);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("stage canary-10 has soaked 3.0 h of its 24 h"), "{stdout}");
+    assert_eq!(r["stage"]["next"], "canary-50");
+    let (code, r, stdout) = stage(25);
+    assert_eq!((code, r["decision"].as_str()), (0, Some("GO")), "{stdout}");
+    assert!(r["stage"]["signals"].as_array().unwrap().iter().all(|s| s["met"] == true));
+
+    // A broken sign-off is an input error naming file:line and its code.
+    write(&dir.join("sign-offs/inc-43.toml"), &sign_off("2099-01-01").replace("INC-42", "INC-43"));
+    let out = gauntlet(&["release", "--decision-log", "canary:cleared.jsonl", "--today", "2026-11-22"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).contains("inc-43.toml:4:1") && stderr(&out).contains("error[sign-off-in-future]"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(dir.join("sign-offs/inc-43.toml")).unwrap();
+    let out =
+        gauntlet(&["release", "--stage", "canary-7", "--deployed-at", &started(1), "--today", "2026-11-22"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error[unknown-stage]") && stderr(&out).contains("canary-10, canary-50, full"),
+        "{}",
+        stderr(&out)
+    );
 }

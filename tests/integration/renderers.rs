@@ -84,7 +84,7 @@ fn an_error_verdict_shows_no_rate_as_honest_and_links_the_stderr_log() {
     let asr = v.gates.iter_mut().find(|g| g.id == "asr").unwrap();
     asr.status = gauntlet::evaluate::GateStatus::Error;
     asr.detail = "run incomplete, no honest value: 60 of 100 cases ended in target errors".into();
-    let page = html::PageContext { stderr_log: true };
+    let page = html::PageContext { stderr_log: true, ..Default::default() };
     let out = html::render_dashboard(&v, &[], &page).unwrap();
     assert!(out.contains("id=\"not-honest\"") && out.contains("60 of 100 cases ended in target errors"));
     assert!(out.contains("<a href=\"target-stderr.log\">"));

@@ -166,6 +166,7 @@ pub struct DashboardView {
     fixtures: Vec<SimpleRow>,
     golden: Vec<SimpleRow>,
     trends: Vec<Trend>,
+    production: Option<Production>,
     script: &'static str,
     script_hash: String,
 }
@@ -277,6 +278,42 @@ fn trend(title: &'static str, values: &[f64], unit: fn(f64) -> String) -> Option
 pub struct PageContext {
     /// target-stderr.log beside the dashboard has content.
     pub stderr_log: bool,
+    /// release-readiness.json beside the dashboard, when there is one.
+    pub release: Option<crate::release::ReleaseReport>,
+}
+
+/// The latest `gauntlet release`'s rolling rates, charted.
+#[derive(Serialize)]
+struct Production {
+    decision: String,
+    generated_at: String,
+    charts: Vec<ProductionChart>,
+}
+
+#[derive(Serialize)]
+struct ProductionChart {
+    caption: String,
+    /// Built by `signal_chart::svg` from numbers and fixed names only.
+    svg: String,
+}
+
+fn production(release: Option<&crate::release::ReleaseReport>) -> Option<Production> {
+    let r = release?;
+    let charts: Vec<ProductionChart> = r
+        .signals
+        .iter()
+        .filter(|s| s.tenant.is_none())
+        .filter_map(|s| {
+            let svg = super::signal_chart::svg(s)?;
+            let caption = format!("{} ({} > {})", s.rule.id, s.rule.signal.as_str(), s.rule.signal.show(s.rule.above));
+            Some(ProductionChart { caption: visible(&caption), svg })
+        })
+        .collect();
+    (!charts.is_empty()).then(|| Production {
+        decision: r.decision.clone(),
+        generated_at: r.generated_at.clone(),
+        charts,
+    })
 }
 
 impl DashboardView {
@@ -518,6 +555,7 @@ impl DashboardView {
             fixtures,
             golden,
             trends,
+            production: production(page.release.as_ref()),
             script: SCRIPT,
             script_hash,
         }
