@@ -64,12 +64,24 @@ pub fn map_lines_reporting<T: Send>(
     progress: &dyn Progress,
     f: impl Fn(usize, &str) -> T + Sync,
 ) -> Vec<T> {
+    map_lines_with(lines, progress, || (), |_, n, l| f(n, l))
+}
+
+/// As `map_lines_reporting`, with a scratch state made afresh for each
+/// block of lines: a cache that saves touching shared state on every line.
+pub fn map_lines_with<'a, S, T: Send>(
+    lines: &[(usize, &'a str)],
+    progress: &dyn Progress,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize, &'a str) -> T + Sync,
+) -> Vec<T> {
     use rayon::prelude::*;
     const BLOCK: usize = 4096;
     lines
         .par_chunks(BLOCK)
         .flat_map_iter(|block| {
-            let out: Vec<T> = block.iter().map(|&(n, l)| f(n, l)).collect();
+            let mut state = init();
+            let out: Vec<T> = block.iter().map(|&(n, l)| f(&mut state, n, l)).collect();
             progress.advance(block.iter().map(|(_, l)| l.len() as u64 + 1).sum());
             out
         })

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::progress::map_lines_reporting;
+use crate::progress::map_lines_with;
 use serde::Deserialize;
 
 use crate::errors::{Code, Diagnostic};
@@ -23,7 +23,10 @@ pub struct Entry {
     pub ts_ms: i64,
     pub error: bool,
     pub deny: bool,
-    pub latency_us: Option<u64>,
+    /// Saturates at u32::MAX µs (71 minutes): a narrower field keeps ten
+    /// million entries within the memory (and time) the log took before
+    /// labels, tenants, rules and costs were added.
+    pub latency_us: Option<u32>,
     pub canary: bool,
     pub label: Option<crate::corpus::Label>,
     /// Index into the tenant names `read_log` interned.
@@ -39,7 +42,7 @@ pub struct Entry {
 struct Line<'a> {
     ts: serde_json::Value,
     #[serde(default, borrow)]
-    decision: Option<Cow<'a, str>>,
+    decision: Option<Text<'a>>,
     #[serde(default)]
     error: Option<serde_json::Value>,
     #[serde(default)]
@@ -47,16 +50,46 @@ struct Line<'a> {
     #[serde(default)]
     latency_us: Option<u64>,
     #[serde(default, borrow)]
-    policy_version: Option<Cow<'a, str>>,
+    policy_version: Option<Text<'a>>,
     #[serde(default, borrow)]
-    label: Option<Cow<'a, str>>,
+    label: Option<Text<'a>>,
     #[serde(default, borrow)]
-    tenant: Option<Cow<'a, str>>,
+    tenant: Option<Text<'a>>,
     /// Absent: the log does not say; `null`: no rule matched; a rule id.
     #[serde(default, borrow, deserialize_with = "present")]
-    matched_rule: Option<Option<Cow<'a, str>>>,
+    matched_rule: Option<Option<Text<'a>>>,
     #[serde(default)]
     cost: Option<f64>,
+}
+
+/// A string field borrowed from the line when it has no escapes. serde
+/// borrows a bare `Cow<str>` field but not one inside an `Option`: that
+/// allocated every decision, label and tenant of every line.
+struct Text<'a>(Cow<'a, str>);
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Visitor(std::marker::PhantomData))
+    }
 }
 
 /// Tells a `null` field (`Some(None)`) from an absent one (`None`).
@@ -118,9 +151,11 @@ pub fn read_log(
     let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, Code::InvalidUtf8, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    // Tenants are interned while parsing, looked up by `&str` under a read
-    // lock: an owned name per line cost a third of the parse on 10M lines.
-    // Ids follow first sight in a parallel parse; only names ever surface.
+    // Tenants are interned while parsing: an owned name per line cost a
+    // third of the parse on 10M lines, and a shared lock per line made the
+    // cores contend for its counter; so each block of lines keeps its own
+    // cache and asks the shared map once per tenant. Ids follow first
+    // sight in a parallel parse; only names ever surface.
     let interned: std::sync::RwLock<HashMap<String, u32>> =
         std::sync::RwLock::new(tenants.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect());
     let intern = |name: &str| -> u32 {
@@ -131,68 +166,27 @@ pub fn read_log(
         let next = map.len() as u32;
         *map.entry(name.to_string()).or_insert(next)
     };
-    let parsed: Vec<Result<Entry, Diagnostic>> = map_lines_reporting(&lines, progress, |n, l| {
-        let line: Line = serde_json::from_str(l)
-            .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
-        let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
-            Diagnostic::new(path, Code::InvalidTimestamp, "`ts` must be RFC 3339 or epoch seconds").at_line(n)
-        })?;
-        let error = is_error(&line.error, &line.status);
-        let deny = match line.decision.as_deref() {
-            Some("block") | Some("deny") => true,
-            Some("allow") | Some("require_approval") | None => false,
-            Some(other) => {
-                return Err(Diagnostic::new(
-                    path,
-                    Code::InvalidDecision,
-                    format!("decision `{other}` is not allow, block or require_approval"),
-                )
-                .at_line(n))
-            }
-        };
-        if line.decision.is_none() && !error {
-            return Err(
-                Diagnostic::new(path, Code::MissingDecision, "a line without an error needs `decision`").at_line(n)
-            );
-        }
-        let canary = match population {
-            Population::Canary => true,
-            Population::Baseline => false,
-            Population::ByVersion(v) => line.policy_version.as_deref() == Some(v.as_str()),
-        };
-        let label = match line.label.as_deref() {
-            None => None,
-            Some("benign") => Some(crate::corpus::Label::Benign),
-            Some("adversarial") => Some(crate::corpus::Label::Adversarial),
-            Some(other) => {
-                return Err(Diagnostic::new(
-                    path,
-                    Code::InvalidLabel,
-                    format!("label `{other}` is neither benign nor adversarial"),
-                )
-                .at_line(n))
-            }
-        };
-        let tenant = line.tenant.as_deref().map(intern);
-        let cost = match line.cost {
-            Some(c) if !(c >= 0.0 && c.is_finite()) => {
-                return Err(Diagnostic::new(path, Code::OutOfRange, format!("`cost` {c} must be a finite number >= 0"))
-                    .at_line(n))
-            }
-            c => c.map(|c| c as f32),
-        };
-        let matched = line.matched_rule.map(|r| r.is_some());
-        Ok(Entry {
-            ts_ms,
-            error,
-            deny: deny && !error,
-            latency_us: line.latency_us,
-            canary,
-            label,
-            tenant,
-            matched,
-            cost,
-        })
+    // Errors are boxed: ten million `Result`s as wide as a `Diagnostic`
+    // doubled the memory the parse writes, and with it the time.
+    let parsed: Vec<Result<Entry, Box<Diagnostic>>> = map_lines_with(&lines, progress, Vec::new, |seen, n, l| {
+        let (mut entry, tenant) = parse_line(path, population, n, l).map_err(Box::new)?;
+        entry.tenant = tenant.map(|name| match name {
+            // Borrowed (no escapes): the line outlives the block's cache. A
+            // short list beats hashing for the handful of tenants a block
+            // sees; past 64 the shared map is asked directly.
+            Cow::Borrowed(name) => match seen.iter().find(|(n, _)| *n == name) {
+                Some(&(_, id)) => id,
+                None => {
+                    let id = intern(name);
+                    if seen.len() < 64 {
+                        seen.push((name, id));
+                    }
+                    id
+                }
+            },
+            Cow::Owned(name) => intern(&name),
+        });
+        Ok(entry)
     });
     let mut names: Vec<(String, u32)> = interned.into_inner().expect("tenant lock").into_iter().collect();
     names.sort_by_key(|(_, id)| *id);
@@ -202,8 +196,113 @@ pub fn read_log(
     for p in parsed {
         match p {
             Ok(e) => entries.push(e),
-            Err(d) => problems.push(d),
+            Err(d) => problems.push(*d),
         }
     }
     Ok((entries, problems))
+}
+
+/// One line: an entry (its tenant not yet interned) and the tenant's name,
+/// or the line's problem.
+fn parse_line<'a>(
+    path: &Path,
+    population: &Population,
+    n: usize,
+    l: &'a str,
+) -> Result<(Entry, Option<Cow<'a, str>>), Diagnostic> {
+    let line: Line = serde_json::from_str(l)
+        .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
+    let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
+        Diagnostic::new(path, Code::InvalidTimestamp, "`ts` must be RFC 3339 or epoch seconds").at_line(n)
+    })?;
+    let error = is_error(&line.error, &line.status);
+    let deny = match line.decision.as_ref().map(Text::as_str) {
+        Some("block") | Some("deny") => true,
+        Some("allow") | Some("require_approval") | None => false,
+        Some(other) => {
+            return Err(Diagnostic::new(
+                path,
+                Code::InvalidDecision,
+                format!("decision `{other}` is not allow, block or require_approval"),
+            )
+            .at_line(n))
+        }
+    };
+    if line.decision.is_none() && !error {
+        return Err(Diagnostic::new(path, Code::MissingDecision, "a line without an error needs `decision`").at_line(n));
+    }
+    let canary = match population {
+        Population::Canary => true,
+        Population::Baseline => false,
+        Population::ByVersion(v) => line.policy_version.as_ref().map(Text::as_str) == Some(v.as_str()),
+    };
+    let label = match line.label.as_ref().map(Text::as_str) {
+        None => None,
+        Some("benign") => Some(crate::corpus::Label::Benign),
+        Some("adversarial") => Some(crate::corpus::Label::Adversarial),
+        Some(other) => {
+            return Err(Diagnostic::new(
+                path,
+                Code::InvalidLabel,
+                format!("label `{other}` is neither benign nor adversarial"),
+            )
+            .at_line(n))
+        }
+    };
+    let cost = match line.cost {
+        Some(c) if !(c >= 0.0 && c.is_finite()) => {
+            return Err(
+                Diagnostic::new(path, Code::OutOfRange, format!("`cost` {c} must be a finite number >= 0")).at_line(n)
+            )
+        }
+        c => c.map(|c| c as f32),
+    };
+    let matched = line.matched_rule.map(|r| r.is_some());
+    let entry = Entry {
+        ts_ms,
+        error,
+        deny: deny && !error,
+        latency_us: line.latency_us.map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
+        canary,
+        label,
+        tenant: None,
+        matched,
+        cost,
+    };
+    Ok((entry, line.tenant.map(|t| t.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten million of them are held at once; 40 bytes is what an entry took
+    /// before labels, tenants, matched rules and costs were parsed.
+    /// Fields are borrowed from the line when they can be; a field with an
+    /// escape is still read, as the same value.
+    #[test]
+    fn escaped_and_plain_fields_read_alike() {
+        let dir = std::env::temp_dir().join(format!("gauntlet-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.jsonl");
+        std::fs::write(
+            &path,
+            "{\"ts\":1,\"decision\":\"block\",\"tenant\":\"acme\",\"label\":\"benign\"}\n\
+             {\"ts\":2,\"decision\":\"bl\\u006fck\",\"tenant\":\"ac\\u006de\",\"label\":\"ben\\u0069gn\",\"matched-rule\":null}\n",
+        )
+        .unwrap();
+        let mut tenants = Vec::new();
+        let (entries, problems) = read_log(&path, &Population::Canary, &mut tenants, &()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(tenants, ["acme"]);
+        assert_eq!(entries[0], Entry { ts_ms: 1000, matched: None, ..entries[1] });
+        assert_eq!(entries[1].matched, Some(false));
+        assert!(entries[1].deny && entries[1].label == Some(crate::corpus::Label::Benign));
+    }
+
+    #[test]
+    fn an_entry_stays_within_forty_bytes() {
+        assert!(std::mem::size_of::<Entry>() <= 40, "{}", std::mem::size_of::<Entry>());
+    }
 }

@@ -156,7 +156,7 @@ fn population(entries: &[&Entry], policy: &CountingPolicy) -> Population {
     let n = entries.len() as u64;
     let errors = entries.iter().filter(|e| e.error).count() as u64;
     let denies = entries.iter().filter(|e| e.deny).count() as u64;
-    let mut latencies: Vec<u64> = entries.iter().filter_map(|e| e.latency_us).collect();
+    let mut latencies: Vec<u64> = entries.iter().filter_map(|e| e.latency_us).map(u64::from).collect();
     latencies.sort_unstable();
     Population {
         decisions: n,
@@ -266,7 +266,7 @@ pub fn canary_check(entries: &[Entry], policy: &ReleasePolicy, counting: &Counti
             pct(be)
         ));
     }
-    let lat = |es: &[&Entry]| es.iter().filter_map(|e| e.latency_us).collect::<Vec<_>>();
+    let lat = |es: &[&Entry]| es.iter().filter_map(|e| e.latency_us).map(u64::from).collect::<Vec<_>>();
     let latency_p = mann_whitney_greater(&lat(&canary), &lat(&base));
     if let (Some(p), Some(cp), Some(bp)) = (latency_p, c.p95_latency_us, b.p95_latency_us) {
         if p < 0.05 && cp as f64 > bp as f64 * (1.0 + policy.latency_tolerance) {
@@ -357,7 +357,7 @@ mod tests {
                     ts_ms: start + m * 60_000 + k * (60_000 / per_minute),
                     error: error_every > 0 && i % error_every == 0,
                     deny: false,
-                    latency_us: Some(100 + (i % 50) as u64),
+                    latency_us: Some(100 + (i % 50) as u32),
                     canary,
                     ..Entry::default()
                 });
@@ -409,7 +409,7 @@ mod tests {
                     ts_ms: i as i64,
                     error: false,
                     deny: i % deny_every == 0,
-                    latency_us: Some(100 + i % 20),
+                    latency_us: Some(100 + (i % 20) as u32),
                     canary,
                     ..Entry::default()
                 })

@@ -261,19 +261,27 @@ pub const SERIES_POINTS: usize = 480;
 /// (`tenants`: the names `logs::read_log` interned). Canary decisions are
 /// judged; baseline ones are what `*-vs-baseline` signals compare with.
 pub fn evaluate(entries: &[Entry], tenants: &[String], policy: &SignalPolicy) -> Vec<RuleState> {
-    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    let needs_baseline = policy.rules.iter().any(|r| r.signal.against_baseline());
+    let mut sorted: Vec<&Entry> = entries.iter().filter(|d| d.canary || needs_baseline).collect();
     sorted.sort_by_key(|d| d.ts_ms);
-    let mut present: Vec<u32> = sorted.iter().filter(|d| d.canary).filter_map(|d| d.tenant).collect();
+    // One pass into scopes: 0 is everyone, 1 + t is tenant t.
+    let mut canary: Vec<Vec<&Entry>> = vec![Vec::new(); tenants.len() + 1];
+    let mut baseline: Vec<Vec<&Entry>> = vec![Vec::new(); tenants.len() + 1];
+    for d in sorted {
+        let scopes = if d.canary { &mut canary } else { &mut baseline };
+        scopes[0].push(d);
+        if let Some(t) = d.tenant {
+            scopes[t as usize + 1].push(d);
+        }
+    }
+    let mut present: Vec<u32> = (0..tenants.len() as u32).filter(|&t| !canary[t as usize + 1].is_empty()).collect();
     present.sort_unstable_by_key(|&t| &tenants[t as usize]);
-    present.dedup();
     let mut out = Vec::new();
     for tenant in std::iter::once(None).chain(present.into_iter().map(Some)) {
-        let mine = |d: &&&Entry| tenant.is_none() || d.tenant == tenant;
-        let canary: Vec<&Entry> = sorted.iter().filter(|d| d.canary).filter(mine).copied().collect();
-        let baseline: Vec<&Entry> = sorted.iter().filter(|d| !d.canary).filter(mine).copied().collect();
+        let scope = tenant.map_or(0, |t| t as usize + 1);
         let name = tenant.map(|t| tenants[t as usize].as_str());
         for rule in &policy.rules {
-            let mut state = evaluate_rule(&canary, &baseline, rule, policy, name);
+            let mut state = evaluate_rule(&canary[scope], &baseline[scope], rule, policy, name);
             if tenant.is_some() {
                 state.series.clear();
             }
@@ -305,7 +313,7 @@ fn evaluate_rule(
     let mut points = Vec::new();
     while at <= last.ts_ms + step {
         let (clo, chi) = in_window(canary, at);
-        let (blo, bhi) = in_window(baseline, at);
+        let (blo, bhi) = if rule.signal.against_baseline() { in_window(baseline, at) } else { (0, 0) };
         let judged = judge_window(&canary[clo..chi], &baseline[blo..bhi], rule.signal, policy.min_decisions);
         points.push(SeriesPoint { at_ms: at, value: judged.as_ref().map(|j| j.value) });
         match judged {
