@@ -50,6 +50,7 @@ const COMMON: &[(&str, &str)] = &[
     ("fixtures/smoke.toml", include_str!("../../fixtures/smoke.toml")),
     ("waivers/README.md", include_str!("../../waivers/README.md")),
     ("waivers/example.toml.template", include_str!("../../waivers/example.toml.template")),
+    ("sign-offs/README.md", include_str!("../../sign-offs/README.md")),
     (".github/install-gauntlet.sh", include_str!("../../.github/install-gauntlet.sh")),
     (".gitignore", "/reports/*\n!/reports/history/\n!/reports/baseline/\n/history/\n/.gauntlet/\n"),
 ];
