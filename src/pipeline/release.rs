@@ -146,6 +146,14 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     }
     blockers.calibration(calibration.as_ref());
 
+    // Sign-offs are small and hand-written: a mistake in one fails before
+    // minutes of decision logs are read.
+    let mut sign_off_problems = Vec::new();
+    let sign_offs = load_project_sign_offs(&config, today, &mut sign_off_problems);
+    if !sign_off_problems.is_empty() {
+        return Err(Error::Input(sign_off_problems));
+    }
+
     let mut entries = Vec::new();
     let mut tenants = Vec::new();
     let mut problems = Vec::new();
@@ -193,11 +201,6 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.rollback(rollback.as_ref());
 
     let promotion = &policy.promotion;
-    let mut sign_off_problems = Vec::new();
-    let sign_offs = load_project_sign_offs(&config, today, &mut sign_off_problems);
-    if !sign_off_problems.is_empty() {
-        return Err(Error::Input(sign_off_problems));
-    }
     evidence.push(Evidence {
         id: "sign-offs".into(),
         path: config.base.join(&promotion.sign_offs).display().to_string(),

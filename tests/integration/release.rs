@@ -345,10 +345,13 @@ fn promotion_is_blocked_until_two_clear_windows_and_a_sign_off() {
 
     // A broken sign-off is an input error naming file:line and its code.
     write(&dir.join("sign-offs/inc-43.toml"), &sign_off("2099-01-01").replace("INC-42", "INC-43"));
-    let out = gauntlet(&["release", "--decision-log", "canary:cleared.jsonl", "--today", "2026-11-22"], &dir);
+    // It is reported before any decision log is read (this one does not exist).
+    let out = gauntlet(&["release", "--decision-log", "canary:missing.jsonl", "--today", "2026-11-22"], &dir);
     assert_eq!(out.code(), Some(2));
     assert!(
-        stderr(&out).contains("inc-43.toml:4:1") && stderr(&out).contains("error[sign-off-in-future]"),
+        stderr(&out).contains("inc-43.toml:4:1")
+            && stderr(&out).contains("error[sign-off-in-future]")
+            && !stderr(&out).contains("missing.jsonl"),
         "{}",
         stderr(&out)
     );
