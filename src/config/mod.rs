@@ -166,33 +166,45 @@ enum AdversarialApproval {
     AttackSuccess,
 }
 
+/// The offset of the `n`-th (from 0) `key = "value"` in `text`: where a
+/// rule or stage of that id is written, whatever the spacing.
+fn nth_key_value(text: &str, key: &str, value: &str, n: usize) -> Option<usize> {
+    let quoted = serde_json::to_string(value).ok()?;
+    let pattern = format!(r"\b{}\s*=\s*{}", regex::escape(key), regex::escape(&quoted));
+    regex::Regex::new(&pattern).ok()?.find_iter(text).nth(n).map(|m| m.start())
+}
+
 /// `[release.signals]` and `[release.promotion]` name each other: rule ids
 /// unique, stage names unique, every stage's signals existing rules.
 fn release_rules_problems(release: &ReleasePolicy, path: &Path, text: &str, problems: &mut Vec<Diagnostic>) {
     let rules = &release.signals.rules;
     for (i, rule) in rules.iter().enumerate() {
-        if rules[..i].iter().any(|r| r.id == rule.id) {
-            problems.push(
-                Diagnostic::new(path, Code::DuplicateId, format!("two signal rules are called `{}`", rule.id))
-                    .near(text, &format!("\"{}\"", rule.id)),
-            );
+        let earlier = rules[..i].iter().filter(|r| r.id == rule.id).count();
+        let at = |message: String, code| {
+            let d = Diagnostic::new(path, code, message);
+            match nth_key_value(text, "id", &rule.id, earlier) {
+                Some(offset) => d.at_offset(text, offset),
+                None => d,
+            }
+        };
+        if earlier > 0 {
+            problems.push(at(format!("two signal rules are called `{}`", rule.id), Code::DuplicateId));
         }
         if !(rule.above >= 0.0 && rule.above.is_finite()) || rule.for_minutes < 0 {
-            problems.push(
-                Diagnostic::new(
-                    path,
-                    Code::OutOfRange,
-                    format!("rule `{}` needs above >= 0 and for-minutes >= 0", rule.id),
-                )
-                .near(text, &format!("\"{}\"", rule.id)),
-            );
+            problems.push(at(format!("rule `{}` needs above >= 0 and for-minutes >= 0", rule.id), Code::OutOfRange));
         }
     }
     let stages = &release.promotion.stages;
     for (i, stage) in stages.iter().enumerate() {
-        let at =
-            |message: String, code| Diagnostic::new(path, code, message).near(text, &format!("\"{}\"", stage.name));
-        if stages[..i].iter().any(|s| s.name == stage.name) {
+        let earlier = stages[..i].iter().filter(|s| s.name == stage.name).count();
+        let at = |message: String, code| {
+            let d = Diagnostic::new(path, code, message);
+            match nth_key_value(text, "name", &stage.name, earlier) {
+                Some(offset) => d.at_offset(text, offset),
+                None => d,
+            }
+        };
+        if earlier > 0 {
             problems.push(at(format!("two promotion stages are called `{}`", stage.name), Code::DuplicateId));
         }
         let valid = stage.traffic_percent > 0.0 && stage.traffic_percent <= 100.0 && stage.min_soak_hours >= 0.0;
@@ -547,6 +559,25 @@ mod tests {
         assert_eq!(c.corpora, vec![PathBuf::from("dir/corpora")]);
         assert_eq!(c.reports, PathBuf::from("dir/reports"));
         assert_eq!(c.counting, CountingPolicy::default());
+    }
+
+    #[test]
+    fn signal_rules_and_promotion_stages_are_checked_against_each_other() {
+        let text = "[target]\nkind = \"builtin\"\n\n[release.signals]\nrules = [\n  { id = \"fpr\", signal = \"fpr\", above = 0.15, for-minutes = 5 },\n  { id = \"fpr\", signal = \"asr\", above = -1, for-minutes = 5 },\n]\n\n[[release.promotion.stages]]\nname = \"canary\"\ntraffic-percent = 150\nmin-soak-hours = 1\nsignals = [\"fpr\", \"asr-high\"]\n";
+        let Err(Error::Input(d)) = parse(text) else { panic!("accepted") };
+        let codes: Vec<(&str, Option<usize>)> = d.iter().map(|d| (d.code.as_str(), d.line)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("duplicate-id", Some(7)),
+                ("out-of-range", Some(7)),
+                ("out-of-range", Some(11)),
+                ("unknown-rule", Some(11))
+            ],
+            "{d:?}"
+        );
+        // Default stages follow whatever rules the project defines.
+        assert!(parse("[target]\nkind = \"builtin\"\n[release.signals]\nrules = [{ id = \"x\", signal = \"fpr\", above = 0.1, for-minutes = 1 }]\n").is_ok());
     }
 
     #[test]

@@ -321,6 +321,21 @@ fn promotion_is_blocked_until_two_clear_windows_and_a_sign_off() {
     let (code, r, stdout) = release(&dir, &["--decision-log", "canary:cleared.jsonl"]);
     assert_eq!((code, r["decision"].as_str()), (0, Some("GO")), "{stdout}");
     assert_eq!(resume(&r)["sign-off"], "INC-42");
+    assert_eq!(r["unused-sign-offs"], serde_json::json!([]));
+    // A sign-off scoped to this version (2.0) for an alert that never fired
+    // clears nothing, and the report says so; it does not block.
+    write(
+        &dir.join("sign-offs/inc-44.toml"),
+        &format!(
+            "{}version = \"2.0\"\n",
+            sign_off(&fired_day).replace("INC-42", "INC-44").replace("fpr-high", "asr-high")
+        ),
+    );
+    let (code, r, _) = release(&dir, &["--decision-log", "canary:cleared.jsonl"]);
+    assert_eq!(code, 0);
+    let unused = r["unused-sign-offs"].as_array().unwrap();
+    assert!(unused.len() == 1 && unused[0].as_str().unwrap().starts_with("INC-44 ("), "{unused:?}");
+    std::fs::remove_file(dir.join("sign-offs/inc-44.toml")).unwrap();
     // Clear for one window only: the sign-off alone does not resume it.
     let (code, _, stdout) = release(&dir, &["--decision-log", "canary:just-cleared.jsonl"]);
     assert_eq!(code, 1);
