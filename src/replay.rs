@@ -39,6 +39,10 @@ pub struct CaseResult {
     pub latency_us: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_latency_us: Option<u64>,
+    /// Time the request waited in the target's queue before the target was
+    /// free to start it; never part of `latency_us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_us: Option<u64>,
     #[serde(default = "one")]
     pub attempts: u32,
     /// Boxed, like `repeats`: rare, and a million results carry the field.
@@ -113,6 +117,7 @@ impl CaseResult {
             reasons,
             latency_us: outcome.latency_us,
             target_latency_us: outcome.target_latency_us,
+            queue_us: outcome.queue_us,
             attempts: outcome.attempts,
             error,
             repeats: None,
@@ -149,6 +154,7 @@ impl CaseResult {
             reasons: vec![],
             latency_us: 1,
             target_latency_us: None,
+            queue_us: None,
             attempts: 1,
             error: None,
             repeats: None,
@@ -158,6 +164,109 @@ impl CaseResult {
             origin: None,
             seq: None,
         }
+    }
+}
+
+/// The abort rule: once at least `share` of at least `min_cases` cases
+/// ended in errors that say the target is broken (it crashed, refused,
+/// answered garbage or its own error), the pessimistically counted rates
+/// would judge the breakage, not the gate, so the run has no honest verdict
+/// (exit 3). A timeout of a live target is its slowness, judged by the
+/// `error-rate` and latency gates, and does not count here; a target that
+/// stops answering altogether is caught by its hang and restart limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AbortRule {
+    pub share: f64,
+    pub min_cases: u64,
+}
+
+impl AbortRule {
+    /// `abort-error-share` and `abort-min-cases` when not configured.
+    pub const DEFAULT: AbortRule = AbortRule { share: 0.5, min_cases: 50 };
+
+    /// Whether an error of this kind says the target is broken.
+    pub fn counts(kind: crate::target::ErrorKind) -> bool {
+        kind != crate::target::ErrorKind::Timeout
+    }
+
+    /// Whether `broken` errors among `cases` outcomes break the rule.
+    pub fn holds(&self, broken: u64, cases: u64) -> bool {
+        cases > 0 && cases >= self.min_cases && broken as f64 >= self.share * cases as f64
+    }
+
+    /// Why the run stops, when it must.
+    pub fn reason(&self, broken: u64, cases: u64, first: &str) -> String {
+        format!(
+            "{broken} of {cases} cases ended in target errors (abort-error-share {}); the first: {first}",
+            self.share
+        )
+    }
+
+    /// The rule over finished results.
+    pub fn judge(&self, results: &[CaseResult]) -> Option<String> {
+        let broken: Vec<&CaseError> =
+            results.iter().filter_map(|r| r.error.as_deref()).filter(|e| Self::counts(e.kind)).collect();
+        let n = results.len() as u64;
+        self.holds(broken.len() as u64, n)
+            .then(|| self.reason(broken.len() as u64, n, broken.first().map(|e| e.message.as_str()).unwrap_or("")))
+    }
+}
+
+/// The abort rule applied while a replay runs: fed every outcome as it is
+/// known, it says the moment the rule holds, so a broken target does not
+/// cost the rest of the corpus.
+pub struct AbortWatch {
+    rule: AbortRule,
+    cases: usize,
+    state: std::sync::Mutex<WatchState>,
+}
+
+#[derive(Default)]
+struct WatchState {
+    /// Per case and round: 0 unseen, 1 an answer or a timeout, 2 broken.
+    seen: Vec<u8>,
+    outcomes: u64,
+    broken: u64,
+    first: Option<String>,
+    holds: Option<String>,
+}
+
+impl AbortWatch {
+    pub fn new(rule: AbortRule, cases: usize, rounds: u32) -> AbortWatch {
+        let seen = vec![0; cases * rounds.max(1) as usize];
+        AbortWatch { rule, cases, state: std::sync::Mutex::new(WatchState { seen, ..WatchState::default() }) }
+    }
+
+    /// The outcome of `case` (its index in the run) in `round`; a later
+    /// call for the same case replaces the earlier one.
+    pub fn observe(&self, round: u32, case: usize, outcome: &Outcome) {
+        let slot = round as usize * self.cases + case;
+        let mut s = self.state.lock().expect("abort watch lock");
+        let broken = matches!(&outcome.decision, Err(e) if AbortRule::counts(e.kind));
+        let slot_state = s.seen.get(slot).copied().unwrap_or(0);
+        match slot_state {
+            0 => s.outcomes += 1,
+            2 => s.broken -= 1,
+            _ => {}
+        }
+        if broken {
+            s.broken += 1;
+            if s.first.is_none() {
+                s.first = outcome.decision.as_ref().err().map(|e| e.message.clone());
+            }
+        }
+        if let Some(v) = s.seen.get_mut(slot) {
+            *v = if broken { 2 } else { 1 };
+        }
+        if s.holds.is_none() && self.rule.holds(s.broken, s.outcomes) {
+            let reason = self.rule.reason(s.broken, s.outcomes, s.first.as_deref().unwrap_or(""));
+            s.holds = Some(format!("stopped mid-run: {reason}"));
+        }
+    }
+
+    /// `Some(why)` once the rule holds.
+    pub fn holds(&self) -> Option<String> {
+        self.state.lock().expect("abort watch lock").holds.clone()
     }
 }
 
@@ -309,6 +418,8 @@ mod tests {
                 version: None,
                 hash: String::new(),
                 throttled_ms: None,
+                latency_method: None,
+                restarts: None,
             }
         }
 
@@ -323,6 +434,7 @@ mod tests {
                         reasons: vec![],
                         latency_us: 1,
                         target_latency_us: None,
+                        queue_us: None,
                         attempts: 1,
                         blocked_at_turn: None,
                     },

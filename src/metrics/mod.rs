@@ -236,7 +236,10 @@ impl Tally {
             Label::Adversarial => self.adversarial.add(r.decision),
         }
         self.confusion.add(class);
-        if r.decision.is_some() {
+        // A timed-out case waited at least this long: left out, a slow gate
+        // would look fast. Other errors say nothing of the gate's speed.
+        let timed_out = r.error.as_ref().is_some_and(|e| e.kind == crate::target::ErrorKind::Timeout);
+        if r.decision.is_some() || timed_out {
             self.latencies.push(r.latency_us);
         }
     }

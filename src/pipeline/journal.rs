@@ -33,6 +33,7 @@ use crate::errors::{Code, Diagnostic, Error};
 use crate::evaluate::Lane;
 use crate::hashing::Fingerprint;
 use crate::progress::Progress;
+use crate::replay::{AbortRule, AbortWatch};
 use crate::target::{CaseError, Outcome, ReplayProgress};
 
 const FORMAT: u32 = 1;
@@ -122,6 +123,8 @@ struct Entry {
     latency_us: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     target_latency_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_us: Option<u64>,
     attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     blocked_at_turn: Option<u32>,
@@ -138,6 +141,7 @@ impl Entry {
             reasons: o.reasons.clone(),
             latency_us: o.latency_us,
             target_latency_us: o.target_latency_us,
+            queue_us: o.queue_us,
             attempts: o.attempts,
             blocked_at_turn: o.blocked_at_turn,
         }
@@ -155,6 +159,7 @@ impl Entry {
             reasons: self.reasons,
             latency_us: self.latency_us,
             target_latency_us: self.target_latency_us,
+            queue_us: self.queue_us,
             attempts: self.attempts,
             blocked_at_turn: self.blocked_at_turn,
         })
@@ -358,6 +363,8 @@ pub struct JournalSink<'a> {
     pub round: u32,
     /// Index in the run of each case in the replayed slice.
     pub positions: &'a [usize],
+    /// The abort rule, judged as outcomes arrive.
+    pub watch: &'a AbortWatch,
 }
 
 impl Progress for JournalSink<'_> {
@@ -375,6 +382,10 @@ impl Progress for JournalSink<'_> {
 impl ReplayProgress for JournalSink<'_> {
     fn outcome(&self, case: usize, outcome: &Outcome) {
         self.journal.append(self.round, self.positions[case], outcome);
+        self.watch.observe(self.round, self.positions[case], outcome);
+    }
+    fn halted(&self) -> Option<String> {
+        self.watch.holds()
     }
     fn reserve(&self, n: u64) -> u64 {
         self.meter.reserve(n)
@@ -386,7 +397,10 @@ impl ReplayProgress for JournalSink<'_> {
 
 /// Replays `cases` `n` times through `target` with every outcome journaled
 /// and every request metered; what the journal already holds is not sent
-/// again. The journal is flushed however the replay ends.
+/// again. The journal is flushed however the replay ends. The abort rule
+/// is judged as outcomes arrive (those recorded before included), and stops
+/// the replay the moment it holds.
+#[allow(clippy::too_many_arguments)]
 pub fn replay_journaled(
     target: &dyn crate::target::Target,
     cases: Vec<Case>,
@@ -395,14 +409,24 @@ pub fn replay_journaled(
     progress: &dyn Progress,
     journal: &mut Journal,
     meter: &RequestMeter,
+    abort: AbortRule,
 ) -> Result<crate::replay::ReplayOutput, Error> {
     let mut rounds: Vec<Vec<Option<Outcome>>> = (0..n.max(1)).map(|r| journal.take_round(r)).collect();
+    let watch = AbortWatch::new(abort, cases.len(), n);
+    for (round, outcomes) in rounds.iter().enumerate() {
+        for (case, outcome) in outcomes.iter().enumerate() {
+            if let Some(outcome) = outcome {
+                watch.observe(round as u32, case, outcome);
+            }
+        }
+    }
+    let watch = &watch;
     progress.advance(rounds.iter().flatten().filter(|o| o.is_some()).count() as u64);
     let journal = &*journal;
     let result = crate::replay::replay_rounds(cases, n, severity, &mut |round, cases| {
         let mut known = std::mem::take(&mut rounds[round as usize]);
         let positions: Vec<usize> = (0..cases.len()).filter(|&i| known[i].is_none()).collect();
-        let sink = JournalSink { inner: progress, journal, meter, round, positions: &positions };
+        let sink = JournalSink { inner: progress, journal, meter, round, positions: &positions, watch };
         let replayed = if positions.is_empty() {
             crate::target::Replayed { outcomes: Vec::new(), aborted: None }
         } else if positions.len() == cases.len() {
@@ -439,6 +463,7 @@ mod tests {
             reasons: vec![Arc::from("r")],
             latency_us: 7,
             target_latency_us: None,
+            queue_us: None,
             attempts: 2,
             blocked_at_turn: None,
         }

@@ -17,7 +17,7 @@ use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite, GateOutcome, Lane
 use crate::metrics::CountingPolicy;
 use crate::partition::Partition;
 use crate::progress::Counter;
-use crate::replay::{replay_repeated, CaseResult};
+use crate::replay::{replay_repeated, AbortRule, CaseResult};
 use crate::report::{CorporaInfo, Verdict};
 use crate::stage_clock::StageClock;
 use crate::target::Target;
@@ -169,22 +169,12 @@ fn tenant_probes(config: &Config) -> Vec<Case> {
     probes
 }
 
-/// The abort rule: when at least `abort-error-share` (0.5) of at least
-/// `abort-min-cases` (50) cases ended in target errors, the target is
-/// broken and its pessimistically counted rates would judge the breakage,
-/// not the gate, so the run has no honest verdict (exit 3).
-fn mostly_errors(results: &[CaseResult], spec: &crate::target::TargetSpec) -> Option<String> {
-    let (share, min) = (spec.abort_error_share.unwrap_or(0.5), spec.abort_min_cases.unwrap_or(50));
-    let n = results.len() as u64;
-    let errors: Vec<&CaseResult> = results.iter().filter(|r| r.decision.is_none()).collect();
-    if n == 0 || n < min || (errors.len() as f64) < share * n as f64 {
-        return None;
+/// The project's abort rule (`abort-error-share`, `abort-min-cases`).
+pub(super) fn abort_rule(spec: &crate::target::TargetSpec) -> AbortRule {
+    AbortRule {
+        share: spec.abort_error_share.unwrap_or(AbortRule::DEFAULT.share),
+        min_cases: spec.abort_min_cases.unwrap_or(AbortRule::DEFAULT.min_cases),
     }
-    let first = errors.first().and_then(|r| r.error.as_ref()).map(|e| e.message.as_str()).unwrap_or("");
-    Some(format!(
-        "{} of {n} cases ended in target errors (abort-error-share {share}); the first: {first}",
-        errors.len()
-    ))
 }
 
 /// Replays again on a different number of threads for gate `determinism`.
@@ -272,7 +262,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     let replayed =
         super::progress::with_progress(super::progress::Step::cases("replay", total), opts.quiet, |progress| {
             match open_journal.as_mut() {
-                Some(j) => replay_journaled(target.as_ref(), cases, opts.repeat, &severity, progress, j, &meter),
+                Some(j) => {
+                    let abort = abort_rule(&config.target);
+                    replay_journaled(target.as_ref(), cases, opts.repeat, &severity, progress, j, &meter, abort)
+                }
                 None => replay_repeated(target.as_ref(), cases, opts.repeat, &severity, progress),
             }
         })
@@ -284,7 +277,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     };
     let mut results = replayed.results;
     let fixture_results = results.split_off(corpus_len);
-    let aborted = replayed.aborted.clone().or_else(|| mostly_errors(&results, &config.target));
+    let aborted = replayed.aborted.clone().or_else(|| abort_rule(&config.target).judge(&results));
     if let Some(seqs) = seqs {
         for (r, s) in results.iter_mut().zip(seqs) {
             r.seq = Some(s);

@@ -81,6 +81,10 @@ pub fn push_result_line(out: &mut Vec<u8>, r: &CaseResult) -> std::io::Result<()
         out.extend_from_slice(b",\"target-latency-us\":");
         out.extend_from_slice(int.format(us).as_bytes());
     }
+    if let Some(us) = r.queue_us {
+        out.extend_from_slice(b",\"queue-us\":");
+        out.extend_from_slice(int.format(us).as_bytes());
+    }
     out.extend_from_slice(b",\"attempts\":");
     out.extend_from_slice(int.format(r.attempts).as_bytes());
     out.extend_from_slice(b",\"error\":");
@@ -181,6 +185,7 @@ mod tests {
                     r.direction = Direction::Egress;
                     r.expected = Some(Decision::Block);
                     r.target_latency_us = Some(i as u64);
+                    r.queue_us = Some(i as u64 * 7);
                     r.attempts = 3;
                     r.repeats =
                         Some(Box::new(RepeatSummary { n: 3, allow: 1, block: 2, require_approval: 0, error: 0 }));

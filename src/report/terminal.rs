@@ -67,6 +67,13 @@ pub fn render(v: &Verdict) -> String {
             ms as f64 / 1e3
         );
     }
+    if let Some(r) = v.run.target.restarts {
+        let _ = writeln!(
+            out,
+            "restarts: {} after a crash or hang (max-restarts), {} to free the cases queued behind a timed-out one",
+            r.failures, r.timeouts
+        );
+    }
     if v.run.no_blocking_gate {
         let _ = writeln!(out, "note: {}", super::NO_BLOCKING_GATE_NOTE);
     }

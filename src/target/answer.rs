@@ -159,6 +159,7 @@ impl AnswerMapping {
             reasons,
             latency_us,
             target_latency_us: v.get("latency-us").and_then(Value::as_u64),
+            queue_us: None,
             attempts: 1,
             blocked_at_turn: v.get("blocked-at-turn").and_then(Value::as_u64).map(|t| t as u32),
         }

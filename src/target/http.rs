@@ -443,6 +443,8 @@ impl Target for HttpTarget {
             hash: f.finish(),
             // Shown only when something held the run back.
             throttled_ms: Some(self.limiter.throttled().as_millis() as u64).filter(|&ms| ms > 0),
+            latency_method: Some(crate::target::LatencyMethod::SendToAnswer),
+            restarts: None,
         }
     }
 
@@ -459,7 +461,7 @@ impl Target for HttpTarget {
                     }
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= cases.len() || progress.stopped() {
+                        if i >= cases.len() || progress.stopped() || progress.halted().is_some() {
                             break;
                         }
                         let Some(outcome) = self.call(&cases[i], progress) else { break };
@@ -474,6 +476,16 @@ impl Target for HttpTarget {
                 });
             }
         });
+        if let Some(reason) = progress.halted() {
+            // The abort rule held: the cases not sent are recorded as not run.
+            let outcomes = slots
+                .into_iter()
+                .map(|s| {
+                    s.into_inner().unwrap_or_else(|| Outcome::error(ErrorKind::Crash, format!("not run: {reason}"), 0))
+                })
+                .collect();
+            return Ok(Replayed { outcomes, aborted: Some(reason) });
+        }
         let outcomes: Option<Vec<Outcome>> = slots.into_iter().map(|s| s.into_inner()).collect();
         match outcomes {
             Some(outcomes) => Ok(Replayed { outcomes, aborted: None }),

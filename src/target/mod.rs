@@ -82,6 +82,9 @@ pub struct Outcome {
     pub latency_us: u64,
     /// The target's own timing, when it reports one.
     pub target_latency_us: Option<u64>,
+    /// Time the request waited in the target's own queue before the target
+    /// was free to start it (exec, answering in order); never part of `latency_us`.
+    pub queue_us: Option<u64>,
     pub attempts: u32,
     /// For a conversation: the index of the message at which it was blocked.
     pub blocked_at_turn: Option<u32>,
@@ -95,10 +98,45 @@ impl Outcome {
             reasons: Vec::new(),
             latency_us,
             target_latency_us: None,
+            queue_us: None,
             attempts: 1,
             blocked_at_turn: None,
         }
     }
+}
+
+/// What a case's `latency-us` measures, by target kind (docs/protocol.md,
+/// "What latency measures"). Recorded in the verdict so a reader knows
+/// which clock a latency gate judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyMethod {
+    /// The decision call inside gauntlet's own process.
+    InProcess,
+    /// From when the process was free to start the case (its previous
+    /// answer, or the send if later) to its answer: the process answers in
+    /// order, so the wait behind earlier requests is excluded.
+    ServiceTime,
+    /// As `service-time`, except for the answers of a process that answered
+    /// out of order (it works on several cases at once): those run from the
+    /// send, since when such a process starts a case cannot be seen.
+    ServiceTimeAndSendToAnswer,
+    /// From sending the request to reading the whole answer, for the attempt
+    /// that gave the outcome (HTTP: one request per connection at a time;
+    /// the server's own queue, if it keeps one, is included).
+    SendToAnswer,
+}
+
+/// Processes an exec target replaced during a replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Restarts {
+    /// After a crash or a hang: spent from `max-restarts`.
+    pub failures: u32,
+    /// After a case timed out and waiting for its late answer would have
+    /// cost more than a fresh process: not failures, not counted against
+    /// `max-restarts`; the cases queued behind it were sent again.
+    pub timeouts: u32,
 }
 
 /// What was tested, recorded in the verdict.
@@ -116,6 +154,12 @@ pub struct TargetFingerprint {
     /// summed over connections (a timing: not part of any hash).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub throttled_ms: Option<u64>,
+    /// What each case's `latency-us` measures.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_method: Option<LatencyMethod>,
+    /// Processes replaced during the replay (exec targets; shown when any were).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restarts: Option<Restarts>,
 }
 
 pub use crate::progress::Progress;
@@ -138,6 +182,11 @@ pub trait ReplayProgress: Progress {
     /// The budget ran out: cases left without an outcome were never sent.
     fn stopped(&self) -> bool {
         false
+    }
+    /// `Some(why)` once the run must stop sending (the abort rule holds:
+    /// the target is broken). The cases left are recorded as not run.
+    fn halted(&self) -> Option<String> {
+        None
     }
 }
 

@@ -36,6 +36,7 @@ impl TenantRouter {
             reasons: vec![Arc::from(reason)],
             latency_us,
             target_latency_us: None,
+            queue_us: None,
             attempts: 1,
             blocked_at_turn: None,
         }
@@ -59,6 +60,8 @@ impl Target for TenantRouter {
             version: Some(format!("gauntlet-builtin/{}", env!("CARGO_PKG_VERSION"))),
             hash: f.finish(),
             throttled_ms: None,
+            latency_method: Some(crate::target::LatencyMethod::InProcess),
+            restarts: None,
         }
     }
 
@@ -80,6 +83,7 @@ impl Target for TenantRouter {
                             reasons: j.reasons,
                             latency_us: start.elapsed().as_micros() as u64,
                             target_latency_us: None,
+                            queue_us: None,
                             attempts: 1,
                             blocked_at_turn: j.turn,
                         }

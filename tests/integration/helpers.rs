@@ -104,13 +104,16 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A verdict without its timestamps and timings (latency, the latency
+/// A verdict without its timestamps and timings (latency, queue waits,
+/// timeout restarts, the latency
 /// gates' values and statuses), for comparing runs.
 pub fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
     fn strip(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(map) => {
-                for key in ["started-at", "finished-at", "latency", "latency-histogram", "latency-us"] {
+                for key in
+                    ["started-at", "finished-at", "latency", "latency-histogram", "latency-us", "queue-us", "restarts"]
+                {
                     map.remove(key);
                 }
                 map.values_mut().for_each(strip);

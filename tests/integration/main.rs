@@ -15,6 +15,7 @@ mod exit_codes;
 mod fault_table;
 mod fixtures;
 mod github;
+mod honest_clock;
 mod policy;
 mod presets;
 mod public_datasets;

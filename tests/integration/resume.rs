@@ -54,6 +54,7 @@ fn results(dir: &Path) -> Vec<serde_json::Value> {
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
             v.as_object_mut().unwrap().remove("latency-us");
+            v.as_object_mut().unwrap().remove("queue-us");
             v
         })
         .collect()

@@ -452,6 +452,7 @@ fn dead_or_broken_targets_exited_1_as_if_a_gate_had_failed() {
 /// The abort rule and the protocol's error answer: a target that answers
 /// the probe but reports its own error for most cases gives no honest
 /// verdict (exit 3), and each case records `error: target` with its message.
+/// The rule is judged as outcomes arrive: it holds at the 50th.
 #[test]
 fn a_target_failing_most_cases_aborts_the_run_with_exit_3() {
     let script = "import json, sys\nfor line in sys.stdin:\n    r = json.loads(line)\n    \
@@ -471,7 +472,8 @@ fn a_target_failing_most_cases_aborts_the_run_with_exit_3() {
     assert_eq!(v["verdict"], "error");
     let reason = v["run"]["aborted"].as_str().unwrap();
     assert!(
-        reason.contains("54 of 60 cases ended in target errors") && reason.contains("model not loaded"),
+        reason.starts_with("stopped mid-run: 45 of 50 cases ended in target errors")
+            && reason.contains("model not loaded"),
         "{reason}"
     );
     let results = std::fs::read_to_string(dir.join("reports/results.jsonl")).unwrap();

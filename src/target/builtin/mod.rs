@@ -341,6 +341,8 @@ impl Target for Firewall {
             version: Some(format!("gauntlet-builtin/{}", env!("CARGO_PKG_VERSION"))),
             hash: self.hash.clone(),
             throttled_ms: None,
+            latency_method: Some(crate::target::LatencyMethod::InProcess),
+            restarts: None,
         }
     }
 
@@ -367,6 +369,7 @@ impl Target for Firewall {
                     reasons,
                     latency_us,
                     target_latency_us: None,
+                    queue_us: None,
                     attempts: 1,
                     blocked_at_turn: judgement.turn,
                 }

@@ -52,8 +52,9 @@ impl<'c> InFlight<'c> {
         self.slots.front()
     }
 
-    /// Takes the in-flight request with this id: (case, sent).
-    pub(super) fn answer(&mut self, id: &str, cases: &'c [Case]) -> Option<(usize, Instant)> {
+    /// Takes the in-flight request with this id: (case, sent, whether it
+    /// was the oldest unanswered one).
+    pub(super) fn answer(&mut self, id: &str, cases: &'c [Case]) -> Option<(usize, Instant, bool)> {
         self.trim();
         let front = self.slots.front()?;
         let at = if cases[front.case].id == id {
@@ -77,7 +78,7 @@ impl<'c> InFlight<'c> {
         let slot = &mut self.slots[at];
         slot.answered = true;
         self.unanswered -= 1;
-        Some((slot.case, slot.sent))
+        Some((slot.case, slot.sent, at == 0))
     }
 
     /// Counts every unanswered request as sent at `now`.

@@ -10,24 +10,28 @@
 //! before a clean exit). Restarts are bounded; past the budget the run is
 //! marked aborted and the remaining cases are recorded as not run.
 
+mod answers;
 mod in_flight;
 mod pipes;
 mod probe;
+mod restart;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use answers::{Answer, BatchClock, Life};
 use in_flight::{Done, InFlight, Pace};
 use pipes::{Pipes, Wait};
-use probe::{ErrorAnswer, Probe};
+use probe::Probe;
+use restart::Restart;
 
 use super::protocol::{excerpt, Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
-use super::{ErrorKind, Outcome, ReplayProgress, Replayed, Target, TargetFingerprint};
+use super::{ErrorKind, LatencyMethod, Outcome, ReplayProgress, Replayed, Restarts, Target, TargetFingerprint};
 use crate::corpus::Case;
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
@@ -72,6 +76,16 @@ pub struct ExecTarget {
     /// Reader and writer threads instead of `poll` (the only way off unix);
     /// set by tests so both ways stay exercised.
     threads: bool,
+    /// What starting a process last cost, until its first answer (the
+    /// probe's, when there is one), in microseconds: how long a worker waits
+    /// for a timed-out case's late answer before a restart is cheaper.
+    restart_cost_us: AtomicU64,
+    /// Restarts after crashes and hangs (counted against `max-restarts`).
+    failures: AtomicU32,
+    /// Restarts that freed the cases queued behind a timed-out one.
+    timeout_restarts: AtomicU32,
+    /// Some process answered out of order: its latencies ran from the send.
+    out_of_order: AtomicBool,
 }
 
 #[derive(Default)]
@@ -83,6 +97,8 @@ struct StderrLog {
 struct Process {
     child: Child,
     pipes: Pipes,
+    /// It answered the health probe before its first case.
+    probed: bool,
 }
 
 impl Process {
@@ -116,8 +132,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// A worker gave up, or the run's abort rule holds: no case is sent.
     fn aborted(&self) -> bool {
-        self.abort.lock().expect("abort lock").is_some()
+        if self.abort.lock().expect("abort lock").is_some() {
+            return true;
+        }
+        match self.progress.halted() {
+            Some(reason) => {
+                self.abort.lock().expect("abort lock").get_or_insert(reason);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Moves up to `n` cases from the queue to `out` (one lock for all).
@@ -148,10 +174,31 @@ impl ExecTarget {
             version: Mutex::new(None),
             probe: Mutex::default(),
             threads: false,
+            restart_cost_us: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
+            timeout_restarts: AtomicU32::new(0),
+            out_of_order: AtomicBool::new(false),
         }
     }
 
+    fn latency_method(&self) -> LatencyMethod {
+        match self.out_of_order.load(Ordering::Relaxed) {
+            true => LatencyMethod::ServiceTimeAndSendToAnswer,
+            false => LatencyMethod::ServiceTime,
+        }
+    }
+
+    /// The restarts so far; `None` when there were none.
+    fn restarts(&self) -> Option<Restarts> {
+        let r = Restarts {
+            failures: self.failures.load(Ordering::Relaxed),
+            timeouts: self.timeout_restarts.load(Ordering::Relaxed),
+        };
+        (r != Restarts::default()).then_some(r)
+    }
+
     fn spawn(&self) -> Result<Process, String> {
+        let started = Instant::now();
         let (program, args) = self.config.command.split_first().ok_or("empty command")?;
         let mut command = Command::new(program);
         // An adapter may call gauntlet back (the scaffold's stand-in gate does).
@@ -191,7 +238,7 @@ impl ExecTarget {
                 return Err(format!("cannot set up pipes to `{program}`: {e}"));
             }
         };
-        let mut process = Process { child, pipes };
+        let mut process = Process { child, pipes, probed: false };
         if self.config.hello {
             if let Err(e) = self.hello(&mut process.pipes) {
                 process.kill();
@@ -204,6 +251,8 @@ impl ExecTarget {
                 process.kill();
                 return Err(format!("health probe: {e}"));
             }
+            process.probed = true;
+            self.note_restart_cost(started.elapsed());
         }
         Ok(process)
     }
@@ -258,17 +307,18 @@ impl ExecTarget {
         };
         let window = self.config.window.max(1);
         let timeout = self.config.timeout;
-        let mut process_started = Instant::now();
-        let mut process_ready = false;
+        let hang = self.config.hang;
+        let mut life = Life::new(&process);
         let mut in_flight = InFlight::new(window);
         let mut pace = Pace::new(window, timeout);
         let mut buf = Vec::with_capacity(window * 256);
         let mut incoming = Vec::with_capacity(1 << 16);
         let mut next = Vec::with_capacity(window);
         let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
-        let hang = self.config.hang;
-        // When the process last wrote a line: silent past `hang` means hung.
-        let mut last_line = Instant::now();
+        // When this worker last read a line from any of its processes. A
+        // worker whose processes stay silent for `hang` with cases in flight,
+        // across timeout restarts, has a hung target: its restarts count.
+        let mut heard = Instant::now();
         // The oldest request and since when the process has been free to
         // work on it (the moment the one before it was answered).
         let mut front: Option<(usize, Instant)> = None;
@@ -277,10 +327,10 @@ impl ExecTarget {
         let mut isolate: VecDeque<usize> = VecDeque::new();
         // Whether this process was given a case on its own to find a culprit.
         let mut isolating = false;
-        // After a case timed out, the process is still busy with it: the
-        // next case's clock starts only at the process's next line.
-        let mut busy_with_late = false;
         loop {
+            if run.aborted() {
+                break; // another worker gave up, or the abort rule held
+            }
             next.clear();
             if !isolate.is_empty() {
                 if in_flight.unanswered == 0 {
@@ -318,47 +368,54 @@ impl ExecTarget {
             let free_since = match front {
                 Some((case, since)) if case == oldest_case => since,
                 // It became the oldest when the one before it was answered.
-                _ => oldest_sent.max(last_line),
+                _ => oldest_sent.max(life.last_line),
             };
             front = Some((oldest_case, free_since));
-            // Until a process has answered once, its start-up time is not
-            // counted against the requests waiting for it.
-            let (deadline, hung_at) = match process_ready {
-                true if busy_with_late => (last_line + hang, last_line + hang),
-                true => (free_since + timeout, last_line + hang),
-                false => {
-                    let startup = (oldest_sent + timeout).max(process_started + self.config.startup);
-                    (startup, startup)
-                }
+            let hung_at = life.last_line + hang;
+            let deadline = match (life.ready, life.abandoned) {
+                // Busy with a case already given up on: wait for its late
+                // answer at most as long as a fresh process takes to start.
+                (true, Some(at)) => at + self.restart_cost(),
+                (true, None) => free_since + timeout,
+                // Until a process has answered once, its start-up time is
+                // not counted against the requests waiting for it.
+                (false, _) => (oldest_sent + timeout).max(life.started + self.config.startup),
             };
             match process.pipes.wait(&mut incoming, deadline.min(hung_at)) {
                 Wait::Lines => {
                     let now = Instant::now();
-                    last_line = now;
-                    if busy_with_late {
-                        (busy_with_late, front) = (false, None);
-                    }
-                    let mut answers = 0;
                     let end = whole_lines(&incoming);
+                    let lines = incoming[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+                    let mut clock = BatchClock { now, cursor: life.last_line, left: lines as u32 };
+                    (life.last_line, heard) = (now, now);
+                    if life.abandoned.take().is_some() {
+                        front = None; // free again: the next case's clock starts now
+                    }
                     for line in incoming[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                        let stray = handle_answer(line, now, run, &mut in_flight, &mut done, &mut reasons);
-                        if let Some(note) = stray {
+                        let mut answer = Answer { run, in_flight: &mut in_flight, clock: &mut clock, life: &mut life };
+                        if let Some(note) = answer.read(line, &mut done, &mut reasons) {
                             self.note_stray(&note);
                             if done.strays.len() < 64 {
                                 done.strays.push_back(note);
                             }
                         }
-                        answers += 1;
+                    }
+                    if life.out_of_order {
+                        self.out_of_order.store(true, Ordering::Relaxed);
                     }
                     incoming.drain(..end);
-                    if !process_ready {
+                    if !life.ready {
                         // Start-up is not counted against the requests that
                         // waited for it: their timeout (and latency) starts now.
                         in_flight.restamp(now);
-                        process_ready = true;
+                        life.ready = true;
                         front = None;
+                        if !life.probed {
+                            // No probe measured the start-up: this is it.
+                            self.note_restart_cost(now.duration_since(life.started));
+                        }
                     }
-                    pace.answered(answers, now);
+                    pace.answered(lines, now);
                     done.report(run.progress);
                 }
                 Wait::Eof => {
@@ -382,16 +439,16 @@ impl ExecTarget {
                     }
                     done.report(run.progress);
                     // Restarts that only find the culprit are not the target's failures.
-                    let Some(next) = self.replace(run, process, &why, !isolating) else { return done.outcomes };
-                    (process, process_started, process_ready) = (next, Instant::now(), false);
-                    isolating = false;
-                    (last_line, front, busy_with_late) = (Instant::now(), None, false);
+                    let restart = if isolating { Restart::Isolating } else { Restart::Failure };
+                    let Some(next) = self.replace(run, process, &why, restart) else { return done.outcomes };
+                    process = next;
+                    (life, front, isolating) = (Life::new(&process), None, false);
                     pace.restart();
                 }
-                Wait::Timeout if process_ready && Instant::now() < hung_at => {
+                Wait::Timeout if life.ready && life.abandoned.is_none() && Instant::now() < hung_at => {
                     // Slow is not hung: the oldest case is over its time and
-                    // is recorded so; the process lives on, and its late
-                    // answer for this case will be discarded.
+                    // is recorded so. The process is busy with it: its late
+                    // answer will be discarded.
                     let now = Instant::now();
                     if let Some((i, _)) = in_flight.pop_oldest(run.cases) {
                         let waited = now.duration_since(free_since);
@@ -407,42 +464,56 @@ impl ExecTarget {
                         done.late.insert(i);
                         done.report(run.progress);
                     }
-                    (front, busy_with_late) = (None, true);
+                    (front, life.abandoned) = (None, Some(now));
                 }
                 Wait::Timeout => {
                     incoming.clear(); // a partial line from the process about to be killed
                     let now = Instant::now();
-                    let mut requeue = Vec::new();
-                    for (i, sent) in in_flight.drain() {
-                        // A process that never answered is hung as a whole.
-                        if !process_ready || now.duration_since(sent) >= timeout {
-                            let waited = now.duration_since(sent);
-                            // Say what was really waited: a process that never
-                            // answered had the start-up allowance, not the timeout.
-                            let message = if process_ready {
-                                format!(
-                                    "no answer within {} ms: the target wrote nothing for {} ms (hang-ms {}) and was restarted",
-                                    waited.as_millis(),
-                                    now.duration_since(last_line).as_millis(),
-                                    hang.as_millis()
-                                )
-                            } else {
-                                format!(
-                                    "no answer within {} ms: the process never answered (startup-ms {}, timeout-ms {})",
-                                    waited.as_millis(),
-                                    self.config.startup.as_millis(),
-                                    timeout.as_millis()
-                                )
-                            };
-                            let mut message = message;
-                            if let Some(stray) = done.strays.pop_front() {
-                                message
-                                    .push_str(&format!("; meanwhile it wrote a line no case can be tied to: {stray}"));
-                            }
-                            done.record(i, Outcome::error(ErrorKind::Timeout, message, waited.as_micros() as u64));
-                        } else {
-                            requeue.push(i); // in flight behind a hung case: never answered, so replay it
+                    let silent = now.duration_since(heard);
+                    let restart = match life.abandoned {
+                        // Waiting longer for the abandoned answer would cost
+                        // more than a fresh process: not a failure, unless
+                        // the worker has heard nothing for `hang` (a target
+                        // that answers nothing after each restart is hung).
+                        Some(_) if life.ready && silent < hang => Restart::Timeout,
+                        _ => Restart::Failure,
+                    };
+                    let why = match restart {
+                        Restart::Timeout => "a timed-out case kept it busy".to_string(),
+                        _ => {
+                            format!("target wrote nothing for {} ms (hang-ms {})", silent.as_millis(), hang.as_millis())
                         }
+                    };
+                    let mut requeue = Vec::new();
+                    for (k, (i, sent)) in in_flight.drain().into_iter().enumerate() {
+                        if k > 0 || life.abandoned.is_some() {
+                            // Never started (the process was busy before it):
+                            // sent again to the new process, for its real answer.
+                            requeue.push(i);
+                            continue;
+                        }
+                        // The case the process was free to work on and never answered.
+                        let waited = now.duration_since(if life.ready { free_since } else { sent });
+                        let mut message = if life.ready {
+                            format!(
+                                "no answer within {} ms: the target wrote nothing for {} ms (hang-ms {}) and was restarted",
+                                waited.as_millis(),
+                                now.duration_since(life.last_line).as_millis(),
+                                hang.as_millis()
+                            )
+                        } else {
+                            // A process that never answered had the start-up allowance, not the timeout.
+                            format!(
+                                "no answer within {} ms: the process never answered (startup-ms {}, timeout-ms {})",
+                                waited.as_millis(),
+                                self.config.startup.as_millis(),
+                                timeout.as_millis()
+                            )
+                        };
+                        if let Some(stray) = done.strays.pop_front() {
+                            message.push_str(&format!("; meanwhile it wrote a line no case can be tied to: {stray}"));
+                        }
+                        done.record(i, Outcome::error(ErrorKind::Timeout, message, waited.as_micros() as u64));
                     }
                     done.report(run.progress);
                     requeue.sort_unstable();
@@ -451,11 +522,11 @@ impl ExecTarget {
                         queue.push_front(i);
                     }
                     drop(queue);
-                    let Some(next) = self.replace(run, process, "target hung", true) else {
+                    let Some(next) = self.replace(run, process, &why, restart) else {
                         return done.outcomes;
                     };
-                    (process, process_started, process_ready) = (next, Instant::now(), false);
-                    (last_line, front, busy_with_late) = (Instant::now(), None, false);
+                    process = next;
+                    (life, front) = (Life::new(&process), None);
                     pace.restart();
                 }
             }
@@ -481,104 +552,10 @@ impl ExecTarget {
         done.outcomes
     }
 
-    /// Kills a failed process and starts the next, within the restart budget.
-    /// `counted`: whether this restart spends the `max-restarts` budget
-    /// (restarts that isolate a crash's culprit do not).
-    fn replace(&self, run: &Run, failed: Process, why: &str, counted: bool) -> Option<Process> {
-        failed.kill();
-        if run.aborted() {
-            return None;
-        }
-        if counted && run.restarts.fetch_add(1, Ordering::SeqCst) >= self.config.max_restarts {
-            self.give_up(
-                run,
-                format!("target failed more than {} times (last: {why}); giving up", self.config.max_restarts),
-            );
-            return None;
-        }
-        match self.spawn() {
-            Ok(p) => Some(p),
-            Err(e) => {
-                self.give_up(run, e);
-                None
-            }
-        }
-    }
-
     fn give_up(&self, run: &Run, reason: String) {
         let mut abort = run.abort.lock().expect("abort lock");
         abort.get_or_insert(reason);
     }
-}
-
-/// One answer line, matched to its request by id. A line that cannot be
-/// tied to any case (not JSON, no known id) is charged to none: it is
-/// returned, to be kept in target-stderr.log and told in the next timeout.
-fn handle_answer<'c>(
-    line: &[u8],
-    now: Instant,
-    run: &Run<'c>,
-    in_flight: &mut InFlight<'c>,
-    done: &mut Done,
-    reasons: &mut HashMap<String, Arc<str>>,
-) -> Option<String> {
-    let shown = || String::from_utf8_lossy(line).into_owned();
-    let r = match serde_json::from_slice::<Response>(line) {
-        Ok(r) => r,
-        Err(e) => {
-            // The protocol's error answer: the target says it could not judge this case.
-            if let Ok(a) = serde_json::from_slice::<ErrorAnswer>(line) {
-                if let Some((i, sent)) = in_flight.answer(&a.id, run.cases) {
-                    let message = format!("the target reported: {}", excerpt(&a.error));
-                    let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
-                    done.record(i, Outcome::error(ErrorKind::Target, message, latency_us));
-                    return None;
-                }
-            }
-            let id = serde_json::from_slice::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_string));
-            return match id.and_then(|id| in_flight.answer(&id, run.cases)) {
-                // JSON naming a case in flight, but not a valid answer: that case's error.
-                Some((i, sent)) => {
-                    let message = format!("malformed answer ({e}): {}", excerpt(&shown()));
-                    let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
-                    done.record(i, Outcome::error(ErrorKind::Protocol, message, latency_us));
-                    None
-                }
-                None => Some(format!("a line that is not an answer: {}", excerpt(&shown()))),
-            };
-        }
-    };
-    let Some((i, sent)) = in_flight.answer(&r.id, run.cases) else {
-        let case = run.case_with_id(&r.id);
-        if case.is_some_and(|c| done.late.contains(&c)) {
-            return None; // the late answer of a case already timed out: discarded
-        }
-        let twice = case.is_some_and(|c| done.answered_twice(c, &shown()));
-        return (!twice).then(|| format!("an answer with unknown id: {}", excerpt(&shown())));
-    };
-    let latency_us = now.saturating_duration_since(sent).as_micros() as u64;
-    let score = r.score.filter(|s| (0.0..=1.0).contains(s));
-    let outcome = if r.score.is_some() && score.is_none() {
-        Outcome::error(ErrorKind::Protocol, format!("score outside [0, 1]: {}", excerpt(&shown())), latency_us)
-    } else {
-        let mut share = |reason: &str| match reasons.get(reason) {
-            Some(shared) => shared.clone(),
-            None => reasons.entry(reason.to_string()).or_insert_with(|| Arc::from(reason)).clone(),
-        };
-        Outcome {
-            decision: Ok(r.decision),
-            score,
-            reasons: r.reasons.iter().map(|reason| share(reason)).collect(),
-            latency_us,
-            target_latency_us: r.latency_us,
-            attempts: 1,
-            blocked_at_turn: r.blocked_at_turn,
-        }
-    };
-    done.record(i, outcome);
-    None
 }
 
 /// Length of the whole lines at the start of `incoming`.
@@ -634,6 +611,8 @@ impl Target for ExecTarget {
             version: self.version.lock().expect("version lock").clone(),
             hash: f.finish(),
             throttled_ms: None,
+            latency_method: Some(self.latency_method()),
+            restarts: self.restarts(),
         }
     }
 

@@ -14,6 +14,10 @@ the next (a sequential gate). The input text holds commands:
   attack     decide block (else allow)
 Flags:
   --crash-after N  every process exits (status 3) after writing N answers
+  --silent-after N after N answers from all its processes together (counted
+                   in answered.count in the working folder), stays alive but
+                   answers no case; it still answers the probe, unless
+                   --silent-probe
   --reverse        answer each pair of requests in swapped order
   --dead           exit with status 1 at once, saying why on stderr
 The probe (id gauntlet:probe) is answered at once.
@@ -26,6 +30,23 @@ import time
 ARGS = sys.argv[1:]
 CRASH_AFTER = int(ARGS[ARGS.index("--crash-after") + 1]) if "--crash-after" in ARGS else None
 REVERSE = "--reverse" in ARGS
+SILENT_AFTER = int(ARGS[ARGS.index("--silent-after") + 1]) if "--silent-after" in ARGS else None
+SILENT_PROBE = "--silent-probe" in ARGS
+COUNT_FILE = "answered.count"
+
+
+def answered_so_far():
+    try:
+        with open(COUNT_FILE) as f:
+            return int(f.read() or 0)
+    except FileNotFoundError:
+        return 0
+
+
+def count_answer():
+    n = answered_so_far() + 1
+    with open(COUNT_FILE, "w") as f:
+        f.write(str(n))
 if "--dead" in ARGS:
     sys.stderr.write("fault_gate: cannot load the model file\n")
     sys.exit(1)
@@ -49,9 +70,15 @@ for line in sys.stdin:
     text = req.get("input") if isinstance(req.get("input"), str) else ""
     words = text.split()
     answer = {"id": req["id"], "decision": "block" if "attack" in words else "allow", "score": 0.5}
+    silent = SILENT_AFTER is not None and answered_so_far() >= SILENT_AFTER
     if req["id"] == "gauntlet:probe":
-        emit(answer)
+        if not (silent and SILENT_PROBE):
+            emit(answer)
         continue
+    if silent:
+        continue  # alive, reading, writing nothing
+    if SILENT_AFTER is not None:
+        count_answer()
     for w in words:
         if w.startswith("sleep:"):
             time.sleep(int(w[6:]) / 1000)

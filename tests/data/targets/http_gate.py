@@ -11,6 +11,8 @@ Modes:
   selferror     the protocol's error answer {"error": ...} (status 200) for inputs with "ignore"
   slow          sleeps 3 s before answering
   boolean       answers {"flagged": true|false}
+In every mode, an input holding "sleep:MS" takes MS milliseconds (the
+server handles requests concurrently, one thread each).
 """
 import json
 import sys
@@ -30,6 +32,9 @@ def judge(payload):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the
+    # body waits for the client's delayed ACK, 40 ms on every answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -50,6 +55,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         payload = json.loads(self.rfile.read(length) or b"{}")
+        for word in json.dumps(payload.get("prompt", payload.get("input", ""))).strip('"').split():
+            if word.startswith("sleep:"):
+                time.sleep(int(word[6:]) / 1000)
         key = json.dumps(payload, sort_keys=True)
         with LOCK:
             first = key not in SEEN
