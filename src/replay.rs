@@ -419,6 +419,7 @@ mod tests {
                 hash: String::new(),
                 throttled_ms: None,
                 latency_method: None,
+                latency_resolution_us: None,
                 restarts: None,
             }
         }

@@ -273,10 +273,10 @@ impl HttpTarget {
             Some(t) => render(t, case),
             None => serde_json::to_string(&Request::for_case(case)).expect("json"),
         };
-        // Waiting for the rate limit is not the target's latency; waiting
-        // before a retry is, as backoff always was.
+        // A case's latency is the attempt that gave its outcome, from the
+        // send to the whole answer: waiting for the rate limit or between
+        // retries is gauntlet's pacing, not the gate's time.
         self.limiter.acquire();
-        let start = Instant::now();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -287,6 +287,7 @@ impl HttpTarget {
                 return None;
             }
             self.sent.fetch_add(1, Ordering::Relaxed);
+            let start = Instant::now();
             match self.attempt(&body, start) {
                 Attempt::Done(mut o) => {
                     o.attempts = attempts;
@@ -444,6 +445,7 @@ impl Target for HttpTarget {
             // Shown only when something held the run back.
             throttled_ms: Some(self.limiter.throttled().as_millis() as u64).filter(|&ms| ms > 0),
             latency_method: Some(crate::target::LatencyMethod::SendToAnswer),
+            latency_resolution_us: None,
             restarts: None,
         }
     }

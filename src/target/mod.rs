@@ -157,6 +157,10 @@ pub struct TargetFingerprint {
     /// What each case's `latency-us` measures.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub latency_method: Option<LatencyMethod>,
+    /// When set, each latency is exact only to within this many
+    /// microseconds: a fast exec target's answers were read in batches.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_resolution_us: Option<u64>,
     /// Processes replaced during the replay (exec targets; shown when any were).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub restarts: Option<Restarts>,

@@ -61,6 +61,7 @@ impl Target for TenantRouter {
             hash: f.finish(),
             throttled_ms: None,
             latency_method: Some(crate::target::LatencyMethod::InProcess),
+            latency_resolution_us: None,
             restarts: None,
         }
     }

@@ -342,6 +342,7 @@ impl Target for Firewall {
             hash: self.hash.clone(),
             throttled_ms: None,
             latency_method: Some(crate::target::LatencyMethod::InProcess),
+            latency_resolution_us: None,
             restarts: None,
         }
     }

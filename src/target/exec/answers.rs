@@ -58,7 +58,7 @@ pub(super) struct BatchClock {
 impl BatchClock {
     /// (latency, queue wait) in microseconds of the next line, for a request
     /// sent at `sent` (`None`: a line tied to no request in flight).
-    fn next(&mut self, sent: Option<Instant>, in_order: bool) -> (u64, Option<u64>) {
+    pub(super) fn next(&mut self, sent: Option<Instant>, in_order: bool) -> (u64, Option<u64>) {
         let share_of = self.left.max(1);
         self.left = share_of - 1;
         let start = sent.map_or(self.cursor, |s| s.max(self.cursor));

@@ -134,6 +134,27 @@ impl Pace {
         Pace { window, timeout, limit: window.min(Self::START), per_answer: None, last_batch: None }
     }
 
+    /// How long a worker reading a fast target's answers may wait before
+    /// reading again, letting lines gather: each wake-up and read of a pipe
+    /// costs both processes system time, and against a gate answering in
+    /// tens of microseconds that was a third of the run. A latency is then
+    /// exact to within this.
+    pub(super) const READ_EVERY: Duration = Duration::from_micros(250);
+
+    /// Whether to wait [`Self::READ_EVERY`] before the next read, after a
+    /// read of `lines` lines: only while reads are small (a target too fast
+    /// for the reader already fills each read, and waiting would only cap
+    /// its rate), for a target answering faster than a third of it (a slower
+    /// one is read at once, so its lines keep their own times), and while
+    /// the target has at least twice that much work queued (it never idles
+    /// for it).
+    pub(super) fn gather(&self, lines: usize, unanswered: usize) -> Option<Duration> {
+        let per_answer = self.per_answer?;
+        let every = Self::READ_EVERY.as_secs_f64();
+        let small = lines < 8;
+        (small && per_answer < every / 3.0 && unanswered as f64 * per_answer >= 2.0 * every).then_some(Self::READ_EVERY)
+    }
+
     /// A new process: what was learnt about the old one may not hold.
     pub(super) fn restart(&mut self) {
         *self = Pace::new(self.window, self.timeout);

@@ -86,6 +86,9 @@ pub struct ExecTarget {
     timeout_restarts: AtomicU32,
     /// Some process answered out of order: its latencies ran from the send.
     out_of_order: AtomicBool,
+    /// Answers of a fast target were read in gathered batches: latencies
+    /// are exact to within `Pace::READ_EVERY`.
+    gathered: AtomicBool,
 }
 
 #[derive(Default)]
@@ -178,6 +181,7 @@ impl ExecTarget {
             failures: AtomicU32::new(0),
             timeout_restarts: AtomicU32::new(0),
             out_of_order: AtomicBool::new(false),
+            gathered: AtomicBool::new(false),
         }
     }
 
@@ -417,6 +421,10 @@ impl ExecTarget {
                     }
                     pace.answered(lines, now);
                     done.report(run.progress);
+                    if let Some(pause) = pace.gather(lines, in_flight.unanswered) {
+                        self.gathered.store(true, Ordering::Relaxed);
+                        std::thread::sleep(pause);
+                    }
                 }
                 Wait::Eof => {
                     let status = process.exit_status();
@@ -612,6 +620,7 @@ impl Target for ExecTarget {
             hash: f.finish(),
             throttled_ms: None,
             latency_method: Some(self.latency_method()),
+            latency_resolution_us: self.gathered.load(Ordering::Relaxed).then_some(Pace::READ_EVERY.as_micros() as u64),
             restarts: self.restarts(),
         }
     }

@@ -114,3 +114,42 @@ fn in_flight_matches_in_order_then_by_id_after_an_out_of_order_answer() {
     assert_eq!(f.drain().iter().map(|a| a.0).collect::<Vec<_>>(), vec![3]);
     assert_eq!(f.oldest().map(|s| s.case), None);
 }
+
+/// Regression: a case's latency ran from writing its request, so with a
+/// window of 64 a 5 ms gate measured 250 ms (the wait behind the others).
+#[test]
+fn the_batch_clock_times_each_line_from_when_the_process_was_free_for_it() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    // Sent at 0 behind others; the process was free from 40 ms; answered at 45.
+    let mut clock = BatchClock { now: ms(45), cursor: ms(40), left: 1 };
+    assert_eq!(clock.next(Some(t0), true), (5_000, Some(40_000)));
+    // Sent at 42, after the process was free: no queue, latency from the send.
+    let mut clock = BatchClock { now: ms(45), cursor: ms(40), left: 1 };
+    assert_eq!(clock.next(Some(ms(42)), true), (3_000, Some(0)));
+    // Three lines read together share the time since the process was free.
+    let mut clock = BatchClock { now: ms(39), cursor: ms(30), left: 3 };
+    let got: Vec<(u64, Option<u64>)> = (0..3).map(|_| clock.next(Some(t0), true)).collect();
+    assert_eq!(got, vec![(3_000, Some(30_000)), (3_000, Some(33_000)), (3_000, Some(36_000))]);
+    // A stray line takes its share; an out-of-order answer is timed from its send.
+    let mut clock = BatchClock { now: ms(20), cursor: ms(10), left: 2 };
+    assert_eq!(clock.next(None, true), (0, None));
+    assert_eq!(clock.next(Some(ms(5)), false), (15_000, None));
+}
+
+#[test]
+fn answers_are_gathered_only_from_a_fast_target_with_work_queued() {
+    let t0 = Instant::now();
+    let us = |n: u64| t0 + Duration::from_micros(n);
+    let mut fast = Pace::new(64, Duration::from_secs(2));
+    assert_eq!(fast.gather(1, 64), None, "nothing known yet");
+    fast.answered(1, us(0));
+    fast.answered(10, us(300)); // 30 µs per answer
+    assert_eq!(fast.gather(1, 64), Some(Pace::READ_EVERY));
+    assert_eq!(fast.gather(1, 10), None, "300 µs of work queued: it would idle");
+    assert_eq!(fast.gather(200, 64), None, "reads already carry many lines");
+    let mut slow = Pace::new(64, Duration::from_secs(2));
+    slow.answered(1, us(0));
+    slow.answered(1, us(5_000)); // 5 ms per answer: read at once
+    assert_eq!(slow.gather(1, 64), None);
+}
