@@ -142,12 +142,19 @@ pub struct Calibration {
     /// Plain words: what to do and how sure it is.
     pub recommendation: String,
     pub bound: FprBound,
+    /// The confidence of every interval and bound here (`[counting] confidence`).
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
     pub current_threshold: Option<f64>,
     pub current: OperatingPoint,
     pub roc: Option<Roc>,
     pub targets: Vec<TargetRow>,
     pub categories: Vec<CategoryCalibration>,
     pub baseline: Option<BaselineComparison>,
+}
+
+fn default_confidence() -> f64 {
+    0.95
 }
 
 impl Calibration {
@@ -323,6 +330,7 @@ pub fn calibrate(
             scored: false,
             recommendation: "The target reports no scores, so there is no threshold to sweep: shown is the operating point of its decisions only. Have the target return `score` (0..1) to calibrate.".into(),
             bound,
+            confidence: policy.confidence,
             current_threshold: None,
             current: current_from_decisions,
             roc: None,
@@ -406,7 +414,7 @@ pub fn calibrate(
         }
         targets.push(TargetRow { target_fpr: f, point: best, vs_current_p, note });
     }
-    let recommendation = recommend(&targets, &current, current_threshold, bound);
+    let recommendation = recommend(&targets, &current, current_threshold, bound, policy.confidence);
     let recommended_t = targets.iter().rev().find_map(|r| r.point.as_ref().and_then(|p| p.threshold));
     let mut by_category: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for r in results {
@@ -441,6 +449,7 @@ pub fn calibrate(
         scored: true,
         recommendation,
         bound,
+        confidence: policy.confidence,
         current_threshold,
         current,
         roc: Some(roc_all),
@@ -462,10 +471,11 @@ fn recommend(
     current: &OperatingPoint,
     current_threshold: Option<f64>,
     bound: FprBound,
+    confidence: f64,
 ) -> String {
     let bound_word = match bound {
-        FprBound::Upper => "upper 95% bound",
-        FprBound::Point => "point estimate",
+        FprBound::Upper => format!("upper {} bound", crate::metrics::interval::percent_label(confidence)),
+        FprBound::Point => "point estimate".to_string(),
     };
     let mut lines = Vec::new();
     lines.push(format!(

@@ -27,6 +27,18 @@ pub fn interval(method: IntervalMethod, successes: u64, trials: u64, confidence:
     })
 }
 
+/// A confidence as reports print it: `95%`, `90%`, `97.5%`. Every report
+/// labels its intervals with this, never with a literal "95%": the
+/// project's `[counting] confidence` sets the level.
+pub fn percent_label(confidence: f64) -> String {
+    let percent = (confidence * 1000.0).round() / 10.0;
+    if percent.fract() == 0.0 {
+        format!("{percent:.0}%")
+    } else {
+        format!("{percent}%")
+    }
+}
+
 /// The standard normal quantile for a two-sided `confidence`.
 pub fn z_for(confidence: f64) -> f64 {
     let normal = Normal::standard();

@@ -145,7 +145,7 @@ pub fn judge(
         None => format!("gauntlet run --config {} --lane {}", config.path.display(), j.lane.as_str()),
     };
     let gate_reports: Vec<GateReport> =
-        outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone())).collect();
+        outcomes.iter().map(|o| GateReport::from_outcome(o, reproduce.clone(), config.counting.confidence)).collect();
     let mut verdict_status = overall(gate_reports.iter().map(|g| (g.blocking, g.status)), aborted.is_none());
     if facts.partition.is_some() && aborted.is_none() {
         // A shard's gates see part of the data; only the merge may fail the build.

@@ -189,7 +189,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.burn(&alerts);
     let canary = entries.iter().any(|e| !e.canary).then(|| canary_check(&entries, &policy, &config.counting));
     blockers.canary(canary.as_ref());
-    let signal_states = crate::release::signals::evaluate(&entries, &tenants, &policy.signals);
+    let signal_states = crate::release::signals::evaluate(&entries, &tenants, &policy.signals, &config.counting);
     blockers.signals(&signal_states);
     let rollback = match &opts.deployed_at {
         None => None,

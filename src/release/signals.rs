@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::logs::Entry;
 use crate::corpus::Label;
-use crate::metrics::Rate;
+use crate::metrics::{CountingPolicy, ErrorCounting, Rate};
 
 /// What a rule watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -122,15 +122,18 @@ struct Tally {
     cost: f64,
 }
 
-fn tally(window: &[&Entry], signal: Signal) -> Tally {
-    // An error never counts for the target: a benign error is a false
-    // positive, an adversarial one is not a detection (the default policy).
+fn tally(window: &[&Entry], signal: Signal, counting: &CountingPolicy) -> Tally {
+    // The project's counting policy, as for every replayed rate: by default
+    // an error never counts for the target (a benign error is a false
+    // positive, an adversarial one an attack success); `errors = "exclude"`
+    // leaves errors out of FPR and ASR.
     let allowed = |d: &Entry| !d.deny && !d.error;
+    let judged = |d: &Entry| !(d.error && counting.errors == ErrorCounting::Exclude);
     let mut t = Tally::default();
     for d in window {
         let (hit, counted) = match signal {
-            Signal::Fpr => (!allowed(d), d.label == Some(Label::Benign)),
-            Signal::Asr => (allowed(d) || d.error, d.label == Some(Label::Adversarial)),
+            Signal::Fpr => (!allowed(d), d.label == Some(Label::Benign) && judged(d)),
+            Signal::Asr => (allowed(d) || d.error, d.label == Some(Label::Adversarial) && judged(d)),
             Signal::ErrorRate => (d.error, true),
             Signal::UnmatchedShare => (d.matched == Some(false), d.matched.is_some()),
             Signal::DenyRateVsBaseline => (d.deny, true),
@@ -165,19 +168,24 @@ struct Judged {
 }
 
 /// One signal in one window: `None` when not eligible.
-fn judge_window(canary: &[&Entry], baseline: &[&Entry], signal: Signal, min: u64) -> Option<Judged> {
+fn judge_window(
+    canary: &[&Entry],
+    baseline: &[&Entry],
+    signal: Signal,
+    min: u64,
+    counting: &CountingPolicy,
+) -> Option<Judged> {
     let min = min.max(1);
-    let c = tally(canary, signal);
+    let c = tally(canary, signal, counting);
     if c.total < min {
         return None;
     }
-    // Wilson at 95%, as every rate in gauntlet by default.
-    let rate = (signal != Signal::CostVsBaseline)
-        .then(|| Rate::new(c.hits, c.total, &crate::metrics::CountingPolicy::default()));
+    // With the project's interval method and confidence, as every rate.
+    let rate = (signal != Signal::CostVsBaseline).then(|| Rate::new(c.hits, c.total, counting));
     if !signal.against_baseline() {
         return Some(Judged { value: c.hits as f64 / c.total as f64, rate, baseline: None });
     }
-    let b = tally(baseline, signal);
+    let b = tally(baseline, signal, counting);
     if b.total < min {
         return None;
     }
@@ -260,7 +268,13 @@ pub const SERIES_POINTS: usize = 480;
 /// Every rule over the whole log and over each tenant's decisions
 /// (`tenants`: the names `logs::read_log` interned). Canary decisions are
 /// judged; baseline ones are what `*-vs-baseline` signals compare with.
-pub fn evaluate(entries: &[Entry], tenants: &[String], policy: &SignalPolicy) -> Vec<RuleState> {
+/// Rates are counted under the project's `counting` policy.
+pub fn evaluate(
+    entries: &[Entry],
+    tenants: &[String],
+    policy: &SignalPolicy,
+    counting: &CountingPolicy,
+) -> Vec<RuleState> {
     let needs_baseline = policy.rules.iter().any(|r| r.signal.against_baseline());
     let mut sorted: Vec<&Entry> = entries.iter().filter(|d| d.canary || needs_baseline).collect();
     sorted.sort_by_key(|d| d.ts_ms);
@@ -281,7 +295,7 @@ pub fn evaluate(entries: &[Entry], tenants: &[String], policy: &SignalPolicy) ->
         let scope = tenant.map_or(0, |t| t as usize + 1);
         let name = tenant.map(|t| tenants[t as usize].as_str());
         for rule in &policy.rules {
-            let mut state = evaluate_rule(&canary[scope], &baseline[scope], rule, policy, name);
+            let mut state = evaluate_rule(&canary[scope], &baseline[scope], rule, policy, name, counting);
             if tenant.is_some() {
                 state.series.clear();
             }
@@ -297,6 +311,7 @@ fn evaluate_rule(
     rule: &AlertRule,
     policy: &SignalPolicy,
     tenant: Option<&str>,
+    counting: &CountingPolicy,
 ) -> RuleState {
     let mut state = RuleState::new(rule.clone(), tenant);
     let (Some(first), Some(last)) = (canary.first(), canary.last()) else { return state };
@@ -314,7 +329,7 @@ fn evaluate_rule(
     while at <= last.ts_ms + step {
         let (clo, chi) = in_window(canary, at);
         let (blo, bhi) = if rule.signal.against_baseline() { in_window(baseline, at) } else { (0, 0) };
-        let judged = judge_window(&canary[clo..chi], &baseline[blo..bhi], rule.signal, policy.min_decisions);
+        let judged = judge_window(&canary[clo..chi], &baseline[blo..bhi], rule.signal, policy.min_decisions, counting);
         points.push(SeriesPoint { at_ms: at, value: judged.as_ref().map(|j| j.value) });
         match judged {
             None => {
@@ -405,7 +420,7 @@ mod tests {
     }
 
     fn run(log: &[Entry]) -> Vec<RuleState> {
-        evaluate(log, &TENANTS.map(String::from), &SignalPolicy::default())
+        evaluate(log, &TENANTS.map(String::from), &SignalPolicy::default(), &CountingPolicy::default())
     }
 
     fn fpr_rule(states: &[RuleState], tenant: Option<&str>) -> RuleState {
@@ -432,6 +447,37 @@ mod tests {
         let state = fpr_rule(&run(&log), None);
         assert!(!state.firing && state.fired_at_ms.is_none(), "{state:?}");
         assert!(state.clear_windows >= 2, "clear again at the end: {state:?}");
+    }
+
+    /// Regression: production signals hard-coded the default counting
+    /// policy, so `[counting]` (errors left out, another confidence) changed
+    /// every replayed rate but not the rates `gauntlet release` judged.
+    #[test]
+    fn signals_count_under_the_projects_policy() {
+        // 40 benign decisions a minute: 4 blocked, 4 errors.
+        let log: Vec<Entry> = (0..20)
+            .flat_map(|m| {
+                (0..40).map(move |k| Entry {
+                    ts_ms: m * MINUTE + k * MINUTE / 40,
+                    deny: k < 4,
+                    error: (4..8).contains(&k),
+                    canary: true,
+                    label: Some(Label::Benign),
+                    ..Entry::default()
+                })
+            })
+            .collect();
+        let at = |counting: &CountingPolicy| {
+            let states = evaluate(&log, &[], &SignalPolicy::default(), counting);
+            states.into_iter().find(|s| s.rule.id == "fpr-high").unwrap().evidence.unwrap()
+        };
+        let default = at(&CountingPolicy::default());
+        assert_eq!((default.numerator, default.denominator), (40, 200), "errors count as false positives");
+        let exclude = CountingPolicy { errors: ErrorCounting::Exclude, ..CountingPolicy::default() };
+        let excluded = at(&exclude);
+        assert_eq!((excluded.numerator, excluded.denominator), (20, 180), "errors left out");
+        let ninety = at(&CountingPolicy { confidence: 0.90, ..CountingPolicy::default() });
+        assert!(ninety.low > default.low && ninety.high < default.high, "a 90% interval is narrower");
     }
 
     #[test]
@@ -466,7 +512,7 @@ mod tests {
     }
 
     fn only(log: &[Entry], policy: &SignalPolicy) -> RuleState {
-        evaluate(log, &TENANTS.map(String::from), policy).remove(0)
+        evaluate(log, &TENANTS.map(String::from), policy, &CountingPolicy::default()).remove(0)
     }
 
     #[test]
@@ -523,7 +569,10 @@ mod tests {
         };
         let policy = SignalPolicy::default();
         let cost = |log: &[Entry]| {
-            evaluate(log, &[], &policy).into_iter().find(|s| s.rule.id == "cost-per-decision-high").unwrap()
+            evaluate(log, &[], &policy, &CountingPolicy::default())
+                .into_iter()
+                .find(|s| s.rule.id == "cost-per-decision-high")
+                .unwrap()
         };
         let dear = cost(&cost_log(0.016));
         assert!(dear.firing && (dear.value.unwrap() - 1.6).abs() < 1e-3, "{dear:?}");

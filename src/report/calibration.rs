@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::html::visible;
 use super::markdown::md_escape;
 use crate::calibrate::{Calibration, OperatingPoint};
+use crate::metrics::interval::percent_label;
 use crate::metrics::Rate;
 
 const TEMPLATE: &str = include_str!("templates/calibration.html.tera");
@@ -74,7 +75,7 @@ fn view(c: &Calibration) -> View {
         .roc
         .as_ref()
         .and_then(|r| r.auc.zip(r.auc_interval))
-        .map(|(a, [l, h])| format!("AUC {a:.4} [{l:.4}, {h:.4}] (DeLong 95%)"))
+        .map(|(a, [l, h])| format!("AUC {a:.4} [{l:.4}, {h:.4}] (DeLong {})", percent_label(c.confidence)))
         .unwrap_or_else(|| "AUC: no data".into());
     let targets = c
         .targets

@@ -111,7 +111,17 @@ pub fn run_annotations(v: &Verdict, base: &Path, root: &Path) -> Vec<Annotation>
         }
         let view = g.view();
         let (path, line) = split_location(&g.defined_at);
-        let interval = view.interval.map(|i| format!(" (95% interval {i})")).unwrap_or_default();
+        let interval = view
+            .interval
+            .map(|i| {
+                // A verdict written before gates carried their confidence: the run's.
+                let confidence = view
+                    .confidence
+                    .clone()
+                    .unwrap_or_else(|| crate::metrics::interval::percent_label(v.run.counting.confidence));
+                format!(" ({confidence} interval {i})")
+            })
+            .unwrap_or_default();
         out.push(Annotation {
             level: if g.blocking { Level::Error } else { Level::Warning },
             file: Some(relative(Path::new(path), base, root)),

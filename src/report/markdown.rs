@@ -70,8 +70,10 @@ pub fn render_summary(v: &Verdict, previous: Option<&HistoryEntry>) -> String {
     if v.run.no_blocking_gate {
         let _ = writeln!(out, "> **Note:** {}\n", md_escape(super::NO_BLOCKING_GATE_NOTE));
     }
-    out.push_str(
-        "| Status | Gate | Value | 95% interval | Threshold | Samples | Note |\n|---|---|---|---|---|---|---|\n",
+    let _ = write!(
+        out,
+        "| Status | Gate | Value | {} interval | Threshold | Samples | Note |\n|---|---|---|---|---|---|---|\n",
+        crate::metrics::interval::percent_label(v.run.counting.confidence)
     );
     for g in &v.gates {
         let view = g.view();

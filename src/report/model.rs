@@ -144,6 +144,9 @@ pub struct GateReport {
     pub value: Option<f64>,
     /// [low, high] at the run's confidence level, for rates.
     pub interval: Option<[f64; 2]>,
+    /// The confidence of `interval` (`[counting] confidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
     pub threshold: f64,
     pub comparator: Comparator,
     pub bound: Bound,
@@ -213,6 +216,8 @@ pub struct GateView {
     pub value: String,
     /// `[low%, high%]` for rates that have an interval.
     pub interval: Option<String>,
+    /// The interval's confidence, as printed (`95%`).
+    pub confidence: Option<String>,
     /// `≤` for a maximum, `≥` for a minimum.
     pub comparator: &'static str,
     /// The comparator and the threshold, e.g. `≤ 10.00%`.
@@ -253,6 +258,7 @@ impl GateReport {
                 Some(v) => format_value(self.metric, v),
                 None => "no data".into(),
             },
+            confidence: interval.as_ref().and(self.confidence).map(crate::metrics::interval::percent_label),
             interval,
             comparator,
             threshold: format!("{comparator} {}", format_value(self.metric, self.threshold)),
@@ -261,7 +267,8 @@ impl GateReport {
         }
     }
 
-    pub fn from_outcome(o: &GateOutcome, reproduce: String) -> Self {
+    /// The report of a judged gate; `confidence` is the run's, for its interval.
+    pub fn from_outcome(o: &GateOutcome, reproduce: String, confidence: f64) -> Self {
         GateReport {
             id: o.gate.id.clone(),
             description: o.gate.description.clone(),
@@ -271,6 +278,7 @@ impl GateReport {
             metric: o.gate.metric,
             value: o.value,
             interval: o.interval.map(|(l, h)| [l, h]),
+            confidence: o.interval.map(|_| confidence),
             threshold: o.gate.threshold,
             comparator: o.gate.comparator,
             bound: o.gate.bound,

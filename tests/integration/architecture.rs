@@ -54,10 +54,74 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// `text` without the items marked `#[cfg(test)]`, each removed whole (a
+/// test module, a test-only impl or function), wherever it stands: code
+/// after a test-only item is still checked.
+fn without_test_items(text: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let item = &rest[at + MARK.len()..];
+        rest = &item[item_len(item)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the item at the start of `s`: through its `;`, or its
+/// balanced `{ … }` block, with braces inside strings, characters and
+/// comments not counted.
+fn item_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let (mut i, mut depth) = (0, 0usize);
+    let skip_to = |from: usize, pat: &str| s[from..].find(pat).map_or(b.len(), |k| from + k + pat.len());
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => i = skip_to(i, "\n"),
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_to(i + 2, "*/"),
+            b'r' if matches!(b.get(i + 1), Some(b'"' | b'#')) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) => {
+                let hashes = s[i + 1..].bytes().take_while(|&c| c == b'#').count();
+                let open = i + 1 + hashes;
+                if b.get(open) == Some(&b'"') {
+                    i = skip_to(open + 1, &format!("\"{}", "#".repeat(hashes)));
+                } else {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            // A character literal ('{', '\''); a lifetime has no closing quote.
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 3,
+            b'\'' if b.get(i + 1) == Some(&b'\\') => i = skip_to(i + 2, "'"),
+            b'{' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            b';' if depth == 0 => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
 /// The top-level modules a source text names through `crate::`, comments
 /// and unit tests aside (a test may build its inputs with any stage).
 fn crate_imports(text: &str) -> Vec<String> {
-    let text = text.split("#[cfg(test)]").next().unwrap_or("");
+    let text = without_test_items(text);
     let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
     let mut out = Vec::new();
     let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
@@ -119,6 +183,22 @@ fn every_library_module_has_a_layer() {
     let known: Vec<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
     assert_eq!(declared.iter().filter(|m| !known.contains(m)).count(), 0, "{declared:?} vs {known:?}");
     assert_eq!(declared.len(), known.len(), "LAYERS names a module lib.rs does not declare");
+}
+
+/// Regression: only the text before the first `#[cfg(test)]` was checked,
+/// and replay.rs has a test-only impl near its top, so `replay`,
+/// `replay_rounds` and `replay_repeated` were never checked.
+#[test]
+fn an_import_after_a_test_only_item_is_still_seen() {
+    let replay = std::fs::read_to_string(repo_root().join("src/replay.rs")).unwrap();
+    let at = replay.find("pub fn replay_rounds(").expect("replay_rounds");
+    let body = at + replay[at..].find('{').unwrap() + 1;
+    let injected = format!("{}\n    let _ = crate::pipeline::RunOptions::new;\n{}", &replay[..body], &replay[body..]);
+    assert!(!crate_imports(&replay).contains(&"pipeline".to_string()));
+    assert!(crate_imports(&injected).contains(&"pipeline".to_string()), "an import in replay_rounds went unseen");
+    // Test items go whole, strings and characters with braces inside them too.
+    let text = "#[cfg(test)]\nimpl X { fn f() { let s = \"}\"; let c = '}'; let r = r#\"}\"#; crate::report::x(); } }\nuse crate::metrics;\n#[cfg(test)]\nmod tests;\nfn g() { crate::corpus::y() }";
+    assert_eq!(crate_imports(text), ["metrics", "corpus"]);
 }
 
 #[test]

@@ -129,7 +129,7 @@ fn a_catalogue_dataset_is_fetched_locked_and_refused_once_it_changes() {
 
     // Offline from the cache: no mirror needed; the verdict says what was read.
     let run = gauntlet(&["run", "--quiet"], &dir);
-    assert_ne!(run.code(), Some(2), "{}", stderr(&run));
+    assert!(matches!(run.code(), Some(0 | 1)), "a verdict, not bad input or a panic: {}", stderr(&run));
     let verdict = read_json(&dir.join("reports/verdict.json"));
     let xstest = verdict["corpora"]["datasets"].as_array().unwrap().iter().find(|d| d["name"] == "xstest").unwrap();
     assert_eq!(xstest["sha256"], sha.as_str());

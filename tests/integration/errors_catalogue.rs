@@ -31,9 +31,30 @@ fn every_code_is_reported_somewhere() {
             }
         }
     }
+    let used = used_codes(&sources);
     let unused: Vec<&str> =
-        Code::ALL.iter().filter(|c| !sources.contains(&format!("Code::{c:?}"))).map(|c| c.as_str()).collect();
+        Code::ALL.iter().filter(|c| !used.contains(&format!("{c:?}"))).map(|c| c.as_str()).collect();
     assert!(unused.is_empty(), "codes nothing reports: {unused:?}");
+}
+
+/// The variant names written as `Code::Name`, each whole: `Code::DuplicateWaiverId`
+/// does not count as a use of `DuplicateWaiver`.
+fn used_codes(sources: &str) -> std::collections::BTreeSet<String> {
+    sources
+        .match_indices("Code::")
+        .map(|(i, _)| {
+            sources[i + "Code::".len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+        })
+        .collect()
+}
+
+/// Regression: codes were matched as substrings, so `DuplicateWaiver`,
+/// `InvalidExpected` and `MissingShard` counted as used inside longer names.
+#[test]
+fn a_code_used_only_inside_a_longer_name_is_not_used() {
+    let used = used_codes("Code::DuplicateWaiverId, Code::InvalidExpectedTurn) x(Code::MissingShard);");
+    assert!(!used.contains("DuplicateWaiver") && !used.contains("InvalidExpected"));
+    assert!(used.contains("MissingShard") && used.contains("DuplicateWaiverId"));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use gauntlet::report::{html, junit, markdown, terminal, Verdict};
 
-use crate::helpers::repo_root;
+use crate::helpers::{copy_tree, gauntlet, repo_root, scratch, stderr, stdout, write};
 
 fn fixed_verdict() -> Verdict {
     let path = repo_root().join("tests/data/report-model/verdict.json");
@@ -94,4 +94,40 @@ fn an_error_verdict_shows_no_rate_as_honest_and_links_the_stderr_log() {
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains("<td>—</td>") && !row.contains("100.00%"), "{row}");
     assert!(terminal::render(&v).lines().any(|l| l.starts_with("ERROR") && l.contains("asr") && l.contains('—')));
+}
+
+/// Regression: reports printed "95%" literally above intervals computed at
+/// the project's `[counting] confidence`, so a run at 0.90 was mislabelled
+/// in the summary, the dashboard, the annotations and the calibration.
+#[test]
+fn a_run_at_ninety_percent_confidence_says_ninety_percent_everywhere() {
+    let dir = scratch("confidence-90");
+    copy_tree(&repo_root().join("examples/policy-gate"), &dir);
+    let config = std::fs::read_to_string(dir.join("gauntlet.toml")).unwrap();
+    write(&dir.join("gauntlet.toml"), &config.replace("[counting]\n", "[counting]\nconfidence = 0.90\n"));
+    let run = gauntlet(&["run", "--format", "github"], &dir);
+    assert_eq!(run.code(), Some(1), "{}", stderr(&run));
+    // Workflow commands escape `%` as `%25`.
+    let annotations = stdout(&run).replace("%25", "%");
+    let calibrate = gauntlet(&["calibrate", "--quiet"], &dir);
+    assert!(calibrate.code().is_some(), "{}", stderr(&calibrate));
+    let mut texts = vec![("annotations".to_string(), annotations)];
+    for entry in std::fs::read_dir(dir.join("reports")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if [".md", ".html"].iter().any(|ext| name.ends_with(ext)) {
+            texts.push((name, std::fs::read_to_string(entry.path()).unwrap()));
+        }
+    }
+    for (name, text) in &texts {
+        assert!(!text.contains("95%"), "{name} still says 95%");
+    }
+    let says_ninety = |name: &str| texts.iter().any(|(n, t)| n.starts_with(name) && t.contains("90% interval"));
+    for name in ["annotations", "summary.md", "dashboard.html"] {
+        assert!(says_ninety(name), "{name} does not say 90%");
+    }
+    let calibration = texts.iter().find(|(n, _)| n.starts_with("calibration")).map(|(_, t)| t.as_str()).unwrap_or("");
+    assert!(
+        calibration.contains("DeLong 90%") || calibration.contains("upper 90% bound"),
+        "calibration: {calibration:.400}"
+    );
 }

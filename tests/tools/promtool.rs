@@ -63,7 +63,8 @@ fn gauntlet_firing(log: &Path) -> Result<Vec<(String, Option<String>, bool)>, Fa
     if !problems.is_empty() {
         return Err(format!("{problems:?}").into());
     }
-    let states = signals::evaluate(&entries, &tenants, &ReleasePolicy::default().signals);
+    let counting = gauntlet::metrics::CountingPolicy::default();
+    let states = signals::evaluate(&entries, &tenants, &ReleasePolicy::default().signals, &counting);
     Ok(states.into_iter().map(|s| (s.rule.id, s.tenant, s.firing)).collect())
 }
 

@@ -149,6 +149,8 @@ pub struct DashboardView {
     adversarial: u64,
     errors: u64,
     gates: Vec<GateRow>,
+    /// The run's confidence as printed above every interval column (`95%`).
+    confidence: String,
     datasets: Vec<SimpleRow>,
     charts: Vec<sections::Chart>,
     robustness: Vec<SimpleRow>,
@@ -514,6 +516,7 @@ impl DashboardView {
                 gates.sort_by_key(|g| rank(g));
                 gates.into_iter().map(gate_row).collect()
             },
+            confidence: crate::metrics::interval::percent_label(v.run.counting.confidence),
             datasets: sections::dataset_rows(v).into_iter().map(|cells| row(cells, "")).collect(),
             charts: sections::category_charts(v),
             robustness: super::robustness::rows(v)
