@@ -553,7 +553,8 @@ fn bench_decision_log() {
     let alerts = gauntlet::release::burn_alerts(&canary, &policy);
     let check = gauntlet::release::canary_check(&entries, &policy, &Default::default());
     let judged = start.elapsed().as_secs_f64();
-    let signals = gauntlet::release::signals::evaluate(&entries, &tenants, &policy.signals);
+    let counting = gauntlet::metrics::CountingPolicy::default();
+    let signals = gauntlet::release::signals::evaluate(&entries, &tenants, &policy.signals, &counting);
     println!(
         "decision log: {lines} labelled lines ingested in {judged:.2} s (parse {parsed:.2} s; {} bad lines; {} alert pairs; canary {}); {} signal rule states over {} tenants ({} firing): {:.2} s more",
         bad.len(),
