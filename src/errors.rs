@@ -82,11 +82,11 @@ impl Diagnostic {
         self
     }
 
-    /// Locates the diagnostic at the first occurrence of `needle` in the
-    /// file's text, for checks made after parsing (where spans are gone).
-    pub fn near(self, source: &str, needle: &str) -> Self {
-        match source.find(needle) {
-            Some(offset) => self.at_offset(source, offset),
+    /// Locates the diagnostic at the key `path` of the file (or the nearest
+    /// table above it that is written), for checks made after parsing.
+    pub fn at_key(self, spans: &crate::toml_spans::TomlSpans, path: &[&str]) -> Self {
+        match spans.locate(path) {
+            Some((line, column)) => self.at(line, column),
             None => self,
         }
     }
@@ -98,21 +98,7 @@ impl Diagnostic {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    (line, before[line_start..].chars().count() + 1)
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+pub use crate::toml_spans::line_column;
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -40,6 +40,7 @@ pub mod serve;
 pub mod stage_clock;
 pub mod target;
 pub mod text;
+pub mod toml_spans;
 pub mod transform;
 
 pub use errors::{Diagnostic, Error};

@@ -27,6 +27,7 @@ use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CostWeights, CountingPolicy, ErrorCounting, IntervalMethod};
 use crate::release::{BurnWindow, ReleasePolicy};
 use crate::target::{SpecFile, TargetSpec};
+use crate::toml_spans::TomlSpans;
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
 
@@ -166,26 +167,15 @@ enum AdversarialApproval {
     AttackSuccess,
 }
 
-/// The offset of the `n`-th (from 0) `key = "value"` in `text`: where a
-/// rule or stage of that id is written, whatever the spacing.
-fn nth_key_value(text: &str, key: &str, value: &str, n: usize) -> Option<usize> {
-    let quoted = serde_json::to_string(value).ok()?;
-    let pattern = format!(r"\b{}\s*=\s*{}", regex::escape(key), regex::escape(&quoted));
-    regex::Regex::new(&pattern).ok()?.find_iter(text).nth(n).map(|m| m.start())
-}
-
 /// `[release.signals]` and `[release.promotion]` name each other: rule ids
 /// unique, stage names unique, every stage's signals existing rules.
-fn release_rules_problems(release: &ReleasePolicy, path: &Path, text: &str, problems: &mut Vec<Diagnostic>) {
+fn release_rules_problems(release: &ReleasePolicy, path: &Path, spans: &TomlSpans, problems: &mut Vec<Diagnostic>) {
     let rules = &release.signals.rules;
     for (i, rule) in rules.iter().enumerate() {
         let earlier = rules[..i].iter().filter(|r| r.id == rule.id).count();
+        let index = i.to_string();
         let at = |message: String, code| {
-            let d = Diagnostic::new(path, code, message);
-            match nth_key_value(text, "id", &rule.id, earlier) {
-                Some(offset) => d.at_offset(text, offset),
-                None => d,
-            }
+            Diagnostic::new(path, code, message).at_key(spans, &["release", "signals", "rules", &index, "id"])
         };
         if earlier > 0 {
             problems.push(at(format!("two signal rules are called `{}`", rule.id), Code::DuplicateId));
@@ -197,12 +187,9 @@ fn release_rules_problems(release: &ReleasePolicy, path: &Path, text: &str, prob
     let stages = &release.promotion.stages;
     for (i, stage) in stages.iter().enumerate() {
         let earlier = stages[..i].iter().filter(|s| s.name == stage.name).count();
+        let index = i.to_string();
         let at = |message: String, code| {
-            let d = Diagnostic::new(path, code, message);
-            match nth_key_value(text, "name", &stage.name, earlier) {
-                Some(offset) => d.at_offset(text, offset),
-                None => d,
-            }
+            Diagnostic::new(path, code, message).at_key(spans, &["release", "promotion", "stages", &index, "name"])
         };
         if earlier > 0 {
             problems.push(at(format!("two promotion stages are called `{}`", stage.name), Code::DuplicateId));
@@ -227,6 +214,8 @@ pub struct Config {
     /// The folder relative paths resolve against.
     pub base: PathBuf,
     pub text: String,
+    /// Where each key of `text` is written, for checks made after parsing.
+    pub spans: TomlSpans,
     pub target: TargetSpec,
     pub corpora: Vec<PathBuf>,
     pub gates: PathBuf,
@@ -241,6 +230,8 @@ pub struct Config {
     pub transforms: Option<TransformConfig>,
 }
 
+/// Keys of `[target]` that apply to every kind.
+const COMMON_KEYS: &[&str] = &["kind", "tenant", "anonymous", "health-probe", "abort-error-share", "abort-min-cases"];
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
 const EXEC_KEYS: &[&str] = &[
     "command",
@@ -281,29 +272,19 @@ const HTTP_KEYS: &[&str] = &[
     "max-cost",
 ];
 
-/// The byte offset of `key = ` at the start of a line (a table key, not a
-/// word inside a comment or a value), or 0.
-pub fn key_offset(text: &str, key: &str) -> usize {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_start();
-        if t.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) {
-            return offset + (line.len() - t.len());
-        }
-        offset += line.len();
-    }
-    0
-}
-
 impl Config {
-    /// A location at `key = ` in this config (its first line when absent).
-    pub fn key_location(&self, key: &str) -> Location {
-        Location::new(&self.path).at_offset(&self.text, key_offset(&self.text, key))
+    /// Where the key `path` is written in this config (or the nearest table
+    /// above it; the file alone when neither is).
+    pub fn key_location(&self, path: &[&str]) -> Location {
+        match self.spans.locate(path) {
+            Some((line, column)) => Location { path: self.path.clone(), line: Some(line), column: Some(column) },
+            None => Location::new(&self.path),
+        }
     }
 
     /// Where `[target]` was read from, for the target factory's diagnostics.
     pub fn spec_file(&self) -> SpecFile<'_> {
-        SpecFile { path: &self.path, text: &self.text, base: &self.base }
+        SpecFile { path: &self.path, spans: &self.spans, base: &self.base }
     }
 
     pub fn load(path: &Path) -> Result<Config, Error> {
@@ -314,6 +295,8 @@ impl Config {
 
     pub fn parse(path: &Path, text: String) -> Result<Config, Error> {
         let raw: RawConfig = toml::from_str(&text).map_err(|e| toml_diagnostic(path, &text, &e))?;
+        let spans = TomlSpans::parse(&text);
+        let at = |key: &[&str], code: Code, message: String| Diagnostic::new(path, code, message).at_key(&spans, key);
         let mut problems = Vec::new();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
@@ -323,61 +306,43 @@ impl Config {
             "exec" => EXEC_KEYS,
             "http" => HTTP_KEYS,
             other => {
-                problems.push(
-                    Diagnostic::new(
-                        path,
-                        Code::UnknownTargetKind,
-                        format!("target kind `{other}` is not builtin, exec or http"),
-                    )
-                    .near(&text, "kind"),
-                );
+                let message = format!("target kind `{other}` is not builtin, exec or http");
+                problems.push(at(&["target", "kind"], Code::UnknownTargetKind, message));
                 &[]
             }
         };
         let mut seen_tenants = std::collections::HashSet::new();
-        for t in raw.target.tenant.iter().flatten() {
+        for (i, t) in raw.target.tenant.iter().flatten().enumerate() {
+            let index = i.to_string();
             if t.id.trim().is_empty() || !seen_tenants.insert(t.id.clone()) {
-                problems.push(
-                    Diagnostic::new(path, Code::InvalidTenant, format!("tenant id `{}` is empty or repeated", t.id))
-                        .near(&text, &t.id),
-                );
+                let message = format!("tenant id `{}` is empty or repeated", t.id);
+                problems.push(at(&["target", "tenant", &index, "id"], Code::InvalidTenant, message));
             }
             if raw.target.kind != "builtin" && (t.threshold.is_some() || t.system_prompt.is_some()) {
-                problems.push(
-                    Diagnostic::new(
-                        path,
-                        Code::KeyNotForKind,
-                        "tenant threshold and system-prompt apply to the builtin target only",
-                    )
-                    .near(&text, "[[target.tenant]]"),
-                );
+                let key = if t.threshold.is_some() { "threshold" } else { "system-prompt" };
+                let message = "tenant threshold and system-prompt apply to the builtin target only".to_string();
+                problems.push(at(&["target", "tenant", &index, key], Code::KeyNotForKind, message));
             }
         }
-        for key in raw.target.present_keys() {
-            if !allowed.is_empty() && !allowed.contains(&key) {
-                problems.push(
-                    Diagnostic::new(
-                        path,
-                        Code::KeyNotForKind,
-                        format!("`{key}` does not apply to a `{}` target", raw.target.kind),
-                    )
-                    .near(&text, key),
-                );
+        // The keys written in [target], as the parser saw them: a key of
+        // another kind is reported, never silently ignored.
+        for key in spans.keys_in(&["target"]) {
+            if !allowed.is_empty() && !allowed.contains(&key) && !COMMON_KEYS.contains(&key) {
+                let message = format!("`{key}` does not apply to a `{}` target", raw.target.kind);
+                problems.push(at(&["target", key], Code::KeyNotForKind, message));
             }
         }
         match raw.target.kind.as_str() {
-            "exec" if raw.target.command.as_ref().is_none_or(|c| c.is_empty()) => problems.push(
-                Diagnostic::new(path, Code::MissingField, "an exec target needs `command`, a non-empty list")
-                    .near(&text, "[target]"),
-            ),
+            "exec" if raw.target.command.as_ref().is_none_or(|c| c.is_empty()) => problems.push(at(
+                &["target", "command"],
+                Code::MissingField,
+                "an exec target needs `command`, a non-empty list".into(),
+            )),
             "http" if raw.target.url.is_none() => {
                 let preset = raw.target.preset.as_deref().and_then(crate::target::presets::find);
                 if preset.is_none_or(|p| p.url.is_none()) {
                     let hint = preset.map(|p| format!(" (preset `{}`: {})", p.name, p.endpoint)).unwrap_or_default();
-                    problems.push(
-                        Diagnostic::new(path, Code::MissingField, format!("an http target needs `url`{hint}"))
-                            .near(&text, "[target]"),
-                    )
+                    problems.push(at(&["target"], Code::MissingField, format!("an http target needs `url`{hint}")));
                 }
             }
             _ => {}
@@ -385,22 +350,17 @@ impl Config {
         for (key, value) in [("threshold", raw.target.threshold), ("approval-threshold", raw.target.approval_threshold)]
         {
             if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
-                problems.push(
-                    Diagnostic::new(path, Code::OutOfRange, format!("`{key}` must be in [0, 1]")).near(&text, key),
-                );
+                problems.push(at(&["target", key], Code::OutOfRange, format!("`{key}` must be in [0, 1]")));
             }
         }
         if raw.target.abort_error_share.is_some_and(|v| !(v > 0.0 && v <= 1.0)) {
-            problems.push(
-                Diagnostic::new(path, Code::OutOfRange, "`abort-error-share` must be in (0, 1]")
-                    .near(&text, "abort-error-share"),
-            );
+            let message = "`abort-error-share` must be in (0, 1]".to_string();
+            problems.push(at(&["target", "abort-error-share"], Code::OutOfRange, message));
         }
-        let confidence = raw.counting.confidence.unwrap_or(0.95);
+        let confidence = raw.counting.confidence.unwrap_or(CountingPolicy::default().confidence);
         if !(confidence > 0.5 && confidence < 1.0) {
-            problems.push(
-                Diagnostic::new(path, Code::OutOfRange, "`confidence` must be in (0.5, 1)").near(&text, "confidence"),
-            );
+            let message = "`confidence` must be in (0.5, 1)".to_string();
+            problems.push(at(&["counting", "confidence"], Code::OutOfRange, message));
         }
         let default_policy = WaiverPolicy::default();
         let waiver_policy = WaiverPolicy {
@@ -408,20 +368,13 @@ impl Config {
             expiring_soon_days: raw.waiver_policy.expiring_soon_days.unwrap_or(default_policy.expiring_soon_days),
         };
         if !(1..=MAX_WAIVER_DAYS).contains(&waiver_policy.max_days) {
-            problems.push(
-                Diagnostic::new(
-                    path,
-                    Code::OutOfRange,
-                    format!("`max-days` must be 1 to {MAX_WAIVER_DAYS}: a project may lower the limit, never raise it"),
-                )
-                .near(&text, "max-days"),
-            );
+            let message =
+                format!("`max-days` must be 1 to {MAX_WAIVER_DAYS}: a project may lower the limit, never raise it");
+            problems.push(at(&["waiver-policy", "max-days"], Code::OutOfRange, message));
         }
         if waiver_policy.expiring_soon_days < 0 {
-            problems.push(
-                Diagnostic::new(path, Code::OutOfRange, "`expiring-soon-days` must not be negative")
-                    .near(&text, "expiring-soon-days"),
-            );
+            let message = "`expiring-soon-days` must not be negative".to_string();
+            problems.push(at(&["waiver-policy", "expiring-soon-days"], Code::OutOfRange, message));
         }
         let d = ReleasePolicy::default();
         let r = &raw.release;
@@ -450,23 +403,16 @@ impl Config {
             metrics: r.metrics.clone().unwrap_or(d.metrics),
             promotion: r.promotion.clone().unwrap_or(d.promotion),
         };
-        release_rules_problems(&release, path, &text, &mut problems);
+        release_rules_problems(&release, path, &spans, &mut problems);
         if !(release.slo_target > 0.0 && release.slo_target < 1.0) {
-            problems.push(
-                Diagnostic::new(path, Code::OutOfRange, "`slo-target` must be in (0, 1), e.g. 0.999")
-                    .near(&text, "slo-target"),
-            );
+            let message = "`slo-target` must be in (0, 1), e.g. 0.999".to_string();
+            problems.push(at(&["release", "slo-target"], Code::OutOfRange, message));
         }
-        if release.windows.iter().any(|w| w.short_minutes <= 0 || w.long_minutes <= w.short_minutes || w.factor <= 0.0)
-        {
-            problems.push(
-                Diagnostic::new(
-                    path,
-                    Code::InvalidWindow,
-                    "each burn window needs 0 < short-minutes < long-minutes and factor > 0",
-                )
-                .near(&text, "windows"),
-            );
+        for (i, w) in release.windows.iter().enumerate() {
+            if w.short_minutes <= 0 || w.long_minutes <= w.short_minutes || w.factor <= 0.0 {
+                let message = "each burn window needs 0 < short-minutes < long-minutes and factor > 0".to_string();
+                problems.push(at(&["release", "windows", &i.to_string()], Code::InvalidWindow, message));
+            }
         }
         let valid_cell = |k: &str| {
             k.split_once("->")
@@ -474,23 +420,14 @@ impl Config {
         };
         for (cell, weight) in raw.counting.costs.iter().flatten() {
             if !valid_cell(cell) || *weight < 0.0 {
-                problems.push(
-                    Diagnostic::new(
-                        path,
-                        Code::InvalidCost,
-                        format!("cost `{cell}` must be EXPECTED->ACTUAL (e.g. block->allow) with a weight ≥ 0"),
-                    )
-                    .near(&text, cell),
-                );
+                let message = format!("cost `{cell}` must be EXPECTED->ACTUAL (e.g. block->allow) with a weight ≥ 0");
+                problems.push(at(&["counting", "costs", cell], Code::InvalidCost, message));
             }
         }
-        let folder_key = |key: &str| Location::new(path).at_offset(&text, key_offset(&text, key));
         for (key, value) in [("waivers", &raw.run.waivers), ("fixtures", &raw.run.fixtures)] {
             if let Some(dir) = value.as_deref().map(|d| base.join(d)).filter(|d| !d.is_dir()) {
-                problems.push(folder_key(key).diagnostic(
-                    Code::MissingFolder,
-                    format!("`{key}` names {}, which is not a folder", dir.display()),
-                ));
+                let message = format!("`{key}` names {}, which is not a folder", dir.display());
+                problems.push(at(&["run", key], Code::MissingFolder, message));
             }
         }
         for (key, value) in [
@@ -502,13 +439,13 @@ impl Config {
             ("concurrency", raw.target.concurrency.map(|v| v as u64)),
         ] {
             if value == Some(0) {
-                problems.push(folder_key(key).diagnostic(Code::OutOfRange, format!("`{key}` must be at least 1")));
+                problems.push(at(&["target", key], Code::OutOfRange, format!("`{key}` must be at least 1")));
             }
         }
         if raw.run.corpora.is_empty() {
-            problems.push(Diagnostic::new(path, Code::EmptyCorpus, "`corpora` lists no path").near(&text, "corpora"));
+            problems.push(at(&["run", "corpora"], Code::EmptyCorpus, "`corpora` lists no path".into()));
         }
-        let transforms = transforms::validate(&raw.transforms, path, &text, &base, &mut problems);
+        let transforms = transforms::validate(&raw.transforms, path, &spans, &base, &mut problems);
         if !problems.is_empty() {
             return Err(Error::Input(problems));
         }
@@ -536,6 +473,7 @@ impl Config {
             path: path.to_path_buf(),
             base,
             text,
+            spans,
             target: raw.target,
             counting,
             waiver_policy,
@@ -586,6 +524,16 @@ mod tests {
         assert_eq!(d[0].line, Some(4), "{}", d[0]);
         assert!(d[0].message.contains("corpra"), "{}", d[0]);
         assert!(d[0].column.is_some());
+    }
+
+    /// Regression: a check located its key by searching the text for the
+    /// key's name, so a comment (or another table) mentioning it took the blame.
+    #[test]
+    fn a_checked_key_is_located_where_it_is_written() {
+        let text = "# threshold = 0.5 is the usual choice\n[target]\nkind = \"builtin\"\nthreshold = 3.0\n[[target.tenant]]\nid = \"a\"\n[[target.tenant]]\nid = \"a\"\n";
+        let Err(Error::Input(d)) = parse(text) else { panic!("accepted") };
+        let at: Vec<(&str, Option<usize>)> = d.iter().map(|d| (d.code.as_str(), d.line)).collect();
+        assert_eq!(at, [("invalid-tenant", Some(8)), ("out-of-range", Some(4))], "{d:?}");
     }
 
     #[test]

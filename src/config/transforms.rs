@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::corpus::Label;
 use crate::errors::{Code, Diagnostic};
 use crate::evaluate::Lane;
+use crate::toml_spans::TomlSpans;
 use crate::transform::process::ExecTransform;
 use crate::transform::structure::{parse_templates, EMBEDDED_TEMPLATES};
 use crate::transform::{all_names, Chain, TransformPlan};
@@ -68,10 +69,11 @@ impl TransformConfig {
 pub(super) fn validate(
     raw: &RawTransforms,
     path: &Path,
-    text: &str,
+    spans: &TomlSpans,
     base: &Path,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<TransformConfig> {
+    let at = |key: &[&str], message: String| Diagnostic::new(path, Code::UnknownTransform, message).at_key(spans, key);
     if raw.apply.is_empty() && raw.benign.is_empty() && raw.exec.is_empty() {
         return None;
     }
@@ -79,10 +81,7 @@ pub(super) fn validate(
         Some(file) => match std::fs::read_to_string(base.join(file)) {
             Ok(t) => t,
             Err(e) => {
-                problems.push(
-                    Diagnostic::new(path, Code::UnknownTransform, format!("templates file {file}: {e}"))
-                        .near(text, "templates"),
-                );
+                problems.push(at(&["transforms", "templates"], format!("templates file {file}: {e}")));
                 return None;
             }
         },
@@ -91,29 +90,33 @@ pub(super) fn validate(
     let templates: Vec<Arc<_>> = match parse_templates(&templates_text) {
         Ok(t) => t.into_iter().map(Arc::new).collect(),
         Err(e) => {
-            problems
-                .push(Diagnostic::new(path, Code::UnknownTransform, format!("templates: {e}")).near(text, "templates"));
+            problems.push(at(&["transforms", "templates"], format!("templates: {e}")));
             return None;
         }
     };
-    // `all` stands for every single transform; chains listed beside it are kept.
-    let expand = |list: &[String]| -> Vec<String> {
+    // `all` stands for every single transform; chains listed beside it are
+    // kept. Each name keeps the index of the list item that named it.
+    let expand = |list: &[String]| -> Vec<(String, usize)> {
         let mut names = Vec::new();
-        for a in list {
+        for (i, a) in list.iter().enumerate() {
             if a == "all" {
-                names.extend(all_names(&templates).into_iter().filter(|n| !list.contains(n)));
+                names.extend(all_names(&templates).into_iter().filter(|n| !list.contains(n)).map(|n| (n, i)));
             } else {
-                names.push(a.clone());
+                names.push((a.clone(), i));
             }
         }
         names
     };
     let labels = raw.labels.clone().unwrap_or_else(|| vec![Label::Adversarial]);
-    let wanted =
-        expand(&raw.apply).into_iter().map(|n| (n, false)).chain(expand(&raw.benign).into_iter().map(|n| (n, true)));
+    let wanted = expand(&raw.apply)
+        .into_iter()
+        .map(|(n, i)| (n, i, false))
+        .chain(expand(&raw.benign).into_iter().map(|(n, i)| (n, i, true)));
     let mut chains: Vec<(Chain, Vec<Label>)> = Vec::new();
-    let exec = validate_exec(raw, path, text, base, &templates, &labels, problems);
-    for (name, benign) in wanted {
+    let exec = validate_exec(raw, path, spans, base, &templates, &labels, problems);
+    for (name, index, benign) in wanted {
+        let item = [if benign { "benign" } else { "apply" }, &index.to_string()].map(str::to_string);
+        let here = ["transforms", &item[0], &item[1]];
         if let Some(e) = name.split('+').find(|step| exec.iter().any(|e| e.name == step.trim())) {
             problems.push(
                 Diagnostic::new(
@@ -125,7 +128,7 @@ pub(super) fn validate(
                         e.trim()
                     ),
                 )
-                .near(text, &name),
+                .at_key(spans, &here),
             );
             continue;
         }
@@ -133,21 +136,11 @@ pub(super) fn validate(
             Ok(c) => match chains.iter_mut().find(|(x, _)| x.name == c.name) {
                 // `apply` and `benign` may name the same chain: it covers both.
                 Some((_, l)) if benign && !l.contains(&Label::Benign) => l.push(Label::Benign),
-                Some(_) => problems.push(
-                    Diagnostic::new(path, Code::UnknownTransform, format!("transform `{name}` is listed twice"))
-                        .near(text, &name),
-                ),
+                Some(_) => problems.push(at(&here, format!("transform `{name}` is listed twice"))),
                 None if benign => chains.push((c, vec![Label::Benign])),
                 None => chains.push((c, labels.clone())),
             },
-            Err(e) => problems.push(
-                Diagnostic::new(
-                    path,
-                    Code::UnknownTransform,
-                    format!("{e} (known: {})", all_names(&templates).join(", ")),
-                )
-                .near(text, &name),
-            ),
+            Err(e) => problems.push(at(&here, format!("{e} (known: {})", all_names(&templates).join(", ")))),
         }
     }
     Some(TransformConfig {
@@ -160,14 +153,14 @@ pub(super) fn validate(
 fn validate_exec(
     raw: &RawTransforms,
     path: &Path,
-    text: &str,
+    spans: &TomlSpans,
     base: &Path,
     templates: &[Arc<crate::transform::structure::Template>],
     labels: &[Label],
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<ExecTransform> {
     let mut out: Vec<ExecTransform> = Vec::new();
-    for e in &raw.exec {
+    for (i, e) in raw.exec.iter().enumerate() {
         let problem = if e.name.is_empty() || e.name.contains(['+', '#']) || e.name.contains(char::is_whitespace) {
             Some(format!("exec transform name `{}` must be non-empty, without `+`, `#` or spaces", e.name))
         } else if all_names(templates).contains(&e.name) || out.iter().any(|o| o.name == e.name) {
@@ -178,7 +171,8 @@ fn validate_exec(
             None
         };
         if let Some(message) = problem {
-            problems.push(Diagnostic::new(path, Code::UnknownTransform, message).near(text, &e.name));
+            let here = ["transforms", "exec", &i.to_string(), "name"];
+            problems.push(Diagnostic::new(path, Code::UnknownTransform, message).at_key(spans, &here));
             continue;
         }
         out.push(ExecTransform {

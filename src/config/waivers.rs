@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 
 use crate::errors::{line_column, toml_diagnostic, Code, Diagnostic, Location};
 use crate::evaluate::{locate_key, Scope, Waiver, WaiverTarget};
+use crate::toml_spans::TomlSpans;
 
 const REQUIRED: &[&str] = &["id", "owner", "created", "expires", "tracking", "reason", "scope", "remove-when"];
 const OPTIONAL: &[&str] = &["gate", "case", "approver"];
@@ -33,30 +34,30 @@ pub fn parse_waivers(path: &Path, text: &str) -> Result<Vec<Waiver>, Diagnostic>
         #[serde(default)]
         waiver: Vec<toml::Spanned<toml::Table>>,
     }
+    let spans = TomlSpans::parse(text);
     if let Some(key) = doc.get_ref().keys().find(|k| *k != "waiver") {
         return Err(Diagnostic::new(
             path,
             Code::UnknownField,
             format!("unknown top-level key `{key}`; waivers are [[waiver]] tables"),
         )
-        .near(text, key));
+        .at_key(&spans, &[key]));
     }
     let file: File = toml::from_str(text).map_err(|e| toml_diagnostic(path, text, &e))?;
-    Ok(file.waiver.into_iter().map(|t| parse_one(path, text, t)).collect())
+    Ok(file.waiver.into_iter().enumerate().map(|(i, t)| parse_one(path, text, &spans, i, t)).collect())
 }
 
-fn parse_one(path: &Path, text: &str, spanned: toml::Spanned<toml::Table>) -> Waiver {
+fn parse_one(path: &Path, text: &str, spans: &TomlSpans, index: usize, spanned: toml::Spanned<toml::Table>) -> Waiver {
     let span = spanned.span();
     let table = spanned.into_inner();
     let (line, _) = line_column(text, span.start);
-    // The span may cover only the `[[waiver]]` header: the table's text runs
-    // to the next table header.
-    let table_end = text[span.start + 1..].find("\n[").map(|i| span.start + 1 + i).unwrap_or(text.len());
-    let table_text = &text[span.start..table_end.max(span.end)];
+    let index = index.to_string();
+    // A key's own position; the table's when the key is not written.
     let at_key = |key: &str| -> Location {
-        let offset =
-            table_text.find(&format!("\n{key} =")).or_else(|| table_text.find(&format!("\n{key}="))).map(|i| i + 1);
-        Location::new(path).at_offset(text, span.start + offset.unwrap_or(0))
+        match spans.locate(&["waiver", &index, key]) {
+            Some((line, column)) => Location { path: path.to_path_buf(), line: Some(line), column: Some(column) },
+            None => Location::new(path).at_line(line),
+        }
     };
     let mut locations: Vec<(String, Location)> = vec![(String::new(), at_key("\u{0}"))];
     for key in REQUIRED.iter().chain(OPTIONAL) {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{toml_diagnostic, Code, Diagnostic, Error};
 use crate::progress::Progress;
+use crate::toml_spans::TomlSpans;
 
 pub const LOCK_NAME: &str = "corpus.lock";
 
@@ -35,24 +36,23 @@ pub struct FetchSpec {
 
 impl FetchSpec {
     /// Problems with the table itself, at their lines in `text`.
-    pub fn check(&self, manifest: &Path, text: &str) -> Vec<Diagnostic> {
+    pub fn check(&self, manifest: &Path, spans: &TomlSpans) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
+        let url = |d: Diagnostic| d.at_key(spans, &["fetch", "url"]);
         if let Err(why) = check_url(&self.url, false) {
-            problems.push(Diagnostic::new(manifest, Code::InvalidFetch, why).near(text, &self.url));
+            problems.push(url(Diagnostic::new(manifest, Code::InvalidFetch, why)));
         } else {
             match self.file_name() {
-                None => problems.push(
-                    Diagnostic::new(manifest, Code::InvalidFetch, "the url names no file (its path ends with `/`)")
-                        .near(text, &self.url),
-                ),
-                Some(name) if !super::load::is_data_file(Path::new(&name)) => problems.push(
-                    Diagnostic::new(
-                        manifest,
-                        Code::InvalidFetch,
-                        format!("`{name}` is not a .csv, .jsonl or .parquet file"),
-                    )
-                    .near(text, &self.url),
-                ),
+                None => problems.push(url(Diagnostic::new(
+                    manifest,
+                    Code::InvalidFetch,
+                    "the url names no file (its path ends with `/`)",
+                ))),
+                Some(name) if !super::load::is_data_file(Path::new(&name)) => problems.push(url(Diagnostic::new(
+                    manifest,
+                    Code::InvalidFetch,
+                    format!("`{name}` is not a .csv, .jsonl or .parquet file"),
+                ))),
                 Some(_) => {}
             }
         }
@@ -60,7 +60,7 @@ impl FetchSpec {
             if !is_sha256(hash) {
                 problems.push(
                     Diagnostic::new(manifest, Code::InvalidFetch, "`sha256` is not 64 hexadecimal digits")
-                        .near(text, hash),
+                        .at_key(spans, &["fetch", "sha256"]),
                 );
             }
         }
@@ -129,7 +129,7 @@ impl Lock {
         })?;
         if !is_sha256(&lock.sha256) {
             return Err(Diagnostic::new(&path, Code::InvalidLock, "`sha256` is not 64 hexadecimal digits")
-                .near(&text, "sha256"));
+                .at_key(&TomlSpans::parse(&text), &["sha256"]));
         }
         Ok(Some(lock))
     }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{Direction, Label};
 use crate::errors::{toml_diagnostic, Code, Diagnostic};
+use crate::toml_spans::TomlSpans;
 
 /// Declares a config struct that carries the mapping keys beside its own,
 /// spelled out rather than `#[serde(flatten)]`, which would disable
@@ -148,24 +149,27 @@ impl Manifest {
 
     pub fn parse(path: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e)])?;
+        let spans = TomlSpans::parse(text);
         let mut problems = Vec::new();
         let mut files = Vec::new();
         let defaults = raw.mapping();
-        for entry in &raw.file {
+        for (i, entry) in raw.file.iter().enumerate() {
             match globset::Glob::new(&entry.path) {
                 Ok(glob) => {
                     files.push((glob.compile_matcher(), entry.path.clone(), defaults.overlay(&entry.mapping())))
                 }
-                Err(e) => {
-                    problems.push(Diagnostic::new(path, Code::InvalidGlob, e.to_string()).near(text, &entry.path))
-                }
+                Err(e) => problems.push(
+                    Diagnostic::new(path, Code::InvalidGlob, e.to_string())
+                        .at_key(&spans, &["file", &i.to_string(), "path"]),
+                ),
             }
         }
         if raw.name.trim().is_empty() {
-            problems.push(Diagnostic::new(path, Code::EmptyField, "`name` must not be empty").near(text, "name"));
+            problems
+                .push(Diagnostic::new(path, Code::EmptyField, "`name` must not be empty").at_key(&spans, &["name"]));
         }
         if let Some(fetch) = &raw.fetch {
-            problems.extend(fetch.check(path, text));
+            problems.extend(fetch.check(path, &spans));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -196,17 +200,20 @@ impl Manifest {
     /// `[[file]]` patterns that matched none of `data_files`: reported, as a
     /// mapping that applies to nothing is almost always a typo.
     pub fn unmatched_patterns(&self, data_files: &[PathBuf]) -> Vec<Diagnostic> {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let spans = TomlSpans::parse(&std::fs::read_to_string(&self.path).unwrap_or_default());
         self.files
             .iter()
-            .filter(|(glob, _, _)| !data_files.iter().any(|f| glob.is_match(f.strip_prefix(self.dir()).unwrap_or(f))))
-            .map(|(_, pattern, _)| {
+            .enumerate()
+            .filter(|(_, (glob, _, _))| {
+                !data_files.iter().any(|f| glob.is_match(f.strip_prefix(self.dir()).unwrap_or(f)))
+            })
+            .map(|(i, (_, pattern, _))| {
                 Diagnostic::new(
                     &self.path,
                     Code::UnmatchedFilePattern,
                     format!("[[file]] path `{pattern}` matches no data file"),
                 )
-                .near(&text, pattern)
+                .at_key(&spans, &["file", &i.to_string(), "path"])
             })
             .collect()
     }

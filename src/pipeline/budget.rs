@@ -4,12 +4,10 @@
 //! `gauntlet run --dry-run` prints it; `max-requests` and `max-cost` stop a
 //! run whose plan already exceeds them, before any request (exit 2).
 
-use std::path::Path;
-
 use super::run::{run_cases, RunCases, RunOptions};
 use crate::config::Config;
 use crate::corpus::Case;
-use crate::errors::{Code, Diagnostic, Error};
+use crate::errors::{Code, Error};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestPlan {
@@ -48,7 +46,7 @@ impl RequestPlan {
         let left = case_rounds.saturating_sub(recorded);
         let warm_ups = match (config.target.kind.as_str(), probe_on) {
             ("http", true) => {
-                let connections = config.target.concurrency.unwrap_or(16) as u64;
+                let connections = config.target.concurrency() as u64;
                 // Per round, as many connections as there are cases left to send.
                 connections.min(left.div_ceil(repeat as u64)) * repeat as u64 * passes as u64
             }
@@ -90,7 +88,7 @@ impl RequestPlan {
     /// input error at the key, before any request.
     pub fn check(&self, config: &Config) -> Result<(), Error> {
         let over = |key: &str, message: String| {
-            Error::from(Diagnostic::new(Path::new(&config.path), Code::BudgetExceeded, message).near(&config.text, key))
+            Error::from(config.key_location(&["target", key]).diagnostic(Code::BudgetExceeded, message))
         };
         if let Some(max) = config.target.max_requests {
             if self.requests > max {

@@ -58,7 +58,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
     let config = Config::load(&opts.config)?;
     let mut problems = Vec::new();
     if let Err(e) = crate::atomic_file::could_write(&config.reports) {
-        problems.push(config.key_location("reports").diagnostic(
+        problems.push(config.key_location(&["run", "reports"]).diagnostic(
             Code::UnwritableReports,
             format!("`reports` = {}: reports could not be written there: {e}", config.reports.display()),
         ));
@@ -89,15 +89,13 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
     }
     judge_waivers(&waivers, &rule_problems, today, &config, &mut problems, &mut warnings);
     super::release::load_project_sign_offs(&config, today, &mut problems);
-    for stage in &config.release.promotion.stages {
-        for id in stage.gates.iter().filter(|id| !gate_ids.contains(id)) {
+    for (i, stage) in config.release.promotion.stages.iter().enumerate() {
+        for (k, id) in stage.gates.iter().enumerate().filter(|(_, id)| !gate_ids.contains(id)) {
+            let key = ["release", "promotion", "stages", &i.to_string(), "gates", &k.to_string()];
             problems.push(
-                Diagnostic::new(
-                    &config.path,
-                    Code::UnknownGate,
-                    format!("stage `{}` requires no gate `{id}`", stage.name),
-                )
-                .near(&config.text, &format!("\"{}\"", stage.name)),
+                config
+                    .key_location(&key)
+                    .diagnostic(Code::UnknownGate, format!("stage `{}` requires no gate `{id}`", stage.name)),
             );
         }
     }

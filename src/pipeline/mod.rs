@@ -92,7 +92,7 @@ fn check_reports_dir(dir: &Path, from_flag: bool, config: &crate::config::Config
         Ok(()) => Ok(()),
         Err(e) if from_flag => Err(Error::Usage(format!("--out {}: cannot write reports there: {e}", dir.display()))),
         Err(e) => Err(config
-            .key_location("reports")
+            .key_location(&["run", "reports"])
             .diagnostic(
                 crate::errors::Code::UnwritableReports,
                 format!("`reports` = {}: cannot write reports there: {e}", dir.display()),

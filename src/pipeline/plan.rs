@@ -33,7 +33,7 @@ pub fn plan(config_path: &Path, quiet: bool) -> Result<Plan, Error> {
     let mut problems: Vec<Diagnostic> = Vec::new();
     let gates = load_gates(&config.gates, &mut problems);
     if gates.is_empty() && problems.is_empty() {
-        problems.push(config.key_location("gates").diagnostic(
+        problems.push(config.key_location(&["run", "gates"]).diagnostic(
             Code::NoGates,
             format!(
                 "no gate in {} (gates/*.toml): a run without a gate could never fail; see README, Gates",

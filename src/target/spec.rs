@@ -20,7 +20,8 @@ use crate::errors::{Code, Diagnostic, Error};
 /// The file a [`TargetSpec`] was read from, for locating problems.
 pub struct SpecFile<'a> {
     pub path: &'a Path,
-    pub text: &'a str,
+    /// Where each key of the file is written.
+    pub spans: &'a crate::toml_spans::TomlSpans,
     /// The folder relative paths (rules, the exec working directory) resolve against.
     pub base: &'a Path,
 }
@@ -122,25 +123,41 @@ pub struct TenantSpec {
     pub system_prompt: Option<String>,
 }
 
+/// Every default of `[target]`, defined once: the factory below, the
+/// request plan and `check` all read these.
 impl TargetSpec {
-    pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        macro_rules! check {
-            ($($field:ident => $key:literal),*) => { $(if self.$field.is_some() { keys.push($key); })* };
+    pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
+    /// http connections sending at once.
+    pub const DEFAULT_CONCURRENCY: usize = 16;
+    pub const DEFAULT_RETRIES: u32 = 3;
+    /// exec processes.
+    pub const DEFAULT_WORKERS: usize = 1;
+    pub const DEFAULT_WINDOW: usize = 64;
+    pub const DEFAULT_MAX_RESTARTS: u32 = 3;
+
+    /// How long one case may take (exec and http).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.unwrap_or(Self::DEFAULT_TIMEOUT_MS))
+    }
+
+    /// http connections sending at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or(Self::DEFAULT_CONCURRENCY)
+    }
+
+    /// The exec processes' settings, every default resolved.
+    fn exec_config(&self, dir: &Path) -> ExecConfig {
+        ExecConfig {
+            command: self.command.clone().unwrap_or_default(),
+            workers: self.workers.unwrap_or(Self::DEFAULT_WORKERS),
+            window: self.window.unwrap_or(Self::DEFAULT_WINDOW),
+            timeout: self.timeout(),
+            max_restarts: self.max_restarts.unwrap_or(Self::DEFAULT_MAX_RESTARTS),
+            hello: self.hello.unwrap_or(false),
+            startup: self.startup_ms.map(Duration::from_millis).unwrap_or(super::exec::DEFAULT_STARTUP),
+            hang: self.hang_ms.map(Duration::from_millis).unwrap_or_else(|| super::exec::default_hang(self.timeout())),
+            dir: dir.to_path_buf(),
         }
-        check!(
-            rules => "rules", threshold => "threshold", approval_threshold => "approval-threshold",
-            system_prompt => "system-prompt",
-            command => "command", workers => "workers", window => "window", max_restarts => "max-restarts",
-            hello => "hello", startup_ms => "startup-ms", hang_ms => "hang-ms", url => "url", body => "body", headers => "headers", decision => "decision",
-            decision_map => "decision-map", score => "score", reasons => "reasons",
-            concurrency => "concurrency", retries => "retries", timeout_ms => "timeout-ms",
-            ca_file => "ca-file", allow_http => "allow-http", preset => "preset", rate_limit => "rate-limit",
-            cost => "cost", max_requests => "max-requests", max_cost => "max-cost",
-            decision_text => "decision-text", decision_any => "decision-any", score_max => "score-max",
-            reasons_keys => "reasons-keys", reasons_threshold => "reasons-threshold", reasons_items => "reasons-items"
-        );
-        keys
     }
 }
 
@@ -171,7 +188,8 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
     use super::answer::{AnswerMapping, ItemsRule, TextRule};
     use super::presets::{self, DecisionRule, ReasonsRule};
     let mut problems = Vec::new();
-    let here = |key: &str, code: Code, msg: String| Diagnostic::new(file.path, code, msg).near(file.text, key);
+    let here =
+        |key: &str, code: Code, msg: String| Diagnostic::new(file.path, code, msg).at_key(file.spans, &["target", key]);
     let preset = match t.preset.as_deref() {
         Some(name) => match presets::find(name) {
             Some(p) => Some(p),
@@ -365,10 +383,10 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
         headers,
         answer,
         preset: preset.map(|p| (p.name, p.kinds)),
-        concurrency: t.concurrency.unwrap_or(16),
+        concurrency: t.concurrency(),
         rate_limit: t.rate_limit,
-        timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
-        retries: t.retries.unwrap_or(3),
+        timeout: t.timeout(),
+        retries: t.retries.unwrap_or(TargetSpec::DEFAULT_RETRIES),
         ca_certs,
     }))
 }
@@ -407,27 +425,11 @@ pub fn from_config(t: &TargetSpec, file: &SpecFile) -> Result<Box<dyn Target>, E
                 _ => Ok(Box::new(firewall(None, None)?)),
             }
         }
-        "exec" => {
-            let command = t.command.clone().unwrap_or_default();
-            Ok(Box::new(ExecTarget::new(ExecConfig {
-                command,
-                workers: t.workers.unwrap_or(1),
-                window: t.window.unwrap_or(64),
-                timeout: Duration::from_millis(t.timeout_ms.unwrap_or(2000)),
-                max_restarts: t.max_restarts.unwrap_or(3),
-                hello: t.hello.unwrap_or(false),
-                startup: t.startup_ms.map(Duration::from_millis).unwrap_or(super::exec::DEFAULT_STARTUP),
-                hang: t
-                    .hang_ms
-                    .map(Duration::from_millis)
-                    .unwrap_or_else(|| super::exec::default_hang(Duration::from_millis(t.timeout_ms.unwrap_or(2000)))),
-                dir: file.base.to_path_buf(),
-            })))
-        }
+        "exec" => Ok(Box::new(ExecTarget::new(t.exec_config(file.base)))),
         "http" => Ok(Box::new(http_target(t, file)?)),
         other => {
             Err(Diagnostic::new(file.path, Code::UnsupportedTarget, format!("target kind `{other}` is not available"))
-                .near(file.text, "kind")
+                .at_key(file.spans, &["target", "kind"])
                 .into())
         }
     }

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("hashing", 0),
     ("json_string", 0),
     ("stage_clock", 0),
+    ("toml_spans", 0),
     ("progress", 0),
     ("errors", 1),
     ("atomic_file", 2),

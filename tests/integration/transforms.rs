@@ -136,7 +136,7 @@ fn transform_mistakes_are_input_errors() {
     let out = gauntlet(&["check", "--offline"], &dir);
     assert_eq!(out.code(), Some(2));
     assert!(
-        stderr(&out).contains("gauntlet.toml:5:21:") && stderr(&out).contains("error[unknown-transform]"),
+        stderr(&out).contains("gauntlet.toml:5:20:") && stderr(&out).contains("error[unknown-transform]"),
         "{}",
         stderr(&out)
     );

@@ -135,6 +135,7 @@ impl Firewall {
 
     pub fn from_toml(path: &Path, text: &str, overrides: Overrides) -> Result<Firewall, Error> {
         let raw: RawRules = toml::from_str(text).map_err(|e| toml_diagnostic(path, text, &e))?;
+        let spans = crate::toml_spans::TomlSpans::parse(text);
         let mut problems = Vec::new();
         if raw.schema != "gauntlet.rules.v1" {
             problems.push(Diagnostic::new(
@@ -154,7 +155,7 @@ impl Firewall {
                         Code::InvalidWeight,
                         format!("rule `{}`: weight must be in [-1, 1] and not 0", rule.id),
                     )
-                    .near(text, &rule.id),
+                    .at_key(&spans, &["rule", &index.to_string(), "weight"]),
                 );
             }
             for pattern in &rule.patterns {
@@ -178,10 +179,12 @@ impl Firewall {
         let matcher = match matcher::Matcher::new(&patterns, pattern_rule) {
             Ok(m) => Some(m),
             Err((index, message)) => {
-                let rule = &raw.rule[pattern_rule_of(&raw.rule, index)].id;
+                let at = pattern_rule_of(&raw.rule, index);
+                let within = index - raw.rule[..at].iter().map(|r| r.patterns.len()).sum::<usize>();
+                let rule = &raw.rule[at].id;
                 problems.push(
                     Diagnostic::new(path, Code::InvalidPattern, format!("rule `{rule}`: {message}"))
-                        .near(text, &patterns[index]),
+                        .at_key(&spans, &["rule", &at.to_string(), "patterns", &within.to_string()]),
                 );
                 None
             }
