@@ -614,34 +614,6 @@ fn bench_load(n: usize) {
     );
 }
 
-/// The built-in firewall alone, on one thread: microseconds per case for
-/// short prompts and for long documents (100,000 generated cases).
-fn bench_firewall(n: usize) {
-    const ROUNDS: usize = 5;
-    let config = generate_project(n.min(100_000));
-    let cases = load_cases(&config);
-    let firewall = gauntlet::target::builtin::Firewall::default_rules();
-    let long = |c: &gauntlet::corpus::Case| matches!(&c.payload, gauntlet::corpus::Payload::Text(t) if t.len() >= 300);
-    for (what, pick) in [("short (< 300 bytes)", false), ("long (>= 300 bytes)", true)] {
-        let subset: Vec<_> = cases.iter().filter(|c| long(c) == pick).collect();
-        let bytes: usize = subset.iter().map(|c| c.payload.display_text().len()).sum();
-        let start = Instant::now();
-        let mut blocked = 0;
-        for case in subset.iter().cycle().take(subset.len() * ROUNDS) {
-            blocked += (firewall.judge_case(case).decision != gauntlet::corpus::Decision::Allow) as usize;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "firewall, one thread, {what}: {} cases, mean {:.0} bytes, {:.2} us/case, {:.0} MB/s ({} not allowed)",
-            subset.len(),
-            bytes as f64 / subset.len() as f64,
-            secs * 1e6 / (subset.len() * ROUNDS) as f64,
-            (bytes * ROUNDS) as f64 / secs / 1e6,
-            blocked / ROUNDS
-        );
-    }
-}
-
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
@@ -655,9 +627,7 @@ fn main() {
     if wanted("load_parquet") {
         load_parquet::bench_load_parquet(n);
     }
-    if wanted("firewall") {
-        bench_firewall(n);
-    }
+    // The firewall alone: `cargo bench -p gauntlet-firewall`.
     if wanted("exec") {
         bench_exec(n);
     }

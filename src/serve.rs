@@ -68,13 +68,10 @@ fn answer<'r>(judge: &Judge, request: &'r Request) -> Result<Response<'r>, Strin
         }
     };
     let start = Instant::now();
-    let j = match request.direction {
-        Some(crate::corpus::Direction::Egress) => firewall.judge_egress(&payload),
-        _ => firewall.judge_payload(&payload),
-    };
+    let (decision, j) = firewall.judge_payload(request.direction.unwrap_or_default(), &payload);
     Ok(Response {
         id: Cow::Borrowed(&request.id),
-        decision: j.decision,
+        decision,
         score: Some(j.score),
         reasons: j.reasons.iter().map(|r| Cow::Owned(r.to_string())).collect(),
         latency_us: Some(start.elapsed().as_micros() as u64),

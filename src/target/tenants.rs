@@ -76,19 +76,7 @@ impl Target for TenantRouter {
                     None => self.anonymous.as_ref(),
                 };
                 let outcome = match firewall {
-                    Some(fw) => {
-                        let j = fw.judge_case(case);
-                        Outcome {
-                            decision: Ok(j.decision),
-                            score: Some(j.score),
-                            reasons: j.reasons,
-                            latency_us: start.elapsed().as_micros() as u64,
-                            target_latency_us: None,
-                            queue_us: None,
-                            attempts: 1,
-                            blocked_at_turn: j.turn,
-                        }
-                    }
+                    Some(fw) => fw.outcome(case),
                     None if tenant_of(case).is_some() => {
                         Self::refuse("tenant:unknown", start.elapsed().as_micros() as u64)
                     }

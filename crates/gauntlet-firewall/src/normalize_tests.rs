@@ -77,9 +77,7 @@ fn word_at_a_time_ascii_view_agrees_with_the_byte_at_a_time_reference() {
         })
         .collect();
     texts.extend([b"aaaaaaaaaaaaaaa".to_vec(), b"aaaaaaaaaaaaaaaa".to_vec(), b"x.aaaaaaaaaaaaaaaa".to_vec()]);
-    texts.extend(
-        crate::target::builtin::tests::stress_texts().into_iter().filter(|t| t.is_ascii()).map(String::into_bytes),
-    );
+    texts.extend(crate::tests::stress_texts().into_iter().filter(|t| t.is_ascii()).map(String::into_bytes));
     for text in &texts {
         let (mut ours, mut reference) = (b"keep ".to_vec(), b"keep ".to_vec());
         let hints = plain_view_ascii(text, &mut ours);
