@@ -24,6 +24,37 @@ macro_rules! catalogue {
             pub fn explanation(self) -> &'static str {
                 match self { $(Code::$variant => $explanation,)* }
             }
+
+            /// The code named `name`.
+            pub fn from_name(name: &str) -> Option<Code> {
+                match name { $($name => Some(Code::$variant),)* _ => None }
+            }
+        }
+
+        impl serde::Serialize for Code {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for Code {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Code, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Code::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown diagnostic code `{name}`")))
+            }
+        }
+
+        impl schemars::JsonSchema for Code {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                "Code".into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "description": "A diagnostic code of docs/errors.md.",
+                    "type": "string",
+                    "enum": [$($name),*]
+                })
+            }
         }
     };
 }

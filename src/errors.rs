@@ -10,10 +10,12 @@ use crate::exit_code;
 /// Where something was defined: a file, and the line and column when the
 /// parser knows them. Kept typed through validation, so a later check can
 /// report at the right place without re-parsing a `path:line` string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Location {
     pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
 }
 
@@ -114,6 +116,27 @@ impl Diagnostic {
     pub fn as_warning(&self) -> String {
         let at = Location { path: self.path.clone(), line: self.line, column: self.column };
         format!("{at}: warning[{}]: {}", self.code, self.message)
+    }
+}
+
+/// A warning as the verdict records it: where, which code, what. Every
+/// renderer (the terminal, GitHub annotations) reads these fields, never a
+/// rendered `path:line` string.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Warning {
+    pub location: Location,
+    pub code: Code,
+    pub message: String,
+}
+
+impl From<&Diagnostic> for Warning {
+    fn from(d: &Diagnostic) -> Warning {
+        Warning {
+            location: Location { path: d.path.clone(), line: d.line, column: d.column },
+            code: d.code,
+            message: d.message.clone(),
+        }
     }
 }
 

@@ -140,6 +140,9 @@ pub struct WaiverReport {
     #[serde(default)]
     pub detail: Vec<String>,
     pub defined_at: String,
+    /// `defined_at` as structured data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     /// What it waived in this run.
     #[serde(default)]
     pub applied_to: Vec<String>,
@@ -308,6 +311,7 @@ pub fn apply(
             days_remaining: days[i],
             detail,
             defined_at: w.defined_at.to_string(),
+            location: Some(w.defined_at.clone()),
             applied_to: std::mem::take(&mut applied_to[i]),
             raw: w.raw.clone(),
         });
@@ -371,6 +375,7 @@ pub fn audit_only(
                 days_remaining: days,
                 detail,
                 defined_at: w.defined_at.to_string(),
+                location: Some(w.defined_at.clone()),
                 applied_to: Vec::new(),
                 raw: w.raw.clone(),
             }

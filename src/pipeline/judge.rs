@@ -50,8 +50,8 @@ pub struct ReplayFacts {
     pub partition: Option<Partition>,
     /// Gates computed during the replay (determinism).
     pub extra_gates: Vec<GateOutcome>,
-    /// Input warnings from planning, already rendered.
-    pub warnings: Vec<String>,
+    /// Input warnings from planning (each rendered too, in `warnings`).
+    pub warnings: Vec<crate::errors::Warning>,
 }
 
 /// Metrics, gates, fixtures, golden snapshots and waivers → the verdict.
@@ -186,7 +186,8 @@ pub fn judge(
         fixtures: fixture_outcomes,
         golden,
         waivers: WaiverAudit::new(today_text, Some(j.lane), judgement.reports),
-        warnings: facts.warnings,
+        warnings: facts.warnings.iter().map(render_warning).collect(),
+        diagnostics: facts.warnings,
     })
 }
 
@@ -280,4 +281,9 @@ fn write_reports(dir: &Path, verdict: &Verdict, stderr: Option<String>, history:
     }
     clock.mark("reports");
     Ok(())
+}
+
+/// `path:line:col: warning[code]: message`, as `check` prints it.
+fn render_warning(w: &crate::errors::Warning) -> String {
+    format!("{}: warning[{}]: {}", w.location, w.code, w.message)
 }

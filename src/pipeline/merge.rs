@@ -147,7 +147,7 @@ pub fn merge(
     let corpus = first.verdict.corpora.clone();
     let corpora_hash = first.verdict.run.hashes.corpora.clone();
     let git_commit = first.verdict.run.git_commit.clone();
-    let warnings = first.verdict.warnings.clone();
+    let warnings = first.verdict.diagnostics.clone();
     // Corpus order: sort small (position, shard, index) keys, then move each
     // result once (sorting the 300-byte results themselves moved each ~20 times).
     let mut order: Vec<(Option<u64>, u32, u32)> = shards

@@ -297,7 +297,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
         aborted,
         partition: opts.partition,
         extra_gates: determinism.into_iter().collect(),
-        warnings: warnings.iter().map(|w| w.as_warning()).collect(),
+        warnings: warnings.iter().map(crate::errors::Warning::from).collect(),
     };
     let judging = Judging {
         config: &config,

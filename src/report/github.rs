@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Verdict;
-use crate::errors::Diagnostic;
+use crate::errors::{Diagnostic, Location};
 use crate::evaluate::{GateStatus, WaiverStatus};
 
 /// How severe an annotation is (GitHub's `error`, `warning`, `notice`).
@@ -91,11 +91,15 @@ fn relative(path: &Path, base: &Path, root: &Path) -> String {
     shown.to_string_lossy().replace('\\', "/")
 }
 
-/// `path:line` (as `defined-at` is written) split.
-fn split_location(at: &str) -> (&str, Option<usize>) {
-    match at.rsplit_once(':') {
-        Some((path, line)) if line.parse::<usize>().is_ok() => (path, line.parse().ok()),
-        _ => (at, None),
+/// Where a gate or waiver was defined: its structured location; a verdict
+/// written before locations were recorded gives only `path:line`, split.
+fn place(location: Option<&Location>, defined_at: &str) -> (PathBuf, Option<usize>, Option<usize>) {
+    if let Some(l) = location {
+        return (l.path.clone(), l.line, l.column);
+    }
+    match defined_at.rsplit_once(':') {
+        Some((path, line)) if line.parse::<usize>().is_ok() => (PathBuf::from(path), line.parse().ok(), None),
+        _ => (PathBuf::from(defined_at), None, None),
     }
 }
 
@@ -110,7 +114,7 @@ pub fn run_annotations(v: &Verdict, base: &Path, root: &Path) -> Vec<Annotation>
             continue;
         }
         let view = g.view();
-        let (path, line) = split_location(&g.defined_at);
+        let (path, line, column) = place(g.location.as_ref(), &g.defined_at);
         let interval = view
             .interval
             .map(|i| {
@@ -124,9 +128,9 @@ pub fn run_annotations(v: &Verdict, base: &Path, root: &Path) -> Vec<Annotation>
             .unwrap_or_default();
         out.push(Annotation {
             level: if g.blocking { Level::Error } else { Level::Warning },
-            file: Some(relative(Path::new(path), base, root)),
+            file: Some(relative(&path, base, root)),
             line,
-            column: None,
+            column,
             title: format!("gauntlet gate {} {}", g.id, view.status),
             message: format!(
                 "{}: {}{interval}, threshold {}, {} samples{}",
@@ -144,7 +148,7 @@ pub fn run_annotations(v: &Verdict, base: &Path, root: &Path) -> Vec<Annotation>
             WaiverStatus::ExpiringSoon => Level::Warning,
             _ => continue,
         };
-        let (path, line) = split_location(&w.defined_at);
+        let (path, line, column) = place(w.location.as_ref(), &w.defined_at);
         let when = match w.days_remaining {
             Some(d) if d >= 0 => format!("expires in {d} day(s)"),
             Some(d) => format!("expired {} day(s) ago", -d),
@@ -152,11 +156,25 @@ pub fn run_annotations(v: &Verdict, base: &Path, root: &Path) -> Vec<Annotation>
         };
         out.push(Annotation {
             level,
-            file: Some(relative(Path::new(path), base, root)),
+            file: Some(relative(&path, base, root)),
             line,
-            column: None,
+            column,
             title: format!("gauntlet waiver {}", w.id),
             message: format!("waiver {} {when}; {}", w.id, w.detail.join("; ")),
+        });
+    }
+    // Input warnings (a filter matching nothing, conflicting labels), as
+    // `check` shows them; their paths are as the run named them (from where
+    // it ran), like an input error's.
+    let here = std::env::current_dir().unwrap_or_default();
+    for w in &v.diagnostics {
+        out.push(Annotation {
+            level: Level::Warning,
+            file: Some(relative(&w.location.path, &here, root)),
+            line: w.location.line,
+            column: w.location.column,
+            title: format!("gauntlet {}", w.code.as_str()),
+            message: w.message.clone(),
         });
     }
     // Stable: errors (blocking gates) before warnings, then file order.

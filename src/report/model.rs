@@ -45,6 +45,9 @@ pub struct Verdict {
     /// (codes in docs/errors.md). They never change the verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The same warnings as structured data (location, code, message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<crate::errors::Warning>,
 }
 
 pub const WAIVER_AUDIT_SCHEMA: &str = "gauntlet.waiver-audit.v1";
@@ -160,6 +163,9 @@ pub struct GateReport {
     /// A command line that reproduces this gate's run.
     pub reproduce: String,
     pub defined_at: String,
+    /// `defined_at` as structured data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::errors::Location>,
     /// The waiver applied to this gate, with its days left.
     pub waiver: Option<AppliedWaiver>,
 }
@@ -288,6 +294,7 @@ impl GateReport {
             detail: o.detail.clone(),
             reproduce,
             defined_at: o.gate.defined_at.to_string(),
+            location: Some(o.gate.defined_at.clone()),
             waiver: o.waiver.clone(),
         }
     }

@@ -140,3 +140,29 @@ fn workflow_commands_in_hostile_text_are_never_honoured() {
         assert!(lines.iter().any(|l| l.starts_with("::add-mask::secret-value")), "shown, inert: {lines:#?}");
     }
 }
+
+/// Regression: warnings from `run` (a gate filter that matches no case)
+/// were rendered strings in the verdict, so they never became annotations
+/// while the same warnings from `check` did.
+#[test]
+fn a_runs_warnings_are_annotated_at_their_lines_like_checks() {
+    let dir = failing_project("github-run-warning");
+    write(
+        &dir.join("gates/typo.toml"),
+        "[[gate]]\nid = \"fpr-typo\"\nmetric = \"fpr\"\nmax = 1.0\nmode = \"shadow\"\nwhere = { category = [\"no-such-category\"] }\n",
+    );
+    let (_, lines) = combined(&["run", "--quiet", "--format", "github", "--today", "2026-11-22"], &dir, true);
+    let from_run: Vec<String> = honoured(&lines).into_iter().filter(|c| c.contains("unmatched")).collect();
+    let (_, lines) = combined(&["check", "--offline", "--format", "github", "--today", "2026-11-22"], &dir, true);
+    let from_check: Vec<String> = honoured(&lines).into_iter().filter(|c| c.contains("unmatched")).collect();
+    assert_eq!(from_run.len(), 1, "{from_run:#?}");
+    assert!(from_run[0].starts_with("::warning file=gates/typo.toml,line=1"), "{from_run:#?}");
+    assert_eq!(from_run, from_check);
+    let verdict = read_json(&dir.join("reports/verdict.json"));
+    let d = &verdict["diagnostics"][0];
+    assert_eq!(
+        (d["location"]["path"].as_str().map(|p| p.ends_with("gates/typo.toml")), d["code"].as_str()),
+        (Some(true), d["code"].as_str())
+    );
+    assert!(d["code"].as_str().unwrap().starts_with("unmatched"), "{d}");
+}
