@@ -6,7 +6,6 @@
 //! (planning, judging, writing) live in `plan`, `judge` and `write`, so a
 //! merged or re-rendered run goes through exactly the code a plain run does.
 
-mod budget;
 mod calibrate;
 mod check;
 mod datasets;
@@ -14,7 +13,6 @@ mod diff;
 mod drift;
 mod expand;
 mod golden;
-mod journal;
 mod judge;
 mod merge;
 mod plan;
@@ -28,7 +26,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-pub use budget::{dry_run, RequestPlan};
+pub use crate::target::RequestPlan;
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use check::{check, CheckOptions, CheckReport, ProbeResult};
 pub use datasets::{add_dataset, fetch_datasets, list_datasets};
@@ -40,6 +38,7 @@ pub use merge::merge;
 pub use plan::{plan, Plan};
 pub use release::{prometheus_rules, release, ReleaseOptions};
 pub use report::report_from;
+pub use run::dry_run;
 pub use run::{bless, run, RunOptions, RunOutput};
 pub use waivers::{audit_waivers, new_waiver, NewWaiver};
 

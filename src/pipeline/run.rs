@@ -5,22 +5,21 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::budget::RequestPlan;
-use super::journal::{journal_path, replay_journaled, Journal, KeyInputs, RequestMeter, RunKey};
 use super::judge::{Judging, ReplayFacts};
 use super::plan::{plan, Plan};
 use crate::config::Config;
 use crate::corpus::{Case, Decision, Label, Origin};
 use crate::errors::Error;
-use crate::evaluate::own_gates::{self, PROBE_PREFIX};
+use crate::evaluate::own_gates;
 use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite, GateOutcome, Lane};
 use crate::metrics::CountingPolicy;
 use crate::partition::Partition;
 use crate::progress::Counter;
+use crate::replay::journal::{journal_path, replay_journaled, Journal, KeyInputs, RequestMeter, RunKey};
 use crate::replay::{replay_repeated, AbortRule, CaseResult};
 use crate::report::{CorporaInfo, Verdict};
 use crate::stage_clock::StageClock;
-use crate::target::Target;
+use crate::target::{RequestPlan, Target};
 
 /// What `gauntlet run` was asked to do.
 #[derive(Debug, Clone)]
@@ -107,68 +106,6 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
     out
 }
 
-/// With `[[target.tenant]]`, every case runs once per tenant (id
-/// `<id>@<tenant>`, `context.tenant` set); cases naming a tenant already keep it.
-fn expand_for_tenants(cases: Vec<Case>, config: &Config) -> Vec<Case> {
-    let tenants: Vec<&str> = config.target.tenant.iter().flatten().map(|t| t.id.as_str()).collect();
-    if tenants.is_empty() {
-        return cases;
-    }
-    let mut out = Vec::with_capacity(cases.len() * tenants.len());
-    for case in cases {
-        if crate::target::tenants::tenant_of(&case).is_some() {
-            out.push(case);
-            continue;
-        }
-        for t in &tenants {
-            let mut c = case.clone();
-            c.id = format!("{}@{t}", case.id);
-            // A variant pairs with its original sent for the same tenant.
-            if let Some(origin) = &mut c.variant_of {
-                *origin = format!("{origin}@{t}");
-            }
-            c.context
-                .get_or_insert_with(Default::default)
-                .insert("tenant".into(), serde_json::Value::String(t.to_string()));
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Requests that a tenant-aware gate must refuse: one for a tenant that does
-/// not exist and, when anonymous access is off, one without a tenant.
-fn tenant_probes(config: &Config) -> Vec<Case> {
-    if config.target.tenant.as_ref().is_none_or(|t| t.is_empty()) {
-        return Vec::new();
-    }
-    let make = |id: &str, tenant: Option<&str>| Case {
-        id: format!("{PROBE_PREFIX}{id}"),
-        payload: crate::corpus::Payload::Text("Hello, what are your opening hours?".into()),
-        label: Label::Adversarial,
-        category: Arc::from("tenant-probe"),
-        source: Arc::from("gauntlet"),
-        tags: Vec::new(),
-        expected: Some(Decision::Block),
-        direction: Default::default(),
-        context: tenant.map(|t| {
-            let mut m = serde_json::Map::new();
-            m.insert("tenant".into(), serde_json::Value::String(t.into()));
-            m
-        }),
-        dataset: Arc::from("probes"),
-        expected_first_block: None,
-        origin: Origin { path: Arc::new(config.path.clone()), line: 0 },
-        transform: None,
-        variant_of: None,
-    };
-    let mut probes = vec![make("unknown-tenant", Some("gauntlet-probe-no-such-tenant"))];
-    if !config.target.anonymous.unwrap_or(true) {
-        probes.push(make("no-tenant", None));
-    }
-    probes
-}
-
 /// The project's abort rule (`abort-error-share`, `abort-min-cases`).
 pub(super) fn abort_rule(spec: &crate::target::TargetSpec) -> AbortRule {
     AbortRule {
@@ -215,7 +152,7 @@ pub(super) fn run_cases(
     if let Some(plan) = config.transforms.as_ref().and_then(|t| t.for_lane(opts.lane)) {
         crate::transform::append_variants(&mut originals, plan).map_err(Error::Input)?;
     }
-    let mut cases = expand_for_tenants(originals, config);
+    let mut cases = crate::target::tenants::expand(originals, &config.target);
     let mut seqs = None;
     if let Some(p) = opts.partition {
         let (kept, seq) = p.select(cases);
@@ -225,7 +162,7 @@ pub(super) fn run_cases(
     let corpus_len = cases.len();
     if opts.partition.is_none_or(|p| p.index == 1) {
         cases.extend(fixture_cases(fixtures));
-        cases.extend(tenant_probes(config));
+        cases.extend(crate::target::tenants::probes(&config.target, &config.path));
     }
     Ok(RunCases { cases, corpus_len, seqs })
 }
@@ -246,12 +183,12 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     clock.mark("cases");
     let mut journal = JournalPlan::new(&config, &gates, &corpus_summary.hash, target.as_ref(), &cases, opts)?;
     let recorded = journal.resumed.as_ref().map_or(0, Journal::recorded_count);
-    let requests = RequestPlan::new(&cases, corpus_len, opts, &config, recorded);
-    requests.check(&config)?;
+    let requests = request_plan(&cases, corpus_len, opts, &config, recorded);
+    check_budget(&requests, &config)?;
     let second_pass = opts.check_determinism.then(|| cases.clone());
 
     super::plan::check_sendable(target.as_ref(), &cases)?;
-    let meter = RequestMeter::new(RequestPlan::limit(&config));
+    let meter = RequestMeter::new(RequestPlan::limit(&config.target));
     if config.target.health_probe.unwrap_or(true) {
         target.probe(&crate::target::probe_case(&cases), &meter)?;
     }
@@ -325,6 +262,33 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     Ok(RunOutput { verdict, results, reports_dir })
 }
 
+/// What this run will send (`--dry-run` prints it).
+fn request_plan(cases: &[Case], corpus_len: usize, opts: &RunOptions, config: &Config, recorded: u64) -> RequestPlan {
+    let passes = if opts.check_determinism { 2 } else { 1 };
+    RequestPlan::new(cases, corpus_len, opts.repeat, passes, &config.target, recorded)
+}
+
+/// A plan over `max-requests` or `max-cost` is an input error at that key,
+/// before any request.
+fn check_budget(plan: &RequestPlan, config: &Config) -> Result<(), Error> {
+    match plan.over_budget(&config.target) {
+        Some((key, message)) => {
+            Err(config.key_location(&["target", key]).diagnostic(crate::errors::Code::BudgetExceeded, message).into())
+        }
+        None => Ok(()),
+    }
+}
+
+/// `gauntlet run --dry-run`: everything is loaded and validated as for a
+/// run, the budget checked, and no request sent.
+pub fn dry_run(opts: &RunOptions) -> Result<RequestPlan, Error> {
+    let Plan { config, corpus, fixtures, .. } = plan(&opts.config, opts.quiet)?;
+    let RunCases { cases, corpus_len, .. } = run_cases(corpus.cases, &config, &fixtures, opts)?;
+    let requests = request_plan(&cases, corpus_len, opts, &config, 0);
+    check_budget(&requests, &config)?;
+    Ok(requests)
+}
+
 /// The journal a run keeps (exec and http targets: the built-in one
 /// replays in seconds and keeps none): loaded before the budget check when
 /// resuming, created only once the run is about to send.
@@ -343,7 +307,7 @@ impl JournalPlan {
         cases: &[Case],
         opts: &RunOptions,
     ) -> Result<JournalPlan, Error> {
-        let path = journal_path(&config.base, opts.lane, opts.partition);
+        let path = journal_path(&config.base, opts.lane.as_str(), opts.partition);
         let fingerprint = target.fingerprint();
         if fingerprint.kind == "builtin" {
             if opts.resume {
@@ -359,7 +323,7 @@ impl JournalPlan {
             gate_files: gates.iter().map(|g| g.defined_at.path.as_path()).collect(),
             target_hash: &fingerprint.hash,
             cases,
-            lane: opts.lane,
+            lane: opts.lane.as_str(),
             repeat: opts.repeat,
         })?;
         let resumed = match opts.resume {

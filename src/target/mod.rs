@@ -11,9 +11,11 @@ pub mod http;
 pub mod presets;
 pub mod protocol;
 pub mod rate;
+mod request_plan;
 mod spec;
 pub mod tenants;
 
+pub use request_plan::RequestPlan;
 pub use spec::{from_config, SpecFile, TargetSpec, TenantSpec};
 
 use std::sync::Arc;

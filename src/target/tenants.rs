@@ -8,7 +8,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::builtin::Firewall;
-use super::{Outcome, ReplayProgress, Replayed, Target, TargetFingerprint};
+use super::{Outcome, ReplayProgress, Replayed, Target, TargetFingerprint, TargetSpec};
 use crate::corpus::{Case, Decision};
 use crate::errors::Error;
 use crate::hashing::Fingerprint;
@@ -17,6 +17,72 @@ pub struct TenantRouter {
     tenants: Vec<(String, Firewall)>,
     /// Serves requests without a tenant when anonymous access is on.
     anonymous: Option<Firewall>,
+}
+
+/// Ids of the requests gauntlet makes up to probe a tenant-aware gate; its
+/// own `tenant-fail-closed` gate judges them.
+pub const PROBE_PREFIX: &str = "probe::";
+
+/// With `[[target.tenant]]`, every case runs once per tenant (id
+/// `<id>@<tenant>`, `context.tenant` set); cases naming a tenant already keep it.
+pub fn expand(cases: Vec<Case>, spec: &TargetSpec) -> Vec<Case> {
+    let tenants: Vec<&str> = spec.tenant.iter().flatten().map(|t| t.id.as_str()).collect();
+    if tenants.is_empty() {
+        return cases;
+    }
+    let mut out = Vec::with_capacity(cases.len() * tenants.len());
+    for case in cases {
+        if tenant_of(&case).is_some() {
+            out.push(case);
+            continue;
+        }
+        for t in &tenants {
+            let mut c = case.clone();
+            c.id = format!("{}@{t}", case.id);
+            // A variant pairs with its original sent for the same tenant.
+            if let Some(origin) = &mut c.variant_of {
+                *origin = format!("{origin}@{t}");
+            }
+            c.context
+                .get_or_insert_with(Default::default)
+                .insert("tenant".into(), serde_json::Value::String(t.to_string()));
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Requests that a tenant-aware gate must refuse: one for a tenant that does
+/// not exist and, when anonymous access is off, one without a tenant.
+pub fn probes(spec: &TargetSpec, config_path: &std::path::Path) -> Vec<Case> {
+    if spec.tenant.as_ref().is_none_or(|t| t.is_empty()) {
+        return Vec::new();
+    }
+    let make = |id: &str, tenant: Option<&str>| Case {
+        id: format!("{PROBE_PREFIX}{id}"),
+        payload: crate::corpus::Payload::Text("Hello, what are your opening hours?".into()),
+        label: crate::corpus::Label::Adversarial,
+        category: Arc::from("tenant-probe"),
+        source: Arc::from("gauntlet"),
+        tags: Vec::new(),
+        expected: Some(Decision::Block),
+        direction: Default::default(),
+        context: tenant.map(|t| {
+            let mut m = serde_json::Map::new();
+            m.insert("tenant".into(), serde_json::Value::String(t.into()));
+            m
+        }),
+        dataset: Arc::from("probes"),
+        expected_first_block: None,
+        origin: crate::corpus::Origin { path: Arc::new(config_path.to_path_buf()), line: 0 },
+        transform: None,
+        variant_of: None,
+    };
+    let mut probes = vec![make("unknown-tenant", Some("gauntlet-probe-no-such-tenant"))];
+    if !spec.anonymous.unwrap_or(true) {
+        probes.push(make("no-tenant", None));
+    }
+    probes
 }
 
 /// The tenant a case's context names, if any.

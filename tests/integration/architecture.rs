@@ -187,11 +187,11 @@ fn every_library_module_has_a_layer() {
 }
 
 /// Regression: only the text before the first `#[cfg(test)]` was checked,
-/// and replay.rs has a test-only impl near its top, so `replay`,
+/// and replay/mod.rs has a test-only impl near its top, so `replay`,
 /// `replay_rounds` and `replay_repeated` were never checked.
 #[test]
 fn an_import_after_a_test_only_item_is_still_seen() {
-    let replay = std::fs::read_to_string(repo_root().join("src/replay.rs")).unwrap();
+    let replay = std::fs::read_to_string(repo_root().join("src/replay/mod.rs")).unwrap();
     let at = replay.find("pub fn replay_rounds(").expect("replay_rounds");
     let body = at + replay[at..].find('{').unwrap() + 1;
     let injected = format!("{}\n    let _ = crate::pipeline::RunOptions::new;\n{}", &replay[..body], &replay[body..]);

@@ -28,12 +28,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::{AbortRule, AbortWatch};
 use crate::corpus::{Case, Decision};
 use crate::errors::{Code, Diagnostic, Error};
-use crate::evaluate::Lane;
 use crate::hashing::Fingerprint;
 use crate::progress::Progress;
-use crate::replay::{AbortRule, AbortWatch};
 use crate::target::{CaseError, Outcome, ReplayProgress};
 
 const FORMAT: u32 = 1;
@@ -50,7 +49,8 @@ pub struct KeyInputs<'a> {
     pub gate_files: Vec<&'a Path>,
     pub target_hash: &'a str,
     pub cases: &'a [Case],
-    pub lane: Lane,
+    /// The lane's name (`preflight`, `full`).
+    pub lane: &'a str,
     pub repeat: u32,
 }
 
@@ -79,7 +79,7 @@ impl RunKey {
             cases.part(case.id.as_bytes()).part(&payload);
         }
         parts.insert("cases".into(), cases.finish());
-        parts.insert("lane".into(), inputs.lane.as_str().to_string());
+        parts.insert("lane".into(), inputs.lane.to_string());
         parts.insert("repeat".into(), inputs.repeat.max(1).to_string());
         Ok(RunKey(parts))
     }
@@ -167,8 +167,8 @@ impl Entry {
 }
 
 /// Where a run's journal lives: beside the config, one per lane and shard.
-pub fn journal_path(base: &Path, lane: Lane, shard: Option<crate::partition::Partition>) -> PathBuf {
-    let mut name = format!("journal-{}", lane.as_str());
+pub fn journal_path(base: &Path, lane: &str, shard: Option<crate::partition::Partition>) -> PathBuf {
+    let mut name = format!("journal-{lane}");
     if let Some(p) = shard {
         name.push_str(&format!("-shard-{}-of-{}", p.index, p.count));
     }
@@ -405,12 +405,12 @@ pub fn replay_journaled(
     target: &dyn crate::target::Target,
     cases: Vec<Case>,
     n: u32,
-    severity: crate::replay::Severity,
+    severity: super::Severity,
     progress: &dyn Progress,
     journal: &mut Journal,
     meter: &RequestMeter,
     abort: AbortRule,
-) -> Result<crate::replay::ReplayOutput, Error> {
+) -> Result<super::ReplayOutput, Error> {
     let mut rounds: Vec<Vec<Option<Outcome>>> = (0..n.max(1)).map(|r| journal.take_round(r)).collect();
     let watch = AbortWatch::new(abort, cases.len(), n);
     for (round, outcomes) in rounds.iter().enumerate() {
@@ -423,7 +423,7 @@ pub fn replay_journaled(
     let watch = &watch;
     progress.advance(rounds.iter().flatten().filter(|o| o.is_some()).count() as u64);
     let journal = &*journal;
-    let result = crate::replay::replay_rounds(cases, n, severity, &mut |round, cases| {
+    let result = super::replay_rounds(cases, n, severity, &mut |round, cases| {
         let mut known = std::mem::take(&mut rounds[round as usize]);
         let positions: Vec<usize> = (0..cases.len()).filter(|&i| known[i].is_none()).collect();
         let sink = JournalSink { inner: progress, journal, meter, round, positions: &positions, watch };

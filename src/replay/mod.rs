@@ -4,6 +4,8 @@
 //! downstream (metrics, reports, merge, calibration) reads the same record
 //! whether it comes from a live replay or a saved file.
 
+pub mod journal;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};

@@ -1,13 +1,13 @@
 //! What a run will send before it sends it: the number of requests (cases
-//! × tenants × transforms × repeats, plus fixtures, probes and the
-//! determinism pass) and, with a per-request `cost`, what they cost.
-//! `gauntlet run --dry-run` prints it; `max-requests` and `max-cost` stop a
-//! run whose plan already exceeds them, before any request (exit 2).
+//! × tenants × transforms × repeats, plus fixtures, probes, connection
+//! warm-ups and the determinism pass) and, with a per-request `cost`, what
+//! they cost. It lives with the targets because it counts their requests:
+//! the warm-up rule is the http target's. `gauntlet run --dry-run` prints
+//! it; `max-requests` and `max-cost` stop a run whose plan already exceeds
+//! them, before any request (exit 2).
 
-use super::run::{run_cases, RunCases, RunOptions};
-use crate::config::Config;
+use super::TargetSpec;
 use crate::corpus::Case;
-use crate::errors::{Code, Error};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestPlan {
@@ -34,19 +34,29 @@ pub struct RequestPlan {
 impl RequestPlan {
     /// The plan for `cases` (of which the first `corpus_len` come from the
     /// corpora), less the `recorded` case-rounds a resumed run has.
-    pub fn new(cases: &[Case], corpus_len: usize, opts: &RunOptions, config: &Config, recorded: u64) -> RequestPlan {
+    /// `passes`: 2 when everything is replayed twice (`--check-determinism`).
+    pub fn new(
+        cases: &[Case],
+        corpus_len: usize,
+        repeat: u32,
+        passes: u32,
+        spec: &TargetSpec,
+        recorded: u64,
+    ) -> RequestPlan {
         let corpus_cases = corpus_len as u64;
         let extra_cases = (cases.len() - corpus_len) as u64;
         let variants = cases[..corpus_len].iter().filter(|c| c.transform.is_some()).count() as u64;
-        let repeat = opts.repeat.max(1);
-        let passes = if opts.check_determinism { 2 } else { 1 };
-        let probe_on = config.target.health_probe.unwrap_or(true);
+        let repeat = repeat.max(1);
+        let passes = passes.max(1);
+        let probe_on = spec.health_probe.unwrap_or(true);
         let probes = u64::from(probe_on);
         let case_rounds = (corpus_cases + extra_cases) * repeat as u64;
         let left = case_rounds.saturating_sub(recorded);
-        let warm_ups = match (config.target.kind.as_str(), probe_on) {
+        // The http target's warm-up rule: each connection sends the probe's
+        // request once before its first case (see `http`).
+        let warm_ups = match (spec.kind.as_str(), probe_on) {
             ("http", true) => {
-                let connections = config.target.concurrency() as u64;
+                let connections = spec.concurrency() as u64;
                 // Per round, as many connections as there are cases left to send.
                 connections.min(left.div_ceil(repeat as u64)) * repeat as u64 * passes as u64
             }
@@ -63,18 +73,18 @@ impl RequestPlan {
             warm_ups,
             recorded,
             requests,
-            cost_per_request: config.target.cost,
+            cost_per_request: spec.cost,
         }
     }
 
     /// How many requests the budget allows in all (`max-requests`, and
     /// `max-cost` ÷ `cost`), when either is set.
-    pub fn limit(config: &Config) -> Option<u64> {
-        let by_cost = match (config.target.max_cost, config.target.cost) {
+    pub fn limit(spec: &TargetSpec) -> Option<u64> {
+        let by_cost = match (spec.max_cost, spec.cost) {
             (Some(max), Some(cost)) if cost > 0.0 => Some((max / cost + 1e-9).floor() as u64),
             _ => None,
         };
-        match (config.target.max_requests, by_cost) {
+        match (spec.max_requests, by_cost) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -84,37 +94,35 @@ impl RequestPlan {
         self.cost_per_request.map(|c| c * self.requests as f64)
     }
 
-    /// The plan against `max-requests` and `max-cost`: over either is an
-    /// input error at the key, before any request.
-    pub fn check(&self, config: &Config) -> Result<(), Error> {
-        let over = |key: &str, message: String| {
-            Error::from(config.key_location(&["target", key]).diagnostic(Code::BudgetExceeded, message))
-        };
-        if let Some(max) = config.target.max_requests {
+    /// The plan against `max-requests` and `max-cost`: the key it exceeds
+    /// and why, before any request is sent.
+    pub fn over_budget(&self, spec: &TargetSpec) -> Option<(&'static str, String)> {
+        let over = |key: &'static str, message: String| Some((key, message));
+        if let Some(max) = spec.max_requests {
             if self.requests > max {
-                return Err(over(
+                return over(
                     "max-requests",
                     format!(
                         "this run would send {} requests, over max-requests = {max}; plan: {}",
                         self.requests,
                         self.breakdown()
                     ),
-                ));
+                );
             }
         }
-        if let (Some(max), Some(cost)) = (config.target.max_cost, self.cost()) {
+        if let (Some(max), Some(cost)) = (spec.max_cost, self.cost()) {
             if cost > max {
-                return Err(over(
+                return over(
                     "max-cost",
                     format!(
                         "this run would cost {cost:.4} ({} requests × {}), over max-cost = {max}",
                         self.requests,
                         self.cost_per_request.unwrap_or(0.0)
                     ),
-                ));
+                );
             }
         }
-        Ok(())
+        None
     }
 
     fn breakdown(&self) -> String {
@@ -159,14 +167,4 @@ impl RequestPlan {
         out.push_str("nothing was sent\n");
         out
     }
-}
-
-/// `gauntlet run --dry-run`: everything is loaded and validated as for a
-/// run, the budget checked, and no request sent.
-pub fn dry_run(opts: &RunOptions) -> Result<RequestPlan, Error> {
-    let super::plan::Plan { config, corpus, fixtures, .. } = super::plan::plan(&opts.config, opts.quiet)?;
-    let RunCases { cases, corpus_len, .. } = run_cases(corpus.cases, &config, &fixtures, opts)?;
-    let plan = RequestPlan::new(&cases, corpus_len, opts, &config, 0);
-    plan.check(&config)?;
-    Ok(plan)
 }
