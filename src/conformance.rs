@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::errors::Error;
-use crate::evaluate::{GateStatus, Lane, WaiverStatus};
+use crate::evaluate::{Lane, WaiverStatus};
 use crate::hashing::{hash_dir, Fingerprint};
 use crate::pipeline::{resolve_today, run, RunOptions};
 use crate::report::Verdict;
@@ -105,20 +105,25 @@ pub fn trials(v: &Verdict) -> Vec<Trial> {
     let mut trials = Vec::new();
     for g in &v.gates {
         let name = format!("gate::{}", g.id);
-        let (status, blocking, detail) = (g.status, g.blocking, g.detail.clone());
-        let trial = match (status, &g.waiver) {
-            (GateStatus::Waived, w) => {
-                let why = w
-                    .as_ref()
-                    .map(|w| format!("waived until {} ({})", w.expires, w.tracking))
-                    .unwrap_or_else(|| "waived".into());
-                Trial::test(name, || Ok(())).with_ignored_flag(true).with_kind(why)
+        // Through the one gate view, as every report: the same status,
+        // value, threshold and note a reader sees elsewhere.
+        let view = g.view();
+        let trial = match view.attention {
+            2 => Trial::test(name, || Ok(())).with_ignored_flag(true).with_kind(view.note),
+            4 => Trial::test(name, || Ok(())),
+            3 => {
+                Trial::test(name, || Ok(())).with_ignored_flag(true).with_kind(format!("non-blocking, {}", view.status))
             }
-            (GateStatus::Pass, _) => Trial::test(name, || Ok(())),
-            (_, _) if !blocking => Trial::test(name, || Ok(()))
-                .with_ignored_flag(true)
-                .with_kind(format!("non-blocking, {}", status.as_str())),
-            _ => Trial::test(name, move || Err(Failed::from(format!("{}: {detail}", status.as_str())))),
+            _ => {
+                let message = format!(
+                    "{}: {} (threshold {}): {}",
+                    view.status,
+                    view.value,
+                    view.threshold,
+                    g.detail.lines().next().unwrap_or("")
+                );
+                Trial::test(name, move || Err(Failed::from(message)))
+            }
         };
         trials.push(trial);
     }

@@ -218,6 +218,11 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateView {
     pub status: &'static str,
+    /// How urgently a reader must look at it: 0 a blocking gate that failed
+    /// or errored, 1 blocking and inconclusive, 2 waived, 3 a non-blocking
+    /// gate that did not pass, 4 the rest. Every renderer orders and picks
+    /// gates by this, never by matching status names.
+    pub attention: u8,
     /// The value in the metric's unit, or `no data`.
     pub value: String,
     /// `[low%, high%]` for rates that have an interval.
@@ -232,6 +237,13 @@ pub struct GateView {
     /// (for the waiver lifecycle gate) what it checked; empty for a plain pass.
     pub note: String,
     pub waiver_days_left: Option<i64>,
+}
+
+impl GateView {
+    /// A blocking gate that did not pass: the banner names it.
+    pub fn blocks(&self) -> bool {
+        self.attention <= 1
+    }
 }
 
 impl GateReport {
@@ -257,8 +269,16 @@ impl GateReport {
             (None, GateStatus::Pass) => String::new(),
             (None, _) => self.detail.lines().next().unwrap_or("").to_string(),
         };
+        let attention = match (self.blocking, self.status) {
+            (true, GateStatus::Fail | GateStatus::Error) => 0,
+            (true, GateStatus::Inconclusive) => 1,
+            (_, GateStatus::Waived) => 2,
+            (false, GateStatus::Fail | GateStatus::Error | GateStatus::Inconclusive) => 3,
+            _ => 4,
+        };
         GateView {
             status: self.status.as_str(),
+            attention,
             value: match self.value {
                 Some(_) if !honest => "—".into(),
                 Some(v) => format_value(self.metric, v),

@@ -131,3 +131,21 @@ fn a_run_at_ninety_percent_confidence_says_ninety_percent_everywhere() {
         "calibration: {calibration:.400}"
     );
 }
+
+/// The conformance runner, the dashboard and the banner pick and order
+/// gates by the one gate view: a waived or non-blocking gate is an ignored
+/// trial exactly when the view says it needs no blocking attention.
+#[test]
+fn conformance_trials_follow_the_gate_view() {
+    let v = fixed_verdict();
+    let trials = gauntlet::conformance::trials(&v);
+    for g in &v.gates {
+        let view = g.view();
+        let trial = trials.iter().find(|t| t.name() == format!("gate::{}", g.id)).expect("a trial per gate");
+        assert_eq!(trial.has_ignored_flag(), matches!(view.attention, 2 | 3), "{} ({})", g.id, view.status);
+    }
+    let banner = html::render_dashboard(&v, &[], &Default::default()).unwrap();
+    for g in v.gates.iter().filter(|g| g.view().blocks()) {
+        assert!(banner.contains(&format!("{} {}", g.id, g.view().status)), "the banner names {}", g.id);
+    }
+}

@@ -505,15 +505,8 @@ impl DashboardView {
             gates: {
                 // What needs attention first: blocking gates that did not
                 // pass, then waived ones, then the rest, each in file order.
-                let rank = |g: &GateReport| match (g.blocking, g.view().status) {
-                    (true, "fail" | "error") => 0,
-                    (true, "inconclusive") => 1,
-                    (_, "waived") => 2,
-                    (false, "fail" | "error" | "inconclusive") => 3,
-                    _ => 4,
-                };
                 let mut gates: Vec<&GateReport> = v.gates.iter().collect();
-                gates.sort_by_key(|g| rank(g));
+                gates.sort_by_key(|g| g.view().attention);
                 gates.into_iter().map(gate_row).collect()
             },
             confidence: crate::metrics::interval::percent_label(v.run.counting.confidence),

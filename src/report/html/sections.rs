@@ -27,7 +27,7 @@ fn round2(x: f64) -> f64 {
 pub(super) fn banner_reasons(v: &Verdict) -> Vec<String> {
     v.gates
         .iter()
-        .filter(|g| g.blocking && matches!(g.view().status, "fail" | "inconclusive" | "error"))
+        .filter(|g| g.view().blocks())
         .map(|g| {
             let view = g.view();
             format!("{} {} — {} (threshold {})", visible(&g.id), view.status, view.value, view.threshold)
