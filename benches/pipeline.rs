@@ -545,7 +545,8 @@ fn bench_decision_log() {
     let start = Instant::now();
     let mut tenants = Vec::new();
     let population = gauntlet::release::logs::Population::ByVersion("2.0".into());
-    let (mut entries, bad) = gauntlet::release::logs::read_log(&path, &population, &mut tenants, &()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let (mut entries, bad) = gauntlet::release::logs::parse_log(&path, bytes, &population, &mut tenants, &()).unwrap();
     let parsed = start.elapsed().as_secs_f64();
     entries.sort_by_key(|e| e.ts_ms);
     let policy = gauntlet::release::ReleasePolicy::default();

@@ -167,8 +167,11 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
             ),
         };
         let step = Step::bytes("reading decision log", total_bytes(&[PathBuf::from(path)]));
+        // Evidence is read here, at the edge; release parses and judges it.
+        let bytes =
+            std::fs::read(path).map_err(|e| Diagnostic::new(Path::new(path), Code::UnreadableFile, e.to_string()))?;
         let (mut e, mut bad) = with_progress(step, opts.quiet, |progress| {
-            logs::read_log(Path::new(path), &population, &mut tenants, progress)
+            logs::parse_log(Path::new(path), bytes, &population, &mut tenants, progress)
         })
         .map_err(Error::from)?;
         evidence.push(file_evidence(

@@ -29,7 +29,7 @@ pub struct Entry {
     pub latency_us: Option<u32>,
     pub canary: bool,
     pub label: Option<crate::corpus::Label>,
-    /// Index into the tenant names `read_log` interned.
+    /// Index into the tenant names `parse_log` interned.
     pub tenant: Option<u32>,
     /// Whether a policy rule matched, when the line says (`matched-rule`).
     pub matched: Option<bool>,
@@ -139,15 +139,16 @@ fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value
     error_set || status_bad
 }
 
-/// Parses one log file in parallel. Returns entries and every bad line;
-/// tenant names are interned into `tenants` (shared by every log read).
-pub fn read_log(
+/// Parses one log's bytes (read from `path` by the caller: this module is
+/// pure) in parallel. Returns entries and every bad line; tenant names are
+/// interned into `tenants` (shared by every log read).
+pub fn parse_log(
     path: &Path,
+    bytes: Vec<u8>,
     population: &Population,
     tenants: &mut Vec<String>,
     progress: &dyn crate::progress::Progress,
 ) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::new(path, Code::UnreadableFile, e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, Code::InvalidUtf8, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
@@ -282,18 +283,11 @@ mod tests {
     /// escape is still read, as the same value.
     #[test]
     fn escaped_and_plain_fields_read_alike() {
-        let dir = std::env::temp_dir().join(format!("gauntlet-logs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("log.jsonl");
-        std::fs::write(
-            &path,
-            "{\"ts\":1,\"decision\":\"block\",\"tenant\":\"acme\",\"label\":\"benign\"}\n\
-             {\"ts\":2,\"decision\":\"bl\\u006fck\",\"tenant\":\"ac\\u006de\",\"label\":\"ben\\u0069gn\",\"matched-rule\":null}\n",
-        )
-        .unwrap();
+        let log = "{\"ts\":1,\"decision\":\"block\",\"tenant\":\"acme\",\"label\":\"benign\"}\n\
+             {\"ts\":2,\"decision\":\"bl\\u006fck\",\"tenant\":\"ac\\u006de\",\"label\":\"ben\\u0069gn\",\"matched-rule\":null}\n";
         let mut tenants = Vec::new();
-        let (entries, problems) = read_log(&path, &Population::Canary, &mut tenants, &()).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let (entries, problems) =
+            parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut tenants, &()).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(tenants, ["acme"]);
         assert_eq!(entries[0], Entry { ts_ms: 1000, matched: None, ..entries[1] });

@@ -266,7 +266,7 @@ impl RuleState {
 pub const SERIES_POINTS: usize = 480;
 
 /// Every rule over the whole log and over each tenant's decisions
-/// (`tenants`: the names `logs::read_log` interned). Canary decisions are
+/// (`tenants`: the names `logs::parse_log` interned). Canary decisions are
 /// judged; baseline ones are what `*-vs-baseline` signals compare with.
 /// Rates are counted under the project's `counting` policy.
 pub fn evaluate(

@@ -225,3 +225,23 @@ fn no_source_file_is_over_700_lines_and_main_is_under_250() {
     let main = std::fs::read_to_string(repo_root().join("src/main.rs")).unwrap().lines().count();
     assert!(main < 250, "src/main.rs has {main} lines: it only parses, calls the library and prints");
 }
+
+/// The pure stages compute; the pipeline reads and writes. Regression:
+/// `release/logs.rs` read the decision logs itself.
+#[test]
+fn pure_stages_touch_no_file() {
+    let mut files = Vec::new();
+    for stage in ["metrics", "evaluate", "calibrate", "release", "compare"] {
+        rust_files(&repo_root().join("src").join(stage), &mut files);
+    }
+    let touching: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("tests.rs"))
+        .filter(|f| {
+            let code = without_test_items(&std::fs::read_to_string(f).unwrap());
+            ["std::fs::", "fs::read", "File::open", "File::create"].iter().any(|call| code.contains(call))
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(touching.is_empty(), "file access in a pure stage:\n{}", touching.join("\n"));
+}

@@ -59,7 +59,9 @@ fn gauntlet_firing(log: &Path) -> Result<Vec<(String, Option<String>, bool)>, Fa
     use gauntlet::release::{logs, signals, ReleasePolicy};
     let mut tenants = Vec::new();
     let population = logs::Population::ByVersion("2.0".into());
-    let (entries, problems) = logs::read_log(log, &population, &mut tenants, &()).map_err(|d| format!("{d:?}"))?;
+    let bytes = std::fs::read(log).map_err(|e| e.to_string())?;
+    let (entries, problems) =
+        logs::parse_log(log, bytes, &population, &mut tenants, &()).map_err(|d| format!("{d:?}"))?;
     if !problems.is_empty() {
         return Err(format!("{problems:?}").into());
     }
