@@ -153,14 +153,14 @@ fn load_cases(config: &Path) -> Vec<gauntlet::corpus::Case> {
 /// exec throughput against a trivial always-allow target, compared with the
 /// same target fed the same requests from a file.
 fn bench_exec(n: usize) {
-    use gauntlet::target::exec::{ExecConfig, ExecTarget};
-    use gauntlet::target::Target;
+    use gauntlet::targets::exec::{ExecConfig, ExecTarget};
+    use gauntlet::targets::Target;
     let config = generate_project(n);
     let cases = load_cases(&config);
     let requests = config.parent().unwrap().join("requests.jsonl");
     let mut buf = Vec::new();
     for c in &cases {
-        gauntlet::target::protocol::Request::write_line(c, &mut buf);
+        gauntlet::targets::protocol::Request::write_line(c, &mut buf);
     }
     std::fs::write(&requests, &buf).unwrap();
     let bin = env!("CARGO_BIN_EXE_gauntlet");
@@ -205,8 +205,8 @@ fn bench_exec(n: usize) {
             max_restarts: 0,
             hello: false,
             dir: root(),
-            startup: gauntlet::target::exec::DEFAULT_STARTUP,
-            hang: gauntlet::target::exec::DEFAULT_STARTUP,
+            startup: gauntlet::targets::exec::DEFAULT_STARTUP,
+            hang: gauntlet::targets::exec::DEFAULT_STARTUP,
         });
         // (piped wall, exec wall, piped target CPU, exec harness CPU, exec target CPU)
         let mut pairs: Vec<(f64, f64, f64, f64, f64)> = (0..pair_count)
@@ -238,8 +238,8 @@ fn bench_exec(n: usize) {
 
 /// http requests per second on loopback with keep-alive.
 fn bench_http(n: usize) {
-    use gauntlet::target::http::{HttpConfig, HttpTarget};
-    use gauntlet::target::Target;
+    use gauntlet::targets::http::{HttpConfig, HttpTarget};
+    use gauntlet::targets::Target;
     use std::io::BufRead;
     let config = generate_project(n);
     let cases = load_cases(&config);
@@ -570,7 +570,7 @@ fn bench_decision_log() {
 
 /// Conversation replay through the built-in firewall: turns per second.
 fn bench_conversations(n: usize) {
-    use gauntlet::target::Target;
+    use gauntlet::targets::Target;
     let dir = root().join("corpora/conversations");
     let seeds = gauntlet::corpus::load_corpora(std::slice::from_ref(&dir), &dir).unwrap().cases;
     let mut cases = Vec::with_capacity(n);
@@ -589,7 +589,7 @@ fn bench_conversations(n: usize) {
             _ => 0,
         })
         .sum();
-    let firewall = gauntlet::target::builtin::Firewall::default_rules();
+    let firewall = gauntlet::targets::builtin::Firewall::default_rules();
     let start = Instant::now();
     let replayed = firewall.replay(&cases, &()).unwrap();
     let secs = start.elapsed().as_secs_f64();

@@ -38,7 +38,7 @@ pub mod replay;
 pub mod report;
 pub mod serve;
 pub mod stage_clock;
-pub mod target;
+pub mod targets;
 pub mod text;
 pub mod toml_spans;
 pub mod transform;

@@ -17,10 +17,10 @@ use std::time::Instant;
 
 use crate::corpus::Decision;
 use crate::errors::Error;
-use crate::target::builtin::Firewall;
+use crate::targets::builtin::Firewall;
 use std::borrow::Cow;
 
-use crate::target::protocol::{Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
+use crate::targets::protocol::{Hello, HelloBody, Request, Response, PROTOCOL_VERSION};
 
 /// What answers requests: the firewall, or a fixed decision (a trivial
 /// target for measuring the harness itself).
@@ -41,7 +41,7 @@ impl Judge {
         if let Some(d) = always {
             return Ok(Judge::Always(d));
         }
-        let spec = crate::target::TargetSpec {
+        let spec = crate::targets::TargetSpec {
             kind: "builtin".into(),
             rules: rules.map(|p| p.display().to_string()),
             threshold,
@@ -127,7 +127,7 @@ pub fn serve_stdio(firewall: &Judge) -> Result<(), Error> {
         } else if serde_json::from_str::<Hello>(&line).is_ok() {
             serde_json::to_writer(&mut out, &hello_answer()).expect("hello serialises");
         } else {
-            eprintln!("gauntlet serve: not a protocol request: {}", crate::target::protocol::excerpt(&line));
+            eprintln!("gauntlet serve: not a protocol request: {}", crate::targets::protocol::excerpt(&line));
             continue;
         }
         out.write_all(b"\n").map_err(io)?;

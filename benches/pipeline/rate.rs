@@ -54,8 +54,8 @@ fn slow_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Instant>>>) {
 /// ceiling is concurrency / 0.05 s), then `rate-limit = 40`: the most
 /// requests the server's own log saw in any one-second window.
 pub fn bench_rate_limit() {
-    use gauntlet::target::http::{HttpConfig, HttpTarget};
-    use gauntlet::target::Target;
+    use gauntlet::targets::http::{HttpConfig, HttpTarget};
+    use gauntlet::targets::Target;
     let (port, log) = slow_server();
     let target = |concurrency: usize, rate_limit: Option<f64>| {
         HttpTarget::new(HttpConfig {

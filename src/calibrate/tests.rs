@@ -89,7 +89,7 @@ fn scoreless_targets_get_the_operating_point_only() {
 #[test]
 fn exclude_counting_gives_the_runs_rates_at_the_current_threshold() {
     use crate::metrics::ErrorCounting;
-    use crate::target::{CaseError, ErrorKind};
+    use crate::targets::{CaseError, ErrorKind};
     let error = |id: &str, label: Label| CaseResult {
         error: Some(Box::new(CaseError { kind: ErrorKind::Timeout, message: "slow".into() })),
         ..CaseResult::sample(id, label, None)

@@ -26,7 +26,7 @@ use crate::errors::{toml_diagnostic, Code, Diagnostic, Error, Location};
 use crate::evaluate::{WaiverPolicy, MAX_WAIVER_DAYS};
 use crate::metrics::{CostWeights, CountingPolicy, ErrorCounting, IntervalMethod};
 use crate::release::{BurnWindow, ReleasePolicy};
-use crate::target::{SpecFile, TargetSpec};
+use crate::targets::{SpecFile, TargetSpec};
 use crate::toml_spans::TomlSpans;
 
 pub const DEFAULT_CONFIG: &str = "gauntlet.toml";
@@ -339,7 +339,7 @@ impl Config {
                 "an exec target needs `command`, a non-empty list".into(),
             )),
             "http" if raw.target.url.is_none() => {
-                let preset = raw.target.preset.as_deref().and_then(crate::target::presets::find);
+                let preset = raw.target.preset.as_deref().and_then(crate::targets::presets::find);
                 if preset.is_none_or(|p| p.url.is_none()) {
                     let hint = preset.map(|p| format!(" (preset `{}`: {})", p.name, p.endpoint)).unwrap_or_default();
                     problems.push(at(&["target"], Code::MissingField, format!("an http target needs `url`{hint}")));

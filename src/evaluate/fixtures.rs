@@ -9,7 +9,7 @@ use super::waivers::AppliedWaiver;
 use crate::corpus::{Decision, Payload};
 use crate::errors::Location;
 use crate::replay::CaseResult;
-use crate::target::CaseError;
+use crate::targets::CaseError;
 
 /// Where a fixture case's input comes from.
 #[derive(Debug, Clone, PartialEq)]

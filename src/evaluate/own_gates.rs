@@ -10,7 +10,7 @@ use crate::errors::Location;
 use crate::replay::CaseResult;
 
 /// Ids of the probe requests `tenant-fail-closed` judges.
-pub use crate::target::tenants::PROBE_PREFIX;
+pub use crate::targets::tenants::PROBE_PREFIX;
 
 /// A gate whose value is a count of problems out of `samples` checked.
 fn own_gate(gate: Gate, status: GateStatus, problems: u64, samples: u64, detail: String) -> GateOutcome {

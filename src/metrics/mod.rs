@@ -238,7 +238,7 @@ impl Tally {
         self.confusion.add(class);
         // A timed-out case waited at least this long: left out, a slow gate
         // would look fast. Other errors say nothing of the gate's speed.
-        let timed_out = r.error.as_ref().is_some_and(|e| e.kind == crate::target::ErrorKind::Timeout);
+        let timed_out = r.error.as_ref().is_some_and(|e| e.kind == crate::targets::ErrorKind::Timeout);
         if r.decision.is_some() || timed_out {
             self.latencies.push(r.latency_us);
         }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::target::{CaseError, ErrorKind};
+use crate::targets::{CaseError, ErrorKind};
 
 pub(crate) fn result(label: Label, decision: Option<Decision>) -> CaseResult {
     CaseResult {

@@ -111,7 +111,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
         ProbeResult::Skipped("health-probe = false")
     } else {
         let started = Instant::now();
-        target.probe(&crate::target::probe_case(&corpus.cases), &())?;
+        target.probe(&crate::targets::probe_case(&corpus.cases), &())?;
         ProbeResult::Answered { millis: started.elapsed().as_millis() }
     };
     Ok(CheckReport {

@@ -38,7 +38,7 @@ impl std::fmt::Display for Drift {
 /// The recorded hashes that differ from the project's current ones.
 pub fn drift(recorded: &Hashes, config: &Config) -> Vec<Drift> {
     let corpora = load_corpora(&config.corpora, &config.base).ok().map(|c| c.summary.hash);
-    let target = crate::target::from_config(&config.target, &config.spec_file()).ok().map(|t| t.fingerprint().hash);
+    let target = crate::targets::from_config(&config.target, &config.spec_file()).ok().map(|t| t.fingerprint().hash);
     let current = [
         ("config", &recorded.config, Some(sha256_hex(config.text.as_bytes()))),
         ("corpora", &recorded.corpora, corpora),

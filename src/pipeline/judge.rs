@@ -26,7 +26,7 @@ use crate::report::{
     render_all, CorporaInfo, FailingCases, GateReport, Hashes, RunInfo, Verdict, WaiverAudit, VERDICT_SCHEMA,
 };
 use crate::stage_clock::StageClock;
-use crate::target::TargetFingerprint;
+use crate::targets::TargetFingerprint;
 
 /// What judging a replay needs besides the results: the validated inputs.
 pub struct Judging<'a> {

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-pub use crate::target::RequestPlan;
+pub use crate::targets::RequestPlan;
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use check::{check, CheckOptions, CheckReport, ProbeResult};
 pub use datasets::{add_dataset, fetch_datasets, list_datasets};

@@ -10,7 +10,7 @@ use crate::corpus::{load_corpora_reporting, CorpusSet};
 use crate::errors::{Code, Diagnostic, Error};
 use crate::evaluate::{FixtureInput, FixtureSuite, Gate, Waiver};
 use crate::stage_clock::StageClock;
-use crate::target::Target;
+use crate::targets::Target;
 
 /// Everything loaded and validated before any case is replayed.
 pub struct Plan {
@@ -43,7 +43,7 @@ pub fn plan(config_path: &Path, quiet: bool) -> Result<Plan, Error> {
     }
     let fixtures = load_fixtures(&config.fixtures, &mut problems);
     let waivers = load_waivers(&config.waivers, &mut problems);
-    let target = match crate::target::from_config(&config.target, &config.spec_file()) {
+    let target = match crate::targets::from_config(&config.target, &config.spec_file()) {
         Ok(t) => Some(t),
         Err(Error::Input(mut d)) => {
             problems.append(&mut d);

@@ -19,7 +19,7 @@ use crate::replay::journal::{journal_path, replay_journaled, Journal, KeyInputs,
 use crate::replay::{replay_repeated, AbortRule, CaseResult};
 use crate::report::{CorporaInfo, Verdict};
 use crate::stage_clock::StageClock;
-use crate::target::{RequestPlan, Target};
+use crate::targets::{RequestPlan, Target};
 
 /// What `gauntlet run` was asked to do.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ fn fixture_cases(suites: &[FixtureSuite]) -> Vec<Case> {
 }
 
 /// The project's abort rule (`abort-error-share`, `abort-min-cases`).
-pub(super) fn abort_rule(spec: &crate::target::TargetSpec) -> AbortRule {
+pub(super) fn abort_rule(spec: &crate::targets::TargetSpec) -> AbortRule {
     AbortRule {
         share: spec.abort_error_share.unwrap_or(AbortRule::DEFAULT.share),
         min_cases: spec.abort_min_cases.unwrap_or(AbortRule::DEFAULT.min_cases),
@@ -152,7 +152,7 @@ pub(super) fn run_cases(
     if let Some(plan) = config.transforms.as_ref().and_then(|t| t.for_lane(opts.lane)) {
         crate::transform::append_variants(&mut originals, plan).map_err(Error::Input)?;
     }
-    let mut cases = crate::target::tenants::expand(originals, &config.target);
+    let mut cases = crate::targets::tenants::expand(originals, &config.target);
     let mut seqs = None;
     if let Some(p) = opts.partition {
         let (kept, seq) = p.select(cases);
@@ -162,7 +162,7 @@ pub(super) fn run_cases(
     let corpus_len = cases.len();
     if opts.partition.is_none_or(|p| p.index == 1) {
         cases.extend(fixture_cases(fixtures));
-        cases.extend(crate::target::tenants::probes(&config.target, &config.path));
+        cases.extend(crate::targets::tenants::probes(&config.target, &config.path));
     }
     Ok(RunCases { cases, corpus_len, seqs })
 }
@@ -190,7 +190,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     super::plan::check_sendable(target.as_ref(), &cases)?;
     let meter = RequestMeter::new(RequestPlan::limit(&config.target));
     if config.target.health_probe.unwrap_or(true) {
-        target.probe(&crate::target::probe_case(&cases), &meter)?;
+        target.probe(&crate::targets::probe_case(&cases), &meter)?;
     }
     let policy = config.counting;
     let severity = |l, d| policy.severity(l, d);

@@ -33,7 +33,7 @@ use crate::corpus::{Case, Decision};
 use crate::errors::{Code, Diagnostic, Error};
 use crate::hashing::Fingerprint;
 use crate::progress::Progress;
-use crate::target::{CaseError, Outcome, ReplayProgress};
+use crate::targets::{CaseError, Outcome, ReplayProgress};
 
 const FORMAT: u32 = 1;
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
@@ -402,7 +402,7 @@ impl ReplayProgress for JournalSink<'_> {
 /// the replay the moment it holds.
 #[allow(clippy::too_many_arguments)]
 pub fn replay_journaled(
-    target: &dyn crate::target::Target,
+    target: &dyn crate::targets::Target,
     cases: Vec<Case>,
     n: u32,
     severity: super::Severity,
@@ -428,7 +428,7 @@ pub fn replay_journaled(
         let positions: Vec<usize> = (0..cases.len()).filter(|&i| known[i].is_none()).collect();
         let sink = JournalSink { inner: progress, journal, meter, round, positions: &positions, watch };
         let replayed = if positions.is_empty() {
-            crate::target::Replayed { outcomes: Vec::new(), aborted: None }
+            crate::targets::Replayed { outcomes: Vec::new(), aborted: None }
         } else if positions.len() == cases.len() {
             target.replay(cases, &sink)?
         } else {
@@ -446,7 +446,7 @@ pub fn replay_journaled(
             known[i] = Some(outcome);
         }
         let outcomes = known.into_iter().map(|o| o.expect("recorded or replayed")).collect();
-        Ok(crate::target::Replayed { outcomes, aborted: replayed.aborted })
+        Ok(crate::targets::Replayed { outcomes, aborted: replayed.aborted })
     });
     journal.flush()?;
     result
@@ -478,7 +478,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let journal = Journal::create(&path, &key("a"), 3, 1).unwrap();
-        let error = CaseError { kind: crate::target::ErrorKind::Timeout, message: "slow".into() };
+        let error = CaseError { kind: crate::targets::ErrorKind::Timeout, message: "slow".into() };
         journal.append(0, 0, &outcome(Ok(Decision::Block)));
         journal.append(0, 2, &outcome(Err(error.clone())));
         journal.flush().unwrap();

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Case, Decision, Direction, Label, Payload};
 use crate::errors::Error;
-use crate::target::{CaseError, Outcome, Progress, Replayed, Target};
+use crate::targets::{CaseError, Outcome, Progress, Replayed, Target};
 
 /// One case's ground truth and outcome. A line of `results.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -98,7 +98,7 @@ impl CaseResult {
             Ok(d) => (Some(d), None),
             Err(e) => (None, Some(Box::new(e))),
         };
-        let tenant = crate::target::tenants::tenant_of(&case).map(Arc::from);
+        let tenant = crate::targets::tenants::tenant_of(&case).map(Arc::from);
         // Reasons are pushed one by one (capacity 4 for one reason); a
         // result lives until the run ends, a million of them at once.
         let mut reasons = outcome.reasons;
@@ -187,8 +187,8 @@ impl AbortRule {
     pub const DEFAULT: AbortRule = AbortRule { share: 0.5, min_cases: 50 };
 
     /// Whether an error of this kind says the target is broken.
-    pub fn counts(kind: crate::target::ErrorKind) -> bool {
-        kind != crate::target::ErrorKind::Timeout
+    pub fn counts(kind: crate::targets::ErrorKind) -> bool {
+        kind != crate::targets::ErrorKind::Timeout
     }
 
     /// Whether `broken` errors among `cases` outcomes break the rule.
@@ -297,7 +297,7 @@ pub fn replay_repeated(
     severity: Severity,
     progress: &dyn Progress,
 ) -> Result<ReplayOutput, Error> {
-    let progress = crate::target::Unmetered(progress);
+    let progress = crate::targets::Unmetered(progress);
     replay_rounds(cases, n, severity, &mut |_, cases| target.replay(cases, &progress))
 }
 
@@ -404,7 +404,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::target::{ErrorKind, Replayed, TargetFingerprint};
+    use crate::targets::{ErrorKind, Replayed, TargetFingerprint};
 
     /// Answers from a script: call k gives `script[k]` for every case.
     struct Scripted {
@@ -426,7 +426,7 @@ mod tests {
             }
         }
 
-        fn replay(&self, cases: &[Case], _: &dyn crate::target::ReplayProgress) -> Result<Replayed, Error> {
+        fn replay(&self, cases: &[Case], _: &dyn crate::targets::ReplayProgress) -> Result<Replayed, Error> {
             let k = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
             let outcomes = cases
                 .iter()

@@ -134,7 +134,7 @@ mod tests {
 
     use super::*;
     use crate::corpus::{Decision, Label};
-    use crate::target::{CaseError, ErrorKind};
+    use crate::targets::{CaseError, ErrorKind};
 
     /// The writer this module replaced, kept as the reference: the csv
     /// crate's default quoting, fed the same cells.

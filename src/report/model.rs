@@ -11,7 +11,7 @@ use crate::evaluate::{
 };
 use crate::metrics::{CountingPolicy, Metrics};
 use crate::replay::CaseResult;
-use crate::target::{CaseError, TargetFingerprint};
+use crate::targets::{CaseError, TargetFingerprint};
 
 pub const VERDICT_SCHEMA: &str = "gauntlet.verdict.v1";
 

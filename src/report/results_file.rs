@@ -162,7 +162,7 @@ mod tests {
     use super::*;
     use crate::corpus::{Decision, Label, Message};
     use crate::replay::RepeatSummary;
-    use crate::target::{CaseError, ErrorKind};
+    use crate::targets::{CaseError, ErrorKind};
 
     /// Results that between them set every optional field, every payload
     /// kind and the strings JSON escaping has to get right.

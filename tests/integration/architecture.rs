@@ -25,7 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("corpus", 3),
     ("partition", 4),
     ("transform", 4),
-    ("target", 4),
+    ("targets", 4),
     ("replay", 5),
     ("metrics", 6),
     ("evaluate", 7),
@@ -204,8 +204,8 @@ fn an_import_after_a_test_only_item_is_still_seen() {
 
 #[test]
 fn the_import_check_sees_grouped_and_nested_imports() {
-    let seen = crate_imports("use crate::{report::x, metrics};\n// crate::pipeline\nlet a = crate::target::y;");
-    assert_eq!(seen, ["report", "metrics", "target"]);
+    let seen = crate_imports("use crate::{report::x, metrics};\n// crate::pipeline\nlet a = crate::targets::y;");
+    assert_eq!(seen, ["report", "metrics", "targets"]);
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn golden_flip_fails_with_a_diff_bless_accepts_and_ci_writes_nothing() {
     assert_eq!(out.code(), Some(0), "{}", stderr(&out));
 
     // Flip one case: a rule change that blocks "topic 3".
-    let rules = gauntlet::target::builtin::DEFAULT_RULES.to_string()
+    let rules = gauntlet::targets::builtin::DEFAULT_RULES.to_string()
         + "\n[[rule]]\nid = \"test-topic3\"\ndescription = \"test\"\nweight = 0.9\npatterns = ['topic 3']\n";
     write(&dir.join("rules.toml"), &rules);
     write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\nrules = \"rules.toml\"\n");

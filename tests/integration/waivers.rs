@@ -24,7 +24,7 @@ pub(crate) fn failing_project(name: &str) -> std::path::PathBuf {
         "[[gate]]\nid = \"fpr\"\nmetric = \"fpr\"\nmax = 0.0\nbound = \"point\"\n\n[[gate]]\nid = \"asr\"\nmetric = \"asr\"\nmax = 0.5\nbound = \"point\"\n",
     );
     // A rule set that blocks everything mentioning "chapter", so FPR is 100%.
-    let rules = gauntlet::target::builtin::DEFAULT_RULES.to_string()
+    let rules = gauntlet::targets::builtin::DEFAULT_RULES.to_string()
         + "\n[[rule]]\nid = \"test-chapter\"\ndescription = \"test\"\nweight = 0.9\npatterns = ['\\bchapter\\b']\n";
     write(&dir.join("rules.toml"), &rules);
     write(&dir.join("gauntlet.toml"), "[target]\nkind = \"builtin\"\nrules = \"rules.toml\"\n");

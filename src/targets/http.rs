@@ -444,7 +444,7 @@ impl Target for HttpTarget {
             hash: f.finish(),
             // Shown only when something held the run back.
             throttled_ms: Some(self.limiter.throttled().as_millis() as u64).filter(|&ms| ms > 0),
-            latency_method: Some(crate::target::LatencyMethod::SendToAnswer),
+            latency_method: Some(crate::targets::LatencyMethod::SendToAnswer),
             latency_resolution_us: None,
             restarts: None,
         }

@@ -126,7 +126,7 @@ impl Target for TenantRouter {
             version: Some(format!("gauntlet-builtin/{}", env!("CARGO_PKG_VERSION"))),
             hash: f.finish(),
             throttled_ms: None,
-            latency_method: Some(crate::target::LatencyMethod::InProcess),
+            latency_method: Some(crate::targets::LatencyMethod::InProcess),
             latency_resolution_us: None,
             restarts: None,
         }

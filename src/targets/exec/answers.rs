@@ -9,8 +9,8 @@ use std::time::Instant;
 use super::in_flight::{Done, InFlight};
 use super::probe::ErrorAnswer;
 use super::{Process, Run};
-use crate::target::protocol::{excerpt, Response};
-use crate::target::{ErrorKind, Outcome};
+use crate::targets::protocol::{excerpt, Response};
+use crate::targets::{ErrorKind, Outcome};
 
 /// What a worker knows about its current process.
 pub(super) struct Life {
@@ -24,7 +24,7 @@ pub(super) struct Life {
     /// Since when it has been busy with a case that already timed out.
     pub(super) abandoned: Option<Instant>,
     /// It answered a case that was not its oldest: it works on several at
-    /// once, so its latencies run from the send (see [`crate::target::LatencyMethod`]).
+    /// once, so its latencies run from the send (see [`crate::targets::LatencyMethod`]).
     pub(super) out_of_order: bool,
 }
 

@@ -62,7 +62,7 @@ fn both_pipe_backends_give_every_case_its_one_documented_outcome() {
             max_restarts: 3,
             hello: false,
             dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-            startup: crate::target::exec::DEFAULT_STARTUP,
+            startup: crate::targets::exec::DEFAULT_STARTUP,
             // A case the target skips in silence holds the process busy until
             // it is judged hung: keep that short here.
             hang: Duration::from_secs(3),

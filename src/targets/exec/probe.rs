@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::pipes::Wait;
 use super::{describe_status, whole_lines, ExecTarget, Process, STDERR_CAP};
-use crate::target::protocol::{excerpt, Response};
+use crate::targets::protocol::{excerpt, Response};
 
 /// The per-process health probe, armed by `Target::probe`.
 #[derive(Default)]
@@ -63,7 +63,7 @@ impl ExecTarget {
                     let Some(line) = line else { continue };
                     let text = String::from_utf8_lossy(&line).into_owned();
                     return match serde_json::from_slice::<Response>(&line) {
-                        Ok(r) if r.id == crate::target::PROBE_ID => Ok(()),
+                        Ok(r) if r.id == crate::targets::PROBE_ID => Ok(()),
                         Ok(r) => Err(format!("the answer to the probe has id `{}`", excerpt(&r.id))),
                         Err(_) => match serde_json::from_slice::<ErrorAnswer>(&line) {
                             Ok(a) => Err(format!("the target answered the probe with an error: {}", excerpt(&a.error))),

@@ -6,8 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::corpus::Case;
-use crate::target::protocol::excerpt;
-use crate::target::{ErrorKind, Outcome, ReplayProgress};
+use crate::targets::protocol::excerpt;
+use crate::targets::{ErrorKind, Outcome, ReplayProgress};
 
 /// A request in flight, in the order it was sent.
 pub(super) struct Slot {
