@@ -16,6 +16,18 @@ use std::ops::Range;
 struct Entry {
     path: Vec<String>,
     key: Range<usize>,
+    /// The value, when it is a number (an integer read as f64; `nan` and
+    /// `inf` as written).
+    number: Option<f64>,
+}
+
+/// A number written in the file: where, and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Number {
+    pub path: Vec<String>,
+    pub value: f64,
+    pub line: usize,
+    pub column: usize,
 }
 
 /// The keys of one TOML text, with their spans.
@@ -51,6 +63,19 @@ impl TomlSpans {
         (0..=path.len()).rev().find_map(|n| self.find(&path[..n])).map(|e| line_column(&self.text, e.key.start))
     }
 
+    /// Every number written at a path matching `pattern`, where `*` stands
+    /// for any one key or array index (`["release", "rollback", "*", "max-age-hours"]`).
+    pub fn numbers(&self, pattern: &[&str]) -> Vec<Number> {
+        self.entries
+            .iter()
+            .filter(|e| e.path.len() == pattern.len() && e.path.iter().zip(pattern).all(|(a, b)| *b == "*" || a == b))
+            .filter_map(|e| {
+                let (line, column) = line_column(&self.text, e.key.start);
+                e.number.map(|value| Number { path: e.path.clone(), value, line, column })
+            })
+            .collect()
+    }
+
     /// The keys written directly in the table at `path`, in file order.
     pub fn keys_in(&self, path: &[&str]) -> Vec<&str> {
         let mut keys: Vec<(&Entry, &str)> = self
@@ -67,9 +92,18 @@ impl TomlSpans {
 fn walk_table(table: &toml::de::DeTable<'_>, prefix: &mut Vec<String>, out: &mut Vec<Entry>) {
     for (key, value) in table {
         prefix.push(key.get_ref().to_string());
-        out.push(Entry { path: prefix.clone(), key: key.span() });
+        out.push(Entry { path: prefix.clone(), key: key.span(), number: number(value.get_ref()) });
         walk_value(value.get_ref(), prefix, out);
         prefix.pop();
+    }
+}
+
+fn number(value: &toml::de::DeValue<'_>) -> Option<f64> {
+    match value {
+        toml::de::DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok().map(|v| v as f64),
+        // A `FromStr`-compatible text: `nan` and `inf` as written.
+        toml::de::DeValue::Float(f) => f.as_str().parse().ok(),
+        _ => None,
     }
 }
 
@@ -79,7 +113,7 @@ fn walk_value(value: &toml::de::DeValue<'_>, prefix: &mut Vec<String>, out: &mut
         toml::de::DeValue::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 prefix.push(i.to_string());
-                out.push(Entry { path: prefix.clone(), key: item.span() });
+                out.push(Entry { path: prefix.clone(), key: item.span(), number: number(item.get_ref()) });
                 walk_value(item.get_ref(), prefix, out);
                 prefix.pop();
             }

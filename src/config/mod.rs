@@ -6,6 +6,7 @@
 
 mod fixtures;
 mod gates;
+mod ranges;
 mod sign_offs;
 mod transforms;
 mod waivers;
@@ -297,7 +298,7 @@ impl Config {
         let raw: RawConfig = toml::from_str(&text).map_err(|e| toml_diagnostic(path, &text, &e))?;
         let spans = TomlSpans::parse(&text);
         let at = |key: &[&str], code: Code, message: String| Diagnostic::new(path, code, message).at_key(&spans, key);
-        let mut problems = Vec::new();
+        let mut problems = ranges::problems(path, &spans);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
 
