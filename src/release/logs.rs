@@ -110,16 +110,39 @@ pub enum Population {
     ByVersion(String),
 }
 
-fn parse_ts(v: &serde_json::Value) -> Option<i64> {
-    match v {
+/// Decisions are judged between these instants (2000-01-01 and
+/// 2100-01-01, UTC): a timestamp outside is a unit mistake (microseconds
+/// read as milliseconds land in the year 58,000) or a corrupt line, and
+/// one of them used to stretch the windows over decades of empty time.
+const EARLIEST_MS: i64 = 946_684_800_000;
+const LATEST_MS: i64 = 4_102_444_800_000;
+
+/// Milliseconds since the epoch: RFC 3339, or epoch seconds, or epoch
+/// milliseconds (a number over 1e11). `Err` says why not.
+fn parse_ts(v: &serde_json::Value) -> Result<i64, String> {
+    let ms = match v {
         serde_json::Value::Number(n) => {
-            let x = n.as_f64()?;
+            let x = n.as_f64().unwrap_or(f64::NAN);
             // Seconds unless clearly milliseconds.
-            Some(if x > 1e11 { x as i64 } else { (x * 1000.0) as i64 })
+            let ms = if x > 1e11 { x } else { x * 1000.0 };
+            if !ms.is_finite() || ms.abs() > 1e17 {
+                return Err(format!("`ts` {n} is no time a log can hold"));
+            }
+            ms as i64
         }
-        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis()),
-        _ => None,
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|_| "`ts` must be RFC 3339 or epoch seconds".to_string())?
+            .timestamp_millis(),
+        _ => return Err("`ts` must be RFC 3339 or epoch seconds".into()),
+    };
+    if !(EARLIEST_MS..LATEST_MS).contains(&ms) {
+        let when = chrono::DateTime::from_timestamp_millis(ms)
+            .map_or_else(|| "out of range".to_string(), |d| d.format("%Y-%m-%d").to_string());
+        return Err(format!(
+            "`ts` {v} reads as {when}: outside 2000-01-01 to 2100-01-01 (epoch seconds, milliseconds over 1e11, or RFC 3339; microseconds are not read)"
+        ));
     }
+    Ok(ms)
 }
 
 fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value>) -> bool {
@@ -213,9 +236,7 @@ fn parse_line<'a>(
 ) -> Result<(Entry, Option<Cow<'a, str>>), Diagnostic> {
     let line: Line = serde_json::from_str(l)
         .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
-    let ts_ms = parse_ts(&line.ts).ok_or_else(|| {
-        Diagnostic::new(path, Code::InvalidTimestamp, "`ts` must be RFC 3339 or epoch seconds").at_line(n)
-    })?;
+    let ts_ms = parse_ts(&line.ts).map_err(|why| Diagnostic::new(path, Code::InvalidTimestamp, why).at_line(n))?;
     let error = is_error(&line.error, &line.status);
     let deny = match line.decision.as_ref().map(Text::as_str) {
         Some("block") | Some("deny") => true,
@@ -281,16 +302,31 @@ mod tests {
     /// before labels, tenants, matched rules and costs were parsed.
     /// Fields are borrowed from the line when they can be; a field with an
     /// escape is still read, as the same value.
+    /// Regression (#37): a microsecond timestamp was read as milliseconds
+    /// (the year 58,000), and `release` then walked its windows over the
+    /// decades between: 7.8 GB in 20 s. Such a line is an error at its line.
+    #[test]
+    fn a_timestamp_outside_2000_to_2100_is_an_error_at_its_line() {
+        let log = "{\"ts\":1790000001,\"decision\":\"allow\"}\n{\"ts\":1790000002000000,\"decision\":\"allow\"}\n{\"ts\":\"2100-01-02T00:00:00Z\",\"decision\":\"allow\"}\n{\"ts\":1790000003000,\"decision\":\"allow\"}\n";
+        let mut tenants = Vec::new();
+        let (entries, problems) =
+            parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut tenants, &()).unwrap();
+        assert_eq!(entries.len(), 2, "seconds and milliseconds read");
+        let at: Vec<_> = problems.iter().map(|d| (d.line, d.code)).collect();
+        assert_eq!(at, [(Some(2), Code::InvalidTimestamp), (Some(3), Code::InvalidTimestamp)]);
+        assert!(problems[0].message.contains("outside 2000-01-01 to 2100-01-01"), "{}", problems[0].message);
+    }
+
     #[test]
     fn escaped_and_plain_fields_read_alike() {
-        let log = "{\"ts\":1,\"decision\":\"block\",\"tenant\":\"acme\",\"label\":\"benign\"}\n\
-             {\"ts\":2,\"decision\":\"bl\\u006fck\",\"tenant\":\"ac\\u006de\",\"label\":\"ben\\u0069gn\",\"matched-rule\":null}\n";
+        let log = "{\"ts\":1790000001,\"decision\":\"block\",\"tenant\":\"acme\",\"label\":\"benign\"}\n\
+             {\"ts\":1790000002,\"decision\":\"bl\\u006fck\",\"tenant\":\"ac\\u006de\",\"label\":\"ben\\u0069gn\",\"matched-rule\":null}\n";
         let mut tenants = Vec::new();
         let (entries, problems) =
             parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut tenants, &()).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(tenants, ["acme"]);
-        assert_eq!(entries[0], Entry { ts_ms: 1000, matched: None, ..entries[1] });
+        assert_eq!(entries[0], Entry { ts_ms: 1_790_000_001_000, matched: None, ..entries[1] });
         assert_eq!(entries[1].matched, Some(false));
         assert!(entries[1].deny && entries[1].label == Some(crate::corpus::Label::Benign));
     }
