@@ -204,7 +204,10 @@ pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Pro
     let mut manifest_paths: Vec<&PathBuf> = manifests.values().flatten().map(|m| &m.path).collect();
     manifest_paths.sort();
     for path in manifest_paths {
-        fingerprint.part(path.to_string_lossy().as_bytes());
+        // Relative to the project, as the data files are: how the config's
+        // path was spelled, or where the project sits, must not change the
+        // hash (a resume after `--config /abs/...` was refused for it).
+        fingerprint.part(path.strip_prefix(base).unwrap_or(path).to_string_lossy().as_bytes());
         fingerprint.part(std::fs::read(path).unwrap_or_default().as_slice());
     }
     clock.mark("files");

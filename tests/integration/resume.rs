@@ -182,3 +182,26 @@ fn a_budget_spent_by_retries_stops_the_run_and_resume_finishes_it() {
     assert_eq!(results.len(), 8);
     assert!(results.iter().all(|r| r["error"].is_null() && r["decision"].is_string()), "{results:#?}");
 }
+
+/// Regression (#37): the corpora hash took corpus.toml paths as spelled, so
+/// a run interrupted from the project folder could not be resumed with
+/// `--config /abs/…/gauntlet.toml` ("the corpora changed"), nor after the
+/// folder moved.
+#[test]
+fn resume_works_with_an_absolute_config_and_after_the_folder_moved() {
+    let dir = slow_project("resume-spelling");
+    write(&dir.join("corpora/corpus.toml"), "name = \"cases\"\n");
+    interrupted_run(&dir, 10, |child| child.kill().unwrap());
+    let config = dir.join("gauntlet.toml").canonicalize().unwrap();
+    let elsewhere = repo_root();
+    let resumed = gauntlet(&["run", "--quiet", "--resume", "--config", config.to_str().unwrap()], &elsewhere);
+    assert!(matches!(resumed.code(), Some(0 | 1)), "{}", stderr(&resumed));
+
+    interrupted_run(&dir, 10, |child| child.kill().unwrap());
+    let moved = dir.with_file_name("resume-spelling-moved");
+    let _ = std::fs::remove_dir_all(&moved);
+    std::fs::rename(&dir, &moved).unwrap();
+    let resumed = gauntlet(&["run", "--quiet", "--resume"], &moved);
+    assert!(matches!(resumed.code(), Some(0 | 1)), "{}", stderr(&resumed));
+    assert_eq!(results(&moved).len(), 120);
+}
