@@ -17,6 +17,7 @@ use crate::evaluate::Lane;
 /// `[[transforms.exec]]` process's; returns how many.
 pub fn expand(config_path: &Path, lane: Lane, out: &Path) -> Result<usize, Error> {
     let config = Config::load(config_path)?;
+    super::check_out_file(out)?;
     let transforms = config.transforms.as_ref();
     let plan = transforms.and_then(|t| t.for_lane(lane));
     let processes = transforms.map(|t| t.exec.as_slice()).unwrap_or_default();

@@ -86,6 +86,23 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Erro
 
 /// The reports folder must be writable before any case is replayed; the
 /// error names the `reports` key (or `--out`) rather than a file written late.
+/// An output file named by `--out`, checked before any work: its folder
+/// must take a file (it is written to a temporary file there, then
+/// renamed). A bad path is a usage error naming the option (exit 2), not a
+/// failure after the work is done.
+fn check_out_file(path: &Path) -> Result<(), Error> {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let problem = if path.is_dir() {
+        Some("it is a folder; name a file".to_string())
+    } else {
+        crate::atomic_file::check_writable(folder).err().map(|e| e.to_string())
+    };
+    match problem {
+        Some(why) => Err(Error::Usage(format!("--out {}: cannot write there: {why}", path.display()))),
+        None => Ok(()),
+    }
+}
+
 fn check_reports_dir(dir: &Path, from_flag: bool, config: &crate::config::Config) -> Result<(), Error> {
     match crate::atomic_file::check_writable(dir) {
         Ok(()) => Ok(()),

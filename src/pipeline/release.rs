@@ -298,6 +298,9 @@ fn rfc3339_ms(flag: &str, at: &str) -> Result<i64, Error> {
 /// a Prometheus rules file, written to `out` (then `None`) or returned.
 pub fn prometheus_rules(config: &Path, out: Option<&Path>) -> Result<Option<String>, Error> {
     let config = crate::config::Config::load(config)?;
+    if let Some(path) = out {
+        super::check_out_file(path)?;
+    }
     let rules = crate::release::prometheus::render_rules(&config.release, &config.release.metrics);
     match out {
         Some(path) => write_bytes(path, rules.as_bytes()).map(|()| None),

@@ -137,3 +137,23 @@ fn quiet_hid_why_a_run_failed() {
     assert!(table.contains("verdict: FAIL (blocking: no-attack-passes)"), "{table}");
     assert!(!table.contains("reports:"), "{table}");
 }
+
+/// Regression (#37): an unwritable `corpus expand --out` or `alerts --out`
+/// was exit 3 with the OS message printed twice, after the work was done
+/// (`run --out` already said exit 2). Output paths are checked first.
+#[test]
+fn an_unwritable_out_file_is_a_usage_error_naming_the_option() {
+    let dir = scratch("unwritable-out");
+    copy_tree(&repo_root().join("examples/policy-gate"), &dir);
+    for args in [
+        vec!["alerts", "--format", "prometheus", "--out", "/proc/no-such-dir/rules.yml"],
+        vec!["corpus", "expand", "--out", "/proc/no-such-dir/variants.jsonl"],
+        vec!["alerts", "--format", "prometheus", "--out", "."],
+    ] {
+        let out = gauntlet(&args, &dir);
+        assert_eq!(out.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("--out ") && err.contains("cannot write there"), "{args:?}: {err}");
+        assert_eq!(err.matches("cannot write there").count(), 1, "said once: {err}");
+    }
+}
