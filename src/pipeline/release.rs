@@ -198,6 +198,13 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         None => None,
         Some(at) => {
             let deployed = rfc3339_ms("--deployed-at", at)?;
+            if let Some(last) = canary_entries.last().filter(|e| e.ts_ms < deployed) {
+                // Judging rollback over no decision at all would say nothing.
+                return Err(Error::Usage(format!(
+                    "--deployed-at {at} is after the last decision of the log ({}): no decision of this bundle to judge",
+                    iso(last.ts_ms)
+                )));
+            }
             Some(crate::release::rollback::rollback_check(&canary_entries, deployed, at, &policy.rollback))
         }
     };
@@ -285,7 +292,20 @@ pub(super) fn load_project_sign_offs(
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<crate::release::promotion::SignOff> {
     let rule_ids: Vec<&str> = config.release.signals.rules.iter().map(|r| r.id.as_str()).collect();
-    crate::config::load_sign_offs(&config.base.join(&config.release.promotion.sign_offs), &rule_ids, today, problems)
+    let folder = config.base.join(&config.release.promotion.sign_offs);
+    // A folder written out must exist: a typo must not drop every record
+    // and then blame a missing sign-off (the default may be absent).
+    let key = ["release", "promotion", "sign-offs"];
+    if config.spans.has(&key) && !folder.is_dir() {
+        problems.push(
+            config.key_location(&key).diagnostic(
+                Code::MissingFolder,
+                format!("`sign-offs` names {}, which is not a folder", folder.display()),
+            ),
+        );
+        return Vec::new();
+    }
+    crate::config::load_sign_offs(&folder, &rule_ids, today, problems)
 }
 
 fn rfc3339_ms(flag: &str, at: &str) -> Result<i64, Error> {
@@ -306,4 +326,9 @@ pub fn prometheus_rules(config: &Path, out: Option<&Path>) -> Result<Option<Stri
         Some(path) => write_bytes(path, rules.as_bytes()).map(|()| None),
         None => Ok(Some(rules)),
     }
+}
+
+/// A log time as people read it.
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.to_rfc3339())
 }

@@ -380,3 +380,44 @@ fn promotion_is_blocked_until_two_clear_windows_and_a_sign_off() {
         stderr(&out)
     );
 }
+
+/// Regression (#37): `--deployed-at` after the log's last decision judged
+/// rollback over no decision at all; a `sign-offs` folder misspelled in
+/// `[release.promotion]` dropped every record and the NO-GO then blamed a
+/// missing sign-off. Both are now input errors, from `check` too.
+#[test]
+fn a_deployment_after_the_log_and_a_missing_sign_offs_folder_are_input_errors() {
+    let dir = bundled_copy("release-bad-times");
+    prepare(&dir);
+    let log: String = (0..100).map(|i| log_line(1_790_000_000 + i, "allow", false, 100, "2.0")).collect();
+    write(&dir.join("canary.jsonl"), &log);
+    let out = gauntlet(
+        &[
+            "release",
+            "--decision-log",
+            "canary:canary.jsonl",
+            "--deployed-at",
+            "2027-01-01T00:00:00Z",
+            "--today",
+            "2026-11-22",
+        ],
+        &dir,
+    );
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--deployed-at 2027-01-01T00:00:00Z is after the last decision"), "{}", stderr(&out));
+
+    let config = std::fs::read_to_string(dir.join("gauntlet.toml")).unwrap();
+    write(&dir.join("gauntlet.toml"), &format!("{config}\n[release.promotion]\nsign-offs = \"sign-ofs\"\n"));
+    for args in [
+        vec!["release", "--decision-log", "canary:canary.jsonl", "--today", "2026-11-22"],
+        vec!["check", "--offline", "--today", "2026-11-22"],
+    ] {
+        let out = gauntlet(&args, &dir);
+        assert_eq!(out.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("error[missing-folder]") && stderr(&out).contains("sign-ofs"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
