@@ -114,8 +114,7 @@ impl Diagnostic {
     /// Warnings are reported, recorded in the verdict, and never change the
     /// exit code.
     pub fn as_warning(&self) -> String {
-        let at = Location { path: self.path.clone(), line: self.line, column: self.column };
-        format!("{at}: warning[{}]: {}", self.code, self.message)
+        Warning::from(self).to_string()
     }
 }
 
@@ -128,6 +127,13 @@ pub struct Warning {
     pub location: Location,
     pub code: Code,
     pub message: String,
+}
+
+/// `path:line:col: warning[code]: message`, as `check` prints it.
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: warning[{}]: {}", self.location, self.code, self.message)
+    }
 }
 
 impl From<&Diagnostic> for Warning {

@@ -186,7 +186,7 @@ pub fn judge(
         fixtures: fixture_outcomes,
         golden,
         waivers: WaiverAudit::new(today_text, Some(j.lane), judgement.reports),
-        warnings: facts.warnings.iter().map(render_warning).collect(),
+        warnings: facts.warnings.iter().map(ToString::to_string).collect(),
         diagnostics: facts.warnings,
     })
 }
@@ -281,9 +281,4 @@ fn write_reports(dir: &Path, verdict: &Verdict, stderr: Option<String>, history:
     }
     clock.mark("reports");
     Ok(())
-}
-
-/// `path:line:col: warning[code]: message`, as `check` prints it.
-fn render_warning(w: &crate::errors::Warning) -> String {
-    format!("{}: warning[{}]: {}", w.location, w.code, w.message)
 }
