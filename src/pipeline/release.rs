@@ -246,6 +246,14 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
                 (None, None) => return Err(Error::Usage("--stage needs --stage-started-at or --deployed-at".into())),
             };
             let started_ms = rfc3339_ms(flag, started)?;
+            // Soak is time the evidence covers: a stage said to start before
+            // the log's first decision would count hours nobody watched.
+            if let Some(first) = canary_entries.first().filter(|e| e.ts_ms > started_ms) {
+                return Err(Error::Usage(format!(
+                    "{flag} {started} is before the first decision of the log ({}): give the decision logs from the stage's start, so its soak is evidence",
+                    iso(first.ts_ms)
+                )));
+            }
             let end_ms = canary_entries.last().map_or(started_ms, |e| e.ts_ms);
             let gates = facts.as_ref().map(|f| f.gates.clone()).unwrap_or_default();
             Some(stage_check(&promotion.stages, index, started_ms, started, end_ms, &gates, &signal_states))

@@ -328,6 +328,25 @@ fn evaluate_rule(
     let mut points = Vec::new();
     while at <= last.ts_ms + step {
         let (clo, chi) = in_window(canary, at);
+        // A gap in the log (a quiet night, or one line years off) has no
+        // window worth a point each: every one is not eligible, so they are
+        // counted at once and the next point is the first window holding a
+        // decision again. The cost follows the decisions, not the span.
+        if clo == chi && chi < canary.len() {
+            let empty = (canary[chi].ts_ms - at) / step + 1;
+            if empty > 1 {
+                points.push(SeriesPoint { at_ms: at, value: None });
+                state.not_eligible += empty as u64;
+                (held_since, clear_since) = (None, None);
+                state.firing = false;
+                if state.value.is_some() {
+                    last_status = RuleStatus::NotEligible;
+                }
+                state.clear_windows = 0;
+                at += empty * step;
+                continue;
+            }
+        }
         let (blo, bhi) = if rule.signal.against_baseline() { in_window(baseline, at) } else { (0, 0) };
         let judged = judge_window(&canary[clo..chi], &baseline[blo..bhi], rule.signal, policy.min_decisions, counting);
         points.push(SeriesPoint { at_ms: at, value: judged.as_ref().map(|j| j.value) });
@@ -478,6 +497,32 @@ mod tests {
         assert_eq!((excluded.numerator, excluded.denominator), (20, 180), "errors left out");
         let ninety = at(&CountingPolicy { confidence: 0.90, ..CountingPolicy::default() });
         assert!(ninety.low > default.low && ninety.high < default.high, "a 90% interval is narrower");
+    }
+
+    /// Regression (#37): one line years after the rest made a point every
+    /// minute of the gap (a year-58,000 timestamp never finished; a single
+    /// year-2100 line cost 6 s and 930 MB). The gap's windows are still
+    /// counted as not eligible, all at once.
+    #[test]
+    fn a_gap_of_a_century_costs_nothing_and_resets_the_rule() {
+        const CENTURY: i64 = 100 * 365 * 24 * 60;
+        let mut log = traffic(0, 30, 20, 0.30, None);
+        log.extend(traffic(CENTURY, 30, 20, 0.0, None));
+        let state = fpr_rule(&run(&log), None);
+        assert!(state.fired_at_ms.is_some() && !state.firing, "{state:?}");
+        assert!(state.clear_windows >= 2, "{state:?}");
+        // Every minute of the gap is a window with no decision in it.
+        assert!(state.not_eligible as i64 >= CENTURY - 35, "{}", state.not_eligible);
+        assert!(state.not_eligible as i64 <= CENTURY + 10, "{}", state.not_eligible);
+        assert!(state.series.len() <= SERIES_POINTS);
+        // The skip gives what a point every step gives, on a gap short
+        // enough to walk: a day.
+        let mut day = traffic(0, 30, 20, 0.30, None);
+        day.extend(traffic(24 * 60, 30, 20, 0.0, None));
+        let walked = fpr_rule(&run(&day), None);
+        // Points at minutes 35 to 1440 see an empty window (1406); those at
+        // 34 and 1441 hold one minute, 20 benign decisions, under 30.
+        assert_eq!(walked.not_eligible, 1406 + 2, "{walked:?}");
     }
 
     #[test]

@@ -344,10 +344,12 @@ fn promotion_is_blocked_until_two_clear_windows_and_a_sign_off() {
     // A stage is promoted after its soak: 24 h for canary-10.
     let end = 1_790_000_000 + 80 * 60;
     let started = |hours: i64| chrono::DateTime::from_timestamp(end - hours * 3600, 0).unwrap().to_rfc3339();
+    // Soak counts only time the log covers: it starts at the stage's start.
+    write(&dir.join("staged.jsonl"), &(labelled(end - 26 * 3600, "benign", false, false, "acme") + &log(30)));
     let stage = |hours| {
         release(
             &dir,
-            &["--decision-log", "canary:cleared.jsonl", "--stage", "canary-10", "--stage-started-at", &started(hours)],
+            &["--decision-log", "canary:staged.jsonl", "--stage", "canary-10", "--stage-started-at", &started(hours)],
         )
     };
     let (code, r, stdout) = stage(3);
