@@ -49,10 +49,13 @@ macro_rules! catalogue {
                 "Code".into()
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                // Built as a list first: a literal of every name would pass
+                // the json macro's recursion limit.
+                let names: Vec<&str> = vec![$($name),*];
                 schemars::json_schema!({
                     "description": "A diagnostic code of docs/errors.md.",
                     "type": "string",
-                    "enum": [$($name),*]
+                    "enum": names
                 })
             }
         }
@@ -65,10 +68,11 @@ catalogue! {
     ConflictingLabels = "conflicting-labels": "Warning: the same input is labelled benign in one place and adversarial in another.",
     CreatedInFuture = "created-in-future": "A waiver's `created` date lies after today.",
     DatasetNotFetched = "dataset-not-fetched": "A corpus.toml `[fetch]` dataset is not in the cache, or was never verified and locked: run `gauntlet corpus fetch`.",
-    DuplicateCase = "duplicate-case": "The same case id appears in more than one shard given to `merge`.",
+    DuplicateCase = "duplicate-case": "The same case id appears in more than one shard given to `merge`, or twice in one results.jsonl.",
     DuplicateFixtureCase = "duplicate-fixture-case": "A fixture suite names the same case twice.",
     DuplicateGateId = "duplicate-gate-id": "Two gates share an id; gate ids are unique across gates/*.toml.",
     DuplicateId = "duplicate-id": "Two corpus cases share an id; ids are unique across the run.",
+    DuplicateLog = "duplicate-log": "`gauntlet release` was given the same decision log twice (the same bytes): its decisions would count twice.",
     DuplicateShard = "duplicate-shard": "Two folders given to `merge` hold the same shard.",
     DuplicateSignOff = "duplicate-sign-off": "Two sign-off records name the same incident.",
     DuplicateWaiver = "duplicate-waiver": "Two waivers cover the same target and scope.",
@@ -112,12 +116,13 @@ catalogue! {
     InvalidParquet = "invalid-parquet": "A .parquet corpus file cannot be read (not Parquet, corrupt, or compressed with a codec other than snappy, zstd or gzip).",
     InvalidPattern = "invalid-pattern": "A rule pattern in a rules file, or an http target's `decision-text` regex, is not a valid regular expression.",
     InvalidPointer = "invalid-pointer": "A JSON pointer in the http target's mapping does not start with `/`.",
+    InvalidPrometheusName = "invalid-prometheus-name": "A `[release.metrics]` name is not a Prometheus metric or label name (it is written into PromQL unquoted).",
     InvalidResult = "invalid-result": "A results.jsonl line cannot be read back as a case result.",
     InvalidScope = "invalid-scope": "A waiver's `scope` is not preflight, full or both.",
     InvalidSignOff = "invalid-sign-off": "A sign-off record is missing a field, has an empty one, an unknown key or a date that is not \"YYYY-MM-DD\".",
     InvalidTags = "invalid-tags": "A case's `tags` is not a list of strings.",
     InvalidTemplate = "invalid-template": "The http target's `body` template is not valid.",
-    InvalidTenant = "invalid-tenant": "A tenant id is empty or repeated.",
+    InvalidTenant = "invalid-tenant": "A tenant id is empty, repeated, or (in a decision log) longer than 200 characters.",
     InvalidThreshold = "invalid-threshold": "A threshold is out of range: a gate with neither or both of `max` and `min`, a rate outside [0, 1], or a firewall threshold outside [0, 1].",
     InvalidTimestamp = "invalid-timestamp": "A decision-log `ts` is neither RFC 3339 nor epoch seconds.",
     InvalidToml = "invalid-toml": "The file is not valid TOML, or a key is unknown or of the wrong type.",

@@ -405,6 +405,9 @@ impl Config {
             promotion: r.promotion.clone().unwrap_or(d.promotion),
         };
         release_rules_problems(&release, path, &spans, &mut problems);
+        for (key, message) in release.metrics.problems() {
+            problems.push(at(&["release", "metrics", key], Code::InvalidPrometheusName, message));
+        }
         if !(release.slo_target > 0.0 && release.slo_target < 1.0) {
             let message = "`slo-target` must be in (0, 1), e.g. 0.999".to_string();
             problems.push(at(&["release", "slo-target"], Code::OutOfRange, message));

@@ -66,6 +66,15 @@ const NUMBERS: &[(&[&str], Range, &str)] = &[
     (&["release", "promotion", "clear-windows"], Range::Closed(1.0, ANY), "windows"),
 ];
 
+/// A number as the user likely wrote it: `0`, `-1`, `1e-300`, `NaN`.
+fn shown(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
+    }
+}
+
 /// Every number of the table outside its range, at its key.
 pub(super) fn problems(path: &Path, spans: &TomlSpans) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -77,7 +86,7 @@ pub(super) fn problems(path: &Path, spans: &TomlSpans) -> Vec<Diagnostic> {
                     Diagnostic::new(
                         path,
                         Code::OutOfRange,
-                        format!("`{key}` = {} must be {} ({what})", n.value, range.describe()),
+                        format!("`{key}` = {} must be {} ({what})", shown(n.value), range.describe()),
                     )
                     .at(n.line, n.column),
                 );

@@ -24,6 +24,9 @@ struct RawSignOff {
     version: Option<String>,
 }
 
+/// The keys of a `[[sign-off]]` table, as `RawSignOff` names them.
+const SIGN_OFF_KEYS: &[&str] = &["incident", "owner", "date", "mitigation", "rules", "version"];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -79,6 +82,16 @@ fn parse_one(
         Location::new(path).at_offset(text, offset)
     };
     let header = Location::new(path).at_offset(text, start);
+    // An unknown key is reported at its own line, not at the header.
+    let unknown: Vec<String> =
+        spanned.get_ref().keys().filter(|k| !SIGN_OFF_KEYS.contains(&k.as_str())).cloned().collect();
+    if !unknown.is_empty() {
+        for key in unknown {
+            let message = format!("sign-off: unknown field `{key}`, expected one of {}", SIGN_OFF_KEYS.join(", "));
+            problems.push(at_key(&key).diagnostic(Code::InvalidSignOff, message));
+        }
+        return None;
+    }
     let raw: RawSignOff = match toml::Value::Table(spanned.into_inner()).try_into() {
         Ok(r) => r,
         Err(e) => {

@@ -89,8 +89,19 @@ pub(super) fn validate(
     };
     let templates: Vec<Arc<_>> = match parse_templates(&templates_text) {
         Ok(t) => t.into_iter().map(Arc::new).collect(),
+        // Reported in the templates file itself, where the fix goes.
         Err(e) => {
-            problems.push(at(&["transforms", "templates"], format!("templates: {e}")));
+            let problem = match &raw.templates {
+                Some(file) => {
+                    let d = Diagnostic::new(&base.join(file), Code::UnknownTransform, e.message);
+                    match e.at {
+                        Some((line, column)) => d.at(line, column),
+                        None => d,
+                    }
+                }
+                None => at(&["transforms", "templates"], format!("templates: {}", e.message)),
+            };
+            problems.push(problem);
             return None;
         }
     };

@@ -207,6 +207,9 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// it; returns its hash.
 pub fn verify_cached(base: &Path, manifest: &Path, dataset: &str, spec: &FetchSpec) -> Result<String, Diagnostic> {
     let cached = cached_file(base, dataset, spec);
+    // The lock first: a broken one is a fault in the repository, which
+    // `check` must report, and fetching would not mend it.
+    let expected = expected_hash(manifest, spec)?;
     if !cached.is_file() {
         return Err(Diagnostic::new(
             manifest,
@@ -214,7 +217,7 @@ pub fn verify_cached(base: &Path, manifest: &Path, dataset: &str, spec: &FetchSp
             format!("{} is not in the cache ({}): run `gauntlet corpus fetch`", spec.url, cached.display()),
         ));
     }
-    let Some(expected) = expected_hash(manifest, spec)? else {
+    let Some(expected) = expected else {
         return Err(Diagnostic::new(
             manifest,
             Code::DatasetNotFetched,

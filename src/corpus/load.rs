@@ -148,8 +148,11 @@ pub fn load_corpora_reporting(paths: &[PathBuf], base: &Path, progress: &dyn Pro
             info.sha256 = Some(sha.clone());
         }
         info.files.push(display_path.to_string_lossy().into_owned());
+        // Messages name the file as the user can open it from where they
+        // stand; reports keep `display_path`, relative to the project.
+        let opened = file.strip_prefix(".").unwrap_or(file).to_path_buf();
         let ctx = FileContext {
-            path: Arc::new(display_path.clone()),
+            path: Arc::new(opened),
             mapping,
             strict_keys: manifest.is_none(),
             dataset: Arc::from(dataset_name.as_str()),

@@ -78,8 +78,11 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
         judge_waivers(&waivers, &no_rule_problems, today, &config, &mut problems, &mut Vec::new());
         return Err(Error::Input(problems));
     };
-    if config.transforms.is_some() {
+    if let Some(transforms) = &config.transforms {
         problems.extend(crate::transform::check_ids(&corpus.cases));
+        if !transforms.lanes.is_empty() {
+            problems.extend(crate::transform::variants_already_in_corpus(&corpus.cases, &transforms.plan));
+        }
     }
     let (gate_ids, case_ids) = super::waivers::waivable_ids_of(&config, &gates, &fixtures);
     let refs: Vec<&str> = gate_ids.iter().map(String::as_str).collect();
@@ -89,16 +92,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
     }
     judge_waivers(&waivers, &rule_problems, today, &config, &mut problems, &mut warnings);
     super::release::load_project_sign_offs(&config, today, &mut problems);
-    for (i, stage) in config.release.promotion.stages.iter().enumerate() {
-        for (k, id) in stage.gates.iter().enumerate().filter(|(_, id)| !gate_ids.contains(id)) {
-            let key = ["release", "promotion", "stages", &i.to_string(), "gates", &k.to_string()];
-            problems.push(
-                config
-                    .key_location(&key)
-                    .diagnostic(Code::UnknownGate, format!("stage `{}` requires no gate `{id}`", stage.name)),
-            );
-        }
-    }
+    problems.extend(super::release::unknown_stage_gates(&config, &gate_ids));
     if let Err(Error::Input(unsendable)) = super::plan::check_sendable(target.as_ref(), &corpus.cases) {
         problems.extend(unsendable);
     }

@@ -81,7 +81,19 @@ pub fn plan(config_path: &Path, quiet: bool) -> Result<Plan, Error> {
     match (corpus, target) {
         (Some(corpus), Some(target)) if problems.is_empty() => {
             let mut warnings = corpus.summary.warnings.clone();
+            let chains: Vec<&str> =
+                config.transforms.iter().flat_map(|t| t.plan.chains.iter().map(|(c, _)| c.name.as_str())).collect();
             for gate in &gates {
+                if let Some(t) = gate.filter.transform.as_deref().filter(|t| *t != "*" && !chains.contains(t)) {
+                    warnings.push(gate.defined_at.diagnostic(
+                        Code::UnmatchedFilter,
+                        format!(
+                            "gate `{}`: where transform = \"{t}\" is no chain of [transforms] (chains: {})",
+                            gate.id,
+                            if chains.is_empty() { "none".to_string() } else { chains.join(", ") }
+                        ),
+                    ));
+                }
                 for (key, value) in gate.filter.unmatched(&corpus.cases) {
                     warnings.push(gate.defined_at.diagnostic(
                         Code::UnmatchedFilter,

@@ -150,6 +150,12 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     // minutes of decision logs are read.
     let mut sign_off_problems = Vec::new();
     let sign_offs = load_project_sign_offs(&config, today, &mut sign_off_problems);
+    // A stage requiring a gate that does not exist is a typo in the
+    // config, as `check` says, not a NO-GO.
+    if !config.release.promotion.stages.is_empty() {
+        let (gate_ids, _) = super::waivers::waivable_ids(&config, &mut sign_off_problems);
+        sign_off_problems.extend(unknown_stage_gates(&config, &gate_ids));
+    }
     if !sign_off_problems.is_empty() {
         return Err(Error::Input(sign_off_problems));
     }
@@ -157,6 +163,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     let mut entries = Vec::new();
     let mut tenants = Vec::new();
     let mut problems = Vec::new();
+    let mut seen_logs: Vec<(String, String)> = Vec::new();
     for (i, spec) in opts.decision_logs.iter().enumerate() {
         let (population, path) = match spec.split_once(':') {
             Some(("canary", p)) => (logs::Population::Canary, p),
@@ -170,6 +177,16 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         // Evidence is read here, at the edge; release parses and judges it.
         let bytes =
             std::fs::read(path).map_err(|e| Diagnostic::new(Path::new(path), Code::UnreadableFile, e.to_string()))?;
+        // The same log twice (or a copy of it) would count every decision
+        // twice: halve the error bars, double the volume guards.
+        let digest = sha256_hex(&bytes);
+        if let Some(first) = seen_logs.iter().find(|(d, _)| *d == digest).map(|(_, p)| p) {
+            let message = format!(
+                "this decision log has the same bytes as {first}, given before: its decisions would count twice"
+            );
+            return Err(Diagnostic::new(Path::new(path), Code::DuplicateLog, message).into());
+        }
+        seen_logs.push((digest, path.to_string()));
         let (mut e, mut bad) = with_progress(step, opts.quiet, |progress| {
             logs::parse_log(Path::new(path), bytes, &population, &mut tenants, progress)
         })
@@ -291,6 +308,22 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         crate::report::render_all(v, None, &out_dir, &crate::report::default_history(&out_dir))?;
     }
     Ok(report)
+}
+
+/// Each gate a promotion stage requires that the project does not have.
+pub(super) fn unknown_stage_gates(config: &Config, gate_ids: &[String]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, stage) in config.release.promotion.stages.iter().enumerate() {
+        for (k, id) in stage.gates.iter().enumerate().filter(|(_, id)| !gate_ids.contains(id)) {
+            let key = ["release", "promotion", "stages", &i.to_string(), "gates", &k.to_string()];
+            out.push(
+                config
+                    .key_location(&key)
+                    .diagnostic(Code::UnknownGate, format!("stage `{}` requires no gate `{id}`", stage.name)),
+            );
+        }
+    }
+    out
 }
 
 /// The project's sign-off records, every problem added to `problems`.

@@ -13,7 +13,7 @@ use crate::evaluate::{audit_waivers_only, check_waiver_rules, FixtureSuite, Gate
 use crate::report::WaiverAudit;
 
 /// Gate ids and fixture case ids a waiver may name, known without a run.
-fn waivable_ids(config: &Config, problems: &mut Vec<Diagnostic>) -> (Vec<String>, Vec<String>) {
+pub(super) fn waivable_ids(config: &Config, problems: &mut Vec<Diagnostic>) -> (Vec<String>, Vec<String>) {
     let gates = load_gates(&config.gates, problems);
     let suites = load_fixtures(&config.fixtures, problems);
     waivable_ids_of(config, &gates, &suites)

@@ -234,6 +234,11 @@ fn parse_line<'a>(
     n: usize,
     l: &'a str,
 ) -> Result<(Entry, Option<Cow<'a, str>>), Diagnostic> {
+    if !l.trim_start().starts_with('{') {
+        // serde would name the first value it met ("invalid type: integer").
+        let message = "a decision-log line must be one JSON object: one decision per line";
+        return Err(Diagnostic::new(path, Code::InvalidLogLine, message).at_line(n));
+    }
     let line: Line = serde_json::from_str(l)
         .map_err(|e| Diagnostic::new(path, Code::InvalidLogLine, e.to_string()).at(n, e.column()))?;
     let ts_ms = parse_ts(&line.ts).map_err(|why| Diagnostic::new(path, Code::InvalidTimestamp, why).at_line(n))?;
@@ -245,7 +250,7 @@ fn parse_line<'a>(
             return Err(Diagnostic::new(
                 path,
                 Code::InvalidDecision,
-                format!("decision `{other}` is not allow, block or require_approval"),
+                format!("decision `{}` is not allow, block or require_approval", shown(other)),
             )
             .at_line(n))
         }
@@ -266,7 +271,7 @@ fn parse_line<'a>(
             return Err(Diagnostic::new(
                 path,
                 Code::InvalidLabel,
-                format!("label `{other}` is neither benign nor adversarial"),
+                format!("label `{}` is neither benign nor adversarial", shown(other)),
             )
             .at_line(n))
         }
@@ -291,7 +296,23 @@ fn parse_line<'a>(
         matched,
         cost,
     };
+    if let Some(t) = line.tenant.as_ref().filter(|t| t.0.is_empty() || t.0.chars().nth(MAX_TENANT_CHARS).is_some()) {
+        // A tenant is a name every report repeats: one 50 MB name made each
+        // report 200 MB. Cutting it short could merge two tenants.
+        let message = format!("tenant `{}` is empty or longer than {MAX_TENANT_CHARS} characters", shown(&t.0));
+        return Err(Diagnostic::new(path, Code::InvalidTenant, message).at_line(n));
+    }
     Ok((entry, line.tenant.map(|t| t.0)))
+}
+
+/// The longest tenant name a decision log may give.
+pub const MAX_TENANT_CHARS: usize = 200;
+
+/// A value from the log as an error message shows it: escaped, and cut
+/// short, since a line may be megabytes of one string.
+fn shown(s: &str) -> String {
+    let (head, cut) = crate::text::truncate_chars(s, 60);
+    format!("{}{}", head.escape_debug(), if cut { "…" } else { "" })
 }
 
 #[cfg(test)]

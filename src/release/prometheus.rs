@@ -66,6 +66,55 @@ impl Default for MetricNames {
     }
 }
 
+impl MetricNames {
+    /// Each name that is not one in Prometheus's grammar, by its key: it is
+    /// written unquoted into PromQL inside YAML, so a stray character (a
+    /// newline, a brace) would change or inject a rule. Track values are
+    /// quoted and escaped, so any text is fine there.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let metric = |s: &str| {
+            let mut chars = s.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        };
+        let label = |s: &str| {
+            let mut chars = s.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with("__")
+        };
+        let metrics = [
+            ("false-positives", &self.false_positives),
+            ("benign-requests", &self.benign_requests),
+            ("attack-successes", &self.attack_successes),
+            ("adversarial-requests", &self.adversarial_requests),
+            ("errors", &self.errors),
+            ("requests", &self.requests),
+            ("unmatched-requests", &self.unmatched_requests),
+            ("denied-requests", &self.denied_requests),
+            ("cost", &self.cost),
+        ];
+        let labels = [("tenant-label", &self.tenant_label), ("track-label", &self.track_label)];
+        let mut out = Vec::new();
+        for (key, name) in metrics.into_iter().filter(|(_, n)| !metric(n)) {
+            out.push((
+                key,
+                format!("`{}` is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", name.escape_debug()),
+            ));
+        }
+        for (key, name) in labels.into_iter().filter(|(_, n)| !label(n)) {
+            out.push((
+                key,
+                format!(
+                    "`{}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        out
+    }
+}
+
 /// `fpr-high` → `GauntletFprHigh`.
 fn alert_name(id: &str) -> String {
     let mut out = String::from("Gauntlet");

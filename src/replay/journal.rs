@@ -115,6 +115,12 @@ struct Header {
 struct Entry {
     round: u32,
     case: usize,
+    /// This line replaces an outcome the run already journaled for the
+    /// case (a target may re-report one, e.g. an answer after a timeout).
+    /// Without it a repeated case is an error: a journal edited or
+    /// concatenated by hand must not decide by whichever line came last.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    revises: bool,
     decision: Option<Decision>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<CaseError>,
@@ -131,10 +137,11 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(round: u32, case: usize, o: &Outcome) -> Entry {
+    fn new(round: u32, case: usize, revises: bool, o: &Outcome) -> Entry {
         Entry {
             round,
             case,
+            revises,
             decision: o.decision.as_ref().ok().copied(),
             error: o.decision.as_ref().err().cloned(),
             score: o.score,
@@ -181,6 +188,13 @@ pub struct Journal {
     out: Mutex<(std::io::BufWriter<std::fs::File>, Instant)>,
     /// Outcomes already recorded, per round and case.
     recorded: Vec<Vec<Option<Outcome>>>,
+    /// Which (round, case) has a line in the file, so a second one is
+    /// marked as a revision.
+    written: Vec<Vec<std::sync::atomic::AtomicBool>>,
+}
+
+fn written_flags(recorded: &[Vec<Option<Outcome>>]) -> Vec<Vec<std::sync::atomic::AtomicBool>> {
+    recorded.iter().map(|r| r.iter().map(|o| std::sync::atomic::AtomicBool::new(o.is_some())).collect()).collect()
 }
 
 impl Journal {
@@ -194,11 +208,9 @@ impl Journal {
         let header = Header { gauntlet_journal: FORMAT, key: key.clone() };
         serde_json::to_writer(&mut out, &header).expect("header serialises");
         out.write_all(b"\n").and_then(|_| out.flush()).map_err(|e| Error::io(path, e))?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            out: Mutex::new((out, Instant::now())),
-            recorded: vec![vec![None; cases]; repeat.max(1) as usize],
-        })
+        let recorded = vec![vec![None; cases]; repeat.max(1) as usize];
+        let written = written_flags(&recorded);
+        Ok(Journal { path: path.to_path_buf(), out: Mutex::new((out, Instant::now())), recorded, written })
     }
 
     /// The journal of an interrupted run with this key, its outcomes loaded.
@@ -242,9 +254,15 @@ impl Journal {
         for (i, line) in lines {
             let entry =
                 serde_json::from_slice::<Entry>(line).map_err(|e| bad(i + 1, format!("unreadable outcome: {e}")))?;
-            let (round, case) = (entry.round as usize, entry.case);
+            let (round, case, revises) = (entry.round as usize, entry.case, entry.revises);
             let slot = recorded.get_mut(round).and_then(|r| r.get_mut(case));
             match (slot, entry.into_outcome()) {
+                (Some(slot), Some(_)) if slot.is_some() && !revises => {
+                    return Err(bad(
+                        i + 1,
+                        format!("case {case} of round {round} is journaled twice (the second line is not marked `revises`): the journal was edited or joined; run without --resume to start over"),
+                    ))
+                }
                 (Some(slot), Some(outcome)) => *slot = Some(outcome),
                 _ => return Err(bad(i + 1, format!("no case {case} in round {round}, or no decision nor error"))),
             }
@@ -255,7 +273,8 @@ impl Journal {
         let mut file = file;
         std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
         let out = std::io::BufWriter::new(file);
-        Ok(Journal { path: path.to_path_buf(), out: Mutex::new((out, Instant::now())), recorded })
+        let written = written_flags(&recorded);
+        Ok(Journal { path: path.to_path_buf(), out: Mutex::new((out, Instant::now())), recorded, written })
     }
 
     pub fn path(&self) -> &Path {
@@ -273,7 +292,8 @@ impl Journal {
     }
 
     fn append(&self, round: u32, case: usize, outcome: &Outcome) {
-        let mut line = serde_json::to_vec(&Entry::new(round, case, outcome)).expect("entry serialises");
+        let revises = self.written[round as usize][case].swap(true, std::sync::atomic::Ordering::Relaxed);
+        let mut line = serde_json::to_vec(&Entry::new(round, case, revises, outcome)).expect("entry serialises");
         line.push(b'\n');
         let mut out = self.out.lock().expect("journal lock");
         // A journal that cannot be written only costs the resume: the run
@@ -497,6 +517,31 @@ mod tests {
         resumed.flush().unwrap();
         drop(resumed);
         assert_eq!(Journal::resume(&path, &key("a"), 3, 1).unwrap().recorded_count(), 3);
+    }
+
+    /// Regression (#37): a journal holding the same case twice (the second
+    /// changed, as by an edit or two journals joined) resumed with the later
+    /// line winning, and a golden gate flipped.
+    #[test]
+    fn a_case_journaled_twice_is_an_error_unless_marked_as_a_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let journal = Journal::create(&path, &key("a"), 2, 1).unwrap();
+        journal.append(0, 0, &outcome(Ok(Decision::Block)));
+        // The run itself re-reports case 0: the line says it revises.
+        journal.append(0, 0, &outcome(Ok(Decision::Allow)));
+        journal.flush().unwrap();
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().nth(2).unwrap().contains("\"revises\":true"), "{text}");
+        let mut resumed = Journal::resume(&path, &key("a"), 2, 1).unwrap();
+        assert_eq!(resumed.take_round(0)[0], Some(outcome(Ok(Decision::Allow))));
+        drop(resumed);
+        // The same line pasted in again, unmarked: refused at its line.
+        let first = text.lines().nth(1).unwrap().to_string();
+        std::fs::write(&path, format!("{text}{first}\n")).unwrap();
+        let err = Journal::resume(&path, &key("a"), 2, 1).err().unwrap().to_string();
+        assert!(err.contains("j.jsonl:4") && err.contains("journaled twice"), "{err}");
     }
 
     #[test]

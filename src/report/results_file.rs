@@ -142,9 +142,19 @@ pub fn read_results(path: &Path, progress: &dyn crate::progress::Progress) -> Re
     });
     let mut results = Vec::with_capacity(parsed.len());
     let mut problems = Vec::new();
-    for p in parsed {
+    // A case twice (two files joined by hand) would count twice in `diff`
+    // and `merge`, or let the later line decide.
+    let mut first_line: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (p, &(line, _)) in parsed.into_iter().zip(&lines) {
         match p {
-            Ok(r) => results.push(r),
+            Ok(r) => {
+                if let Some(first) = first_line.insert(r.id.clone(), line) {
+                    let message =
+                        format!("case `{}` is here a second time (first at line {first})", r.id.escape_debug());
+                    problems.push(Diagnostic::new(path, Code::DuplicateCase, message).at_line(line));
+                }
+                results.push(r);
+            }
             Err(d) => problems.push(d),
         }
     }

@@ -125,7 +125,16 @@ impl Chain {
                 return Err("`split-turns` can appear once in a chain".into());
             }
         }
-        Ok(Chain { name: name.split('+').map(str::trim).collect::<Vec<_>>().join("+"), steps })
+        let chain = Chain { name: name.split('+').map(str::trim).collect::<Vec<_>>().join("+"), steps };
+        if chain.egress_only() && chain.steps.iter().any(|s| matches!(s, Step::SplitTurns)) {
+            // Egress steps apply to egress cases only, and `split-turns` to
+            // prompts only: the chain would make nothing, without a word.
+            return Err(format!(
+                "`{}` can never make a variant: `split-turns` applies to prompts, the other steps to egress cases only",
+                chain.name
+            ));
+        }
+        Ok(chain)
     }
 
     fn egress_only(&self) -> bool {
@@ -262,16 +271,11 @@ pub fn variants(cases: &[Case], plan: &TransformPlan) -> Result<Vec<Case>, Vec<D
 /// [`variants`] appended to `cases` itself: a run's case list grows once,
 /// to its final size, rather than holding the variants twice while they
 /// are moved across (a million of them at 232 bytes each).
-pub fn append_variants(cases: &mut Vec<Case>, plan: &TransformPlan) -> Result<(), Vec<Diagnostic>> {
-    use rayon::prelude::*;
-    let bad = check_ids(cases);
-    if !bad.is_empty() {
-        return Err(bad);
-    }
-    // Materialised variants (`corpus expand`) are not transformed again.
+/// For each chain, the originals it makes a variant of. Materialised
+/// variants (`corpus expand`) are not transformed again.
+fn pick_originals(cases: &[Case], plan: &TransformPlan) -> Vec<Vec<usize>> {
     let originals: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].transform.is_none()).collect();
-    let picks: Vec<Vec<usize>> = plan
-        .chains
+    plan.chains
         .iter()
         .map(|(chain, labels)| {
             let c = |&i: &usize| labels.contains(&cases[i].label) && chain.applies_to(&cases[i]);
@@ -288,7 +292,52 @@ pub fn append_variants(cases: &mut Vec<Case>, plan: &TransformPlan) -> Result<()
             keep.sort_unstable();
             keep
         })
-        .collect();
+        .collect()
+}
+
+/// A corpus written by `corpus expand` replayed with `[transforms]` still
+/// on would hold every variant twice, under the same id: each such case,
+/// at its file:line.
+fn made_twice(cases: &[Case], plan: &TransformPlan, picks: &[Vec<usize>]) -> Vec<Diagnostic> {
+    let materialised: std::collections::HashMap<&str, usize> =
+        (0..cases.len()).filter(|&i| cases[i].transform.is_some()).map(|i| (cases[i].id.as_str(), i)).collect();
+    if materialised.is_empty() {
+        return Vec::new();
+    }
+    plan.chains
+        .iter()
+        .zip(picks)
+        .flat_map(|((chain, _), picked)| picked.iter().map(move |&i| format!("{}#{}", cases[i].id, chain.name)))
+        .filter_map(|id| materialised.get(id.as_str()).copied())
+        .take(crate::errors::DIAGNOSTIC_CAP)
+        .map(|i| {
+            let c = &cases[i];
+            Diagnostic::new(
+                c.origin.path.as_ref(),
+                Code::DuplicateId,
+                format!("variant `{}` is in the corpus and made again by [transforms]: replay an expanded corpus with [transforms] off for this lane, or drop the file", c.id),
+            )
+            .at_line(c.origin.line)
+        })
+        .collect()
+}
+
+/// [`made_twice`] for `gauntlet check`, which makes no variant.
+pub fn variants_already_in_corpus(cases: &[Case], plan: &TransformPlan) -> Vec<Diagnostic> {
+    made_twice(cases, plan, &pick_originals(cases, plan))
+}
+
+pub fn append_variants(cases: &mut Vec<Case>, plan: &TransformPlan) -> Result<(), Vec<Diagnostic>> {
+    use rayon::prelude::*;
+    let bad = check_ids(cases);
+    if !bad.is_empty() {
+        return Err(bad);
+    }
+    let picks = pick_originals(cases, plan);
+    let twice = made_twice(cases, plan, &picks);
+    if !twice.is_empty() {
+        return Err(twice);
+    }
     cases.reserve_exact(picks.iter().map(Vec::len).sum());
     for ((chain, _), picked) in plan.chains.iter().zip(picks) {
         let transform: Arc<str> = Arc::from(chain.name.as_str());

@@ -30,15 +30,42 @@ struct TemplateFile {
     template: Vec<Template>,
 }
 
-/// Parses a templates file; the message names the problem for a diagnostic.
-pub fn parse_templates(text: &str) -> Result<Vec<Template>, String> {
-    let file: TemplateFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    for t in &file.template {
-        if t.texts.is_empty() || t.texts.iter().any(|x| !x.contains("{text}")) {
-            return Err(format!("template `{}`: every text needs `{{text}}`", t.name));
-        }
-        if t.name.contains('+') || t.name.contains('#') || t.name.is_empty() {
-            return Err(format!("template `{}`: a name cannot be empty or hold `+` or `#`", t.name));
+/// What is wrong in a templates file, and where (1-based line and column)
+/// when the parser or the key knows it.
+#[derive(Debug)]
+pub struct TemplatesProblem {
+    pub message: String,
+    pub at: Option<(usize, usize)>,
+}
+
+/// Parses a templates file.
+pub fn parse_templates(text: &str) -> Result<Vec<Template>, TemplatesProblem> {
+    let file: TemplateFile = toml::from_str(text).map_err(|e| TemplatesProblem {
+        message: e.message().to_string(),
+        at: e.span().map(|s| crate::toml_spans::line_column(text, s.start)),
+    })?;
+    let spans = crate::toml_spans::TomlSpans::parse(text);
+    for (i, t) in file.template.iter().enumerate() {
+        let at = |key: &str| {
+            spans.locate(&["template", &i.to_string(), key]).or_else(|| spans.locate(&["template", &i.to_string()]))
+        };
+        let problem = if t.texts.is_empty() {
+            Some((
+                "texts",
+                format!("template `{}` has no text: `texts` needs at least one, each holding `{{text}}`", t.name),
+            ))
+        } else if let Some(x) = t.texts.iter().position(|x| !x.contains("{text}")) {
+            Some((
+                "texts",
+                format!("template `{}`: text {} has no `{{text}}`, where the case's text goes", t.name, x + 1),
+            ))
+        } else if t.name.contains('+') || t.name.contains('#') || t.name.is_empty() {
+            Some(("name", format!("template `{}`: a name cannot be empty or hold `+` or `#`", t.name)))
+        } else {
+            None
+        };
+        if let Some((key, message)) = problem {
+            return Err(TemplatesProblem { message, at: at(key) });
         }
     }
     Ok(file.template)

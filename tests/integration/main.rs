@@ -4,6 +4,7 @@
 mod helpers;
 
 mod architecture;
+mod bad_input_round_three;
 mod calibration;
 mod check;
 mod corpus_errors;

@@ -153,17 +153,24 @@ fn resume_is_refused_when_an_input_changed_or_nothing_was_interrupted() {
     assert!(stderr(&refused).contains("built-in target"), "{}", stderr(&refused));
 }
 
+/// An http project whose gate answers each case with a 500 once, then
+/// for real, under `max-requests = 12`: a run of it stops mid-way.
+fn flaky_project_with_a_budget(name: &str) -> (crate::targets::Server, PathBuf) {
+    let server = python_gate("flaky500");
+    let dir = crate::targets::http_project(
+        name,
+        &format!("url = \"{}/check\"\n{}\nconcurrency = 1\nmax-requests = 12", server.url, crate::targets::ADAPTED),
+    );
+    (server, dir)
+}
+
 /// Every case fails once with a 500 before it is answered, so the run needs
 /// twice the requests its plan counts: with `max-requests = 12` (the plan
 /// is 8 cases + the probe + one warm-up = 10) it stops mid-way, exit 3, and
 /// the resumed run (a fresh budget, for the cases left) finishes.
 #[test]
 fn a_budget_spent_by_retries_stops_the_run_and_resume_finishes_it() {
-    let server = python_gate("flaky500");
-    let dir = crate::targets::http_project(
-        "resume-budget",
-        &format!("url = \"{}/check\"\n{}\nconcurrency = 1\nmax-requests = 12", server.url, crate::targets::ADAPTED),
-    );
+    let (_server, dir) = flaky_project_with_a_budget("resume-budget");
     let dry = gauntlet(&["run", "--dry-run"], &dir);
     assert_eq!(dry.code(), Some(0));
     assert!(stdout(&dry).contains("dry run: 10 requests"), "{}", stdout(&dry));
@@ -204,4 +211,27 @@ fn resume_works_with_an_absolute_config_and_after_the_folder_moved() {
     let resumed = gauntlet(&["run", "--quiet", "--resume"], &moved);
     assert!(matches!(resumed.code(), Some(0 | 1)), "{}", stderr(&resumed));
     assert_eq!(results(&moved).len(), 120);
+}
+
+/// Regression (#37): a journal with the same case twice (the second line
+/// changed by hand) resumed with the later line winning, and a golden gate
+/// flipped. Only a line the run itself marked as a revision may repeat.
+#[test]
+fn a_journal_with_a_case_pasted_twice_is_refused_at_its_line() {
+    let (_server, dir) = flaky_project_with_a_budget("resume-duplicate");
+    let stopped = gauntlet(&["run", "--quiet"], &dir);
+    assert_eq!(stopped.code(), Some(3), "{}", stderr(&stopped));
+    let mut text = lines(&journal(&dir));
+    assert!(text.len() >= 2, "{text:?}");
+    let flipped = text[1].replace("\"allow\"", "\"block\"");
+    text.push(flipped);
+    write(&journal(&dir), &(text.join("\n") + "\n"));
+    let resumed = gauntlet(&["run", "--quiet", "--resume"], &dir);
+    assert_eq!(resumed.code(), Some(2), "{}", stderr(&resumed));
+    let err = stderr(&resumed);
+    assert!(
+        err.contains(&format!("journal-full.jsonl:{}: error[unreadable-journal]", text.len()))
+            && err.contains("journaled twice"),
+        "{err}"
+    );
 }
