@@ -11,6 +11,8 @@ use gauntlet::pipeline::{run, RunOptions};
 
 #[path = "pipeline/load_parquet.rs"]
 mod load_parquet;
+#[path = "pipeline/open_loop.rs"]
+mod open_loop;
 #[path = "pipeline/parquet_file.rs"]
 mod parquet_file;
 #[path = "pipeline/rate.rs"]
@@ -637,6 +639,9 @@ fn main() {
     }
     if wanted("rate") {
         rate::bench_rate_limit();
+    }
+    if wanted("open_loop") {
+        open_loop::bench_open_loop();
     }
     if wanted("calibrate") {
         bench_calibrate(n);

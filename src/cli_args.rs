@@ -22,6 +22,35 @@ pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
 }
 
+/// `M/N` (or `hash:M/N`, as for `run`): runner M of N.
+pub fn parse_runner(s: &str) -> Result<Partition, String> {
+    if s.starts_with("hash:") {
+        s.parse()
+    } else {
+        format!("hash:{s}").parse().map_err(|_| format!("`{s}`: expected M/N, e.g. 1/4"))
+    }
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, `1.5s`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.trim().parse().map_err(|_| format!("`{s}` is not a duration such as 30s or 500ms"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("`{s}`: the unit is one of ms, s, m, h")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 7.0 * 86_400.0) {
+        return Err(format!("`{s}` must be positive and at most a week"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Replay the corpora through the target and judge the gates.
@@ -146,6 +175,11 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Latency under load: the cases at a fixed arrival rate (open loop),
+    /// latency from each request's intended send time, answers compared
+    /// with the same cases at rest; or, with --find-rate, the highest rate
+    /// within bounds. Writes load.json.
+    Load(LoadArgs),
     /// Release readiness: one GO / NO-GO from verdict, waivers, fixtures, calibration and decision logs.
     Release {
         #[arg(long, default_value = "gauntlet.toml")]
@@ -382,5 +416,73 @@ pub struct HistoryArgs {
 impl From<HistoryArgs> for gauntlet::pipeline::History {
     fn from(a: HistoryArgs) -> Self {
         gauntlet::pipeline::History { path: a.history, record: a.record }
+    }
+}
+
+/// `gauntlet load`'s options.
+#[derive(clap::Args)]
+pub struct LoadArgs {
+    #[arg(long, default_value = "gauntlet.toml")]
+    pub config: PathBuf,
+    /// Requests per second (default `[load] rate`, else 100).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long: `30s`, `500ms`, `2m` (default `[load] duration-seconds`, else 30 s).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    #[arg(long, value_enum)]
+    pub arrivals: Option<gauntlet::load::Arrivals>,
+    /// Requests in flight at most (default: the target's `concurrency`; the cores for the built-in target).
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Seed of the case order and of Poisson arrivals.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, value_enum, default_value = "full")]
+    pub lane: Lane,
+    /// Write load.json here instead of the config's reports folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// This runner's share, M/N: it sends rate/N, its schedule offset
+    /// so the runners interleave; `gauntlet merge` adds their histograms.
+    #[arg(long, value_parser = parse_runner)]
+    pub partition: Option<Partition>,
+    /// Search the highest rate whose corrected p99 and error rate stay
+    /// within --max-p99 and --max-error-rate: doubling, then bisection.
+    #[arg(long)]
+    pub find_rate: bool,
+    #[arg(long, value_parser = parse_duration)]
+    pub max_p99: Option<std::time::Duration>,
+    #[arg(long)]
+    pub max_error_rate: Option<f64>,
+    /// How long each --find-rate step runs (default `[load] step-seconds`, else 10 s).
+    #[arg(long, value_parser = parse_duration)]
+    pub step: Option<std::time::Duration>,
+    /// The rate --find-rate starts doubling from (default `[load] start-rate`, else 10/s).
+    #[arg(long)]
+    pub start_rate: Option<f64>,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl From<LoadArgs> for gauntlet::pipeline::LoadOptions {
+    fn from(a: LoadArgs) -> Self {
+        gauntlet::pipeline::LoadOptions {
+            config: a.config,
+            lane: a.lane,
+            out: a.out,
+            quiet: a.quiet,
+            rate: a.rate,
+            duration: a.duration,
+            arrivals: a.arrivals,
+            max_in_flight: a.max_in_flight,
+            seed: a.seed,
+            partition: a.partition,
+            find_rate: a.find_rate,
+            max_p99: a.max_p99,
+            max_error_rate: a.max_error_rate,
+            step: a.step,
+            start_rate: a.start_rate,
+        }
     }
 }

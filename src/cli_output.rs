@@ -27,6 +27,21 @@ pub fn print_run(output: &RunOutput, quiet: bool) -> Outcome {
     output.verdict.outcome()
 }
 
+/// GO, NO-GO or ROLLBACK, and each blocking reason with its evidence.
+pub fn print_release(r: &gauntlet::release::ReleaseReport) -> Outcome {
+    out!("{}", r.decision);
+    for b in &r.blocking {
+        out!("  {}: {} (evidence: {})", terminal_safe(&b.check), terminal_safe(&b.message), terminal_safe(&b.evidence));
+    }
+    r.outcome()
+}
+
+/// The load run's table, gates and fail-open finding.
+pub fn print_load(r: &gauntlet::load::LoadReport) -> Outcome {
+    out_raw!("{}", gauntlet::report::load::render_terminal(r));
+    r.outcome()
+}
+
 fn config_dir(config: &Path) -> &Path {
     config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }

@@ -110,6 +110,7 @@ catalogue! {
     InvalidInput = "invalid-input": "A case's `input` is neither a string nor a JSON object.",
     InvalidJson = "invalid-json": "A JSONL line is not valid JSON.",
     InvalidLabel = "invalid-label": "A label is not benign or adversarial (after the manifest's `label-map`).",
+    InvalidLoad = "invalid-load": "A load.json given to `merge` cannot be read as a gauntlet load report.",
     InvalidLock = "invalid-lock": "corpus.lock cannot be read, or it was written for another URL than `[fetch] url`.",
     InvalidLogLine = "invalid-log-line": "A decision-log line cannot be read (not JSON, or a field of the wrong type).",
     InvalidMessages = "invalid-messages": "`messages` is not a non-empty list of {role, content}.",
@@ -175,6 +176,7 @@ catalogue! {
     UnwaivableGate = "unwaivable-gate": "A waiver names a gate that cannot be waived (waiver-lifecycle).",
     UnwritableReports = "unwritable-reports": "The reports folder cannot be created or written.",
     WaiverTooLong = "waiver-too-long": "A waiver runs longer than the project's `max-days` (at most 30).",
+    WhereNotForMetric = "where-not-for-metric": "A gate's `where` narrows the cases, but its metric (`load-*`) is judged over a whole load run.",
     WrongType = "wrong-type": "A key holds a value of the wrong type (a number where text is expected).",
 }
 

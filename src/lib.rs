@@ -29,6 +29,7 @@ pub mod golden_file;
 pub mod hashing;
 pub mod init;
 pub mod json_string;
+pub mod load;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;

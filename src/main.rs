@@ -81,6 +81,7 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
             }
             Ok(c.outcome())
         }
+        Command::Load(args) => Ok(cli_output::print_load(&pipeline::load(&args.into())?)),
         Command::Release { config, version, decision_log, deployed_at, stage, stage_started_at, today, out, quiet } => {
             let r = pipeline::release(&pipeline::ReleaseOptions {
                 config,
@@ -93,16 +94,7 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
                 out_dir: out,
                 quiet,
             })?;
-            out!("{}", r.decision);
-            for b in &r.blocking {
-                out!(
-                    "  {}: {} (evidence: {})",
-                    terminal_safe(&b.check),
-                    terminal_safe(&b.message),
-                    terminal_safe(&b.evidence)
-                );
-            }
-            Ok(r.outcome())
+            Ok(cli_output::print_release(&r))
         }
         Command::Check { config, format, offline, today, quiet } => {
             let report = pipeline::check(&pipeline::CheckOptions { config: config.clone(), offline, today, quiet })?;
@@ -150,6 +142,10 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
             Ok(Outcome::Pass)
         }
         Command::Merge { shards, config, format, out, today, quiet, history } => {
+            // Runners of `gauntlet load --partition` leave load.json, not a verdict.
+            if shards.iter().all(|d| d.join("load.json").is_file() && !d.join("verdict.json").exists()) {
+                return Ok(cli_output::print_load(&pipeline::merge_load(&shards, &config, out.as_deref())?));
+            }
             let output = pipeline::merge(&shards, &config, out.as_deref(), today, &history.into(), quiet)?;
             if format == OutputFormat::Github {
                 annotations.extend(cli_output::run_annotations(&output, &config));

@@ -125,6 +125,16 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
                 problems
                     .push(here(Code::InvalidThreshold, format!("gate `{}`: threshold must not be negative", raw.id)));
             }
+            if raw.metric.is_load() && !raw.filter.is_empty() {
+                problems.push(here(
+                    Code::WhereNotForMetric,
+                    format!(
+                        "gate `{}`: `{}` is judged over the whole load run; `where` cannot narrow it",
+                        raw.id,
+                        raw.metric.as_str()
+                    ),
+                ));
+            }
             if raw.lanes.is_empty() {
                 problems.push(here(Code::EmptyLanes, format!("gate `{}` runs in no lane", raw.id)));
             }

@@ -65,6 +65,8 @@ struct RawConfig {
     release: RawRelease,
     #[serde(default)]
     transforms: transforms::RawTransforms,
+    #[serde(default)]
+    load: crate::load::LoadSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,6 +231,8 @@ pub struct Config {
     pub costs: CostWeights,
     /// `[transforms]`, when it applies any.
     pub transforms: Option<TransformConfig>,
+    /// `[load]`: defaults for `gauntlet load`.
+    pub load: crate::load::LoadSettings,
 }
 
 /// Keys of `[target]` that apply to every kind.
@@ -469,6 +473,7 @@ impl Config {
         let resolve = |p: &str| base.join(p);
         Ok(Config {
             transforms,
+            load: raw.load,
             corpora: raw.run.corpora.iter().map(|p| resolve(p)).collect(),
             gates: resolve(&raw.run.gates),
             waivers: resolve(raw.run.waivers.as_deref().unwrap_or("waivers")),

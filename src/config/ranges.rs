@@ -64,6 +64,13 @@ const NUMBERS: &[(&[&str], Range, &str)] = &[
     (&["release", "rollback", "*", "max-age-hours"], Range::AboveUpTo(0.0, 8760.0), "hours since deployment"),
     (&["release", "rollback", "*", "error-rate-above"], Range::Closed(0.0, 1.0), "a rate"),
     (&["release", "promotion", "clear-windows"], Range::Closed(1.0, ANY), "windows"),
+    (&["load", "rate"], Range::Closed(0.001, 1e6), "requests per second"),
+    (&["load", "duration-seconds"], Range::Closed(0.1, 86_400.0), "seconds"),
+    (&["load", "max-in-flight"], Range::Closed(1.0, 100_000.0), "requests at once"),
+    (&["load", "max-p99-ms"], Range::AboveUpTo(0.0, 3_600_000.0), "milliseconds"),
+    (&["load", "max-error-rate"], Range::Closed(0.0, 1.0), "a rate"),
+    (&["load", "step-seconds"], Range::Closed(0.1, 3600.0), "seconds"),
+    (&["load", "start-rate"], Range::Closed(0.001, 1e6), "requests per second"),
 ];
 
 /// A number as the user likely wrote it: `0`, `-1`, `1e-300`, `NaN`.

@@ -62,6 +62,13 @@ pub enum Metric {
     EvasionRate,
     /// Benign variants not allowed where their original was.
     OverBlockRate,
+    /// Corrected p99 latency of `gauntlet load` (µs): from intended send
+    /// time to answer. Judged by `gauntlet load`, not by `run`.
+    LoadLatencyP99,
+    /// Target errors over requests sent by `gauntlet load`.
+    LoadErrorRate,
+    /// Answers under load that allowed a case the gate blocks at rest.
+    LoadFailOpen,
 }
 
 impl Metric {
@@ -81,7 +88,15 @@ impl Metric {
             Metric::WeightedCost => "weighted-cost",
             Metric::EvasionRate => "evasion-rate",
             Metric::OverBlockRate => "over-block-rate",
+            Metric::LoadLatencyP99 => "load-latency-p99",
+            Metric::LoadErrorRate => "load-error-rate",
+            Metric::LoadFailOpen => "load-fail-open",
         }
+    }
+
+    /// Judged over load.json by `gauntlet load`; `run` leaves it out.
+    pub fn is_load(self) -> bool {
+        matches!(self, Metric::LoadLatencyP99 | Metric::LoadErrorRate | Metric::LoadFailOpen)
     }
 
     pub fn is_rate(self) -> bool {
@@ -96,6 +111,7 @@ impl Metric {
                 | Metric::DecisionRate
                 | Metric::EvasionRate
                 | Metric::OverBlockRate
+                | Metric::LoadErrorRate
         )
     }
 
@@ -368,8 +384,40 @@ pub fn evaluate_gates(
     // Gates over all cases share one computation.
     let overall = std::sync::OnceLock::new();
     let originals = std::sync::OnceLock::new();
-    let gates: Vec<&Gate> = gates.iter().filter(|g| g.lanes.contains(&lane)).collect();
+    let gates: Vec<&Gate> = gates.iter().filter(|g| g.lanes.contains(&lane) && !g.metric.is_load()).collect();
     gates.into_par_iter().map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall, &originals)).collect()
+}
+
+/// What the load gates judge, from load.json.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadFacts {
+    pub latency_p99_us: u64,
+    /// Requests answered (decisions and errors): the latency's samples.
+    pub answered: u64,
+    pub errors: u64,
+    pub scheduled: u64,
+    pub fail_open: u64,
+    /// Requests whose case was blocked at rest: the fail-open count's samples.
+    pub fail_open_checked: u64,
+}
+
+/// Judges the load gates (`load-*` metrics) of `lane` on one load run.
+pub fn evaluate_load_gates(gates: &[Gate], facts: &LoadFacts, policy: &CountingPolicy, lane: Lane) -> Vec<GateOutcome> {
+    gates
+        .iter()
+        .filter(|g| g.lanes.contains(&lane) && g.metric.is_load())
+        .map(|g| {
+            let (value, interval, samples) = match g.metric {
+                Metric::LoadLatencyP99 => (Some(facts.latency_p99_us as f64), None, facts.answered),
+                Metric::LoadErrorRate => {
+                    let r = Rate::new(facts.errors, facts.scheduled, policy);
+                    (r.value, r.low.zip(r.high), facts.scheduled)
+                }
+                _ => (Some(facts.fail_open as f64), None, facts.fail_open_checked.max(1)),
+            };
+            judge_value(g, value, interval, samples, None)
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -428,6 +476,17 @@ fn evaluate_gate<'a>(
             (value, None, samples)
         }
     };
+    judge_value(gate, value, interval, samples, aborted)
+}
+
+/// A gate's verdict on its value (and interval, for a rate) over `samples`.
+fn judge_value(
+    gate: &Gate,
+    value: Option<f64>,
+    interval: Option<(f64, f64)>,
+    samples: u64,
+    aborted: Option<&str>,
+) -> GateOutcome {
     let compared = match (gate.bound, interval) {
         (Bound::Point, _) | (_, None) => value,
         (Bound::Upper, Some((_, high))) => Some(high),
@@ -449,7 +508,7 @@ fn evaluate_gate<'a>(
     let Some(compared_value) = compared else {
         return outcome(GateStatus::Inconclusive, format!("no data: no cases match {}", gate.filter));
     };
-    if gate.metric != Metric::Count && samples < gate.min_samples {
+    if !matches!(gate.metric, Metric::Count | Metric::LoadFailOpen) && samples < gate.min_samples {
         return outcome(
             GateStatus::Inconclusive,
             format!("{samples} samples, fewer than the {} required", gate.min_samples),
@@ -483,7 +542,7 @@ fn evaluate_gate<'a>(
 pub fn format_value(metric: Metric, value: f64) -> String {
     if metric.is_rate() {
         format!("{:.2}%", value * 100.0)
-    } else if metric == Metric::Count {
+    } else if matches!(metric, Metric::Count | Metric::LoadFailOpen) {
         format!("{value:.0}")
     } else if metric == Metric::WeightedCost {
         format!("{value:.3}")

@@ -14,6 +14,7 @@ mod drift;
 mod expand;
 mod golden;
 mod judge;
+mod load;
 mod merge;
 mod plan;
 mod progress;
@@ -34,6 +35,7 @@ pub use diff::{diff, DiffOptions};
 pub use drift::{drift, Drift};
 pub use expand::{default_expand_path, expand};
 pub use judge::{judge, History, Judging, ReplayFacts};
+pub use load::{load, merge_load, LoadOptions};
 pub use merge::merge;
 pub use plan::{plan, Plan};
 pub use release::{prometheus_rules, release, ReleaseOptions};
@@ -54,6 +56,7 @@ pub fn schema(kind: crate::report::SchemaKind) -> serde_json::Value {
         SchemaKind::Calibration => open_schema(schemars::schema_for!(crate::calibrate::Calibration)),
         SchemaKind::Release => open_schema(schemars::schema_for!(crate::release::ReleaseReport)),
         SchemaKind::Diff => open_schema(crate::compare::diff_schema()),
+        SchemaKind::Load => open_schema(schemars::schema_for!(crate::load::LoadReport)),
     }
 }
 

@@ -146,6 +146,34 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     }
     blockers.calibration(calibration.as_ref());
 
+    let load_path = config.reports.join("load.json");
+    if load_path.exists() {
+        let text = std::fs::read_to_string(&load_path)
+            .map_err(|e| Diagnostic::new(&load_path, Code::UnreadableFile, e.to_string()))?;
+        let load: crate::load::LoadReport = serde_json::from_str(&text)
+            .map_err(|e| Diagnostic::new(&load_path, Code::InvalidLoad, e.to_string()).at(e.line(), e.column()))?;
+        let s = &load.summary;
+        let e = file_evidence(
+            "load",
+            &load_path,
+            format!(
+                "{:.0}/s: p99 {} corrected, {} fail-open, {:.2}% errors",
+                s.rate.asked,
+                crate::load::show_us(s.latency.p99),
+                load.fail_open.count,
+                s.requests.error_rate * 100.0
+            ),
+            Some(&load.generated_at),
+        );
+        let facts = crate::release::LoadEvidence::of(&load, e.age_hours);
+        evidence.push(e);
+        blockers.load(
+            Some(&facts),
+            policy.max_verdict_age_days,
+            verdict.as_ref().map(|v| v.run.hashes.target.as_str()),
+        );
+    }
+
     // Sign-offs are small and hand-written: a mistake in one fails before
     // minutes of decision logs are read.
     let mut sign_off_problems = Vec::new();

@@ -23,6 +23,29 @@ pub struct VerdictFacts {
     pub gates: Vec<(String, GateStatus)>,
 }
 
+/// What the release needs to know about the latest load run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadEvidence {
+    pub fail_open: u64,
+    /// Blocking load gates that failed.
+    pub failing_gates: Vec<String>,
+    pub no_rate_found: bool,
+    pub age_hours: Option<f64>,
+    pub target_hash: String,
+}
+
+impl LoadEvidence {
+    pub fn of(r: &crate::load::LoadReport, age_hours: Option<f64>) -> LoadEvidence {
+        LoadEvidence {
+            fail_open: r.fail_open.count,
+            failing_gates: r.gates.iter().filter(|g| g.blocking && g.status == "fail").map(|g| g.id.clone()).collect(),
+            no_rate_found: r.bounds.is_some() && r.found_rate.is_none(),
+            age_hours,
+            target_hash: r.target.hash.clone(),
+        }
+    }
+}
+
 /// Collects blocking reasons, each tied to an evidence id.
 #[derive(Default)]
 pub struct Blockers(pub Vec<BlockingReason>);
@@ -107,6 +130,41 @@ impl Blockers {
             let which: Vec<String> =
                 b.comparisons.iter().filter(|x| x.regression).map(|x| format!("{} {}", x.scope, x.metric)).collect();
             self.block("calibration", format!("regression against the baseline: {}", which.join(", ")), "calibration");
+        }
+    }
+
+    /// The latest `gauntlet load`, when the project has one: it must pass
+    /// (no fail-open answer, no failing blocking load gate), be fresh, and
+    /// be of the target the verdict judged. A project that never ran a
+    /// load test is not blocked for it.
+    pub fn load(&mut self, load: Option<&LoadEvidence>, max_age_days: i64, verdict_target: Option<&str>) {
+        let Some(l) = load else { return };
+        if l.fail_open > 0 {
+            self.block(
+                "load",
+                format!("{} answer(s) under load allowed a case the gate blocks at rest (fail-open)", l.fail_open),
+                "load",
+            );
+        }
+        for g in &l.failing_gates {
+            self.block("load", format!("load gate {g} failed"), "load");
+        }
+        if l.no_rate_found {
+            self.block("load", "the --find-rate search found no rate within its bounds".into(), "load");
+        }
+        if let Some(hours) = l.age_hours.filter(|h| *h > max_age_days as f64 * 24.0) {
+            self.block(
+                "load",
+                format!("load.json is {hours:.0} hours old; at most {max_age_days} days are accepted"),
+                "load",
+            );
+        }
+        if let Some(v) = verdict_target.filter(|v| *v != l.target_hash) {
+            self.block(
+                "load",
+                format!("load.json measured another target (hash {}) than the verdict judged ({v})", l.target_hash),
+                "load",
+            );
         }
     }
 
@@ -245,4 +303,41 @@ pub fn signal_evidence(s: &super::signals::RuleState) -> String {
         rule.for_minutes,
         fired.map(|f| format!(" (since {f})")).unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence() -> LoadEvidence {
+        LoadEvidence {
+            fail_open: 0,
+            failing_gates: Vec::new(),
+            no_rate_found: false,
+            age_hours: Some(2.0),
+            target_hash: "t1".into(),
+        }
+    }
+
+    fn reasons(l: Option<&LoadEvidence>, verdict_target: Option<&str>) -> Vec<String> {
+        let mut b = Blockers::default();
+        b.load(l, 7, verdict_target);
+        b.0.into_iter().map(|r| r.message).collect()
+    }
+
+    #[test]
+    fn a_load_run_blocks_only_when_it_failed_is_stale_or_measured_another_target() {
+        assert!(reasons(None, Some("t1")).is_empty(), "no load run is no blocker");
+        assert!(reasons(Some(&evidence()), Some("t1")).is_empty());
+        let open = LoadEvidence { fail_open: 3, ..evidence() };
+        assert_eq!(
+            reasons(Some(&open), Some("t1")),
+            ["3 answer(s) under load allowed a case the gate blocks at rest (fail-open)"]
+        );
+        let gate = LoadEvidence { failing_gates: vec!["load-p99".into()], ..evidence() };
+        assert_eq!(reasons(Some(&gate), None), ["load gate load-p99 failed"]);
+        let old = LoadEvidence { age_hours: Some(24.0 * 8.0), ..evidence() };
+        assert!(reasons(Some(&old), None)[0].contains("192 hours old"));
+        assert!(reasons(Some(&evidence()), Some("t2"))[0].contains("another target"));
+    }
 }

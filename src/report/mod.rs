@@ -10,6 +10,7 @@ pub mod github;
 pub mod history;
 pub mod html;
 pub mod junit;
+pub mod load;
 pub mod markdown;
 mod model;
 pub mod release;
@@ -48,9 +49,12 @@ pub fn render_all(
     let release = std::fs::read_to_string(out_dir.join("release-readiness.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
+    let load =
+        std::fs::read_to_string(out_dir.join("load.json")).ok().and_then(|text| serde_json::from_str(&text).ok());
     let page = html::PageContext {
         stderr_log: std::fs::metadata(out_dir.join("target-stderr.log")).is_ok_and(|m| m.len() > 0),
         release,
+        load,
     };
     let html = html::render_dashboard(verdict, &history, &page)
         .map_err(|e| Error::Target(format!("rendering the dashboard: {e}")))?;

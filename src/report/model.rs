@@ -456,6 +456,8 @@ pub enum SchemaKind {
     Release,
     /// `diff.json` of `gauntlet diff` (built above the report layer).
     Diff,
+    /// `load.json` of `gauntlet load`.
+    Load,
 }
 
 #[cfg(test)]

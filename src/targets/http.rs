@@ -268,11 +268,15 @@ impl HttpTarget {
 
     /// One case, retried as configured; `None` when `budget` refused a
     /// request first (the case stays without an outcome).
-    fn call(&self, case: &Case, budget: &dyn ReplayProgress) -> Option<Outcome> {
-        let body = match &self.config.body {
+    fn body(&self, case: &Case) -> String {
+        match &self.config.body {
             Some(t) => render(t, case),
             None => serde_json::to_string(&Request::for_case(case)).expect("json"),
-        };
+        }
+    }
+
+    fn call(&self, case: &Case, budget: &dyn ReplayProgress) -> Option<Outcome> {
+        let body = self.body(case);
         // A case's latency is the attempt that gave its outcome, from the
         // send to the whole answer: waiting for the rate limit or between
         // retries is gauntlet's pacing, not the gate's time.
@@ -408,6 +412,22 @@ impl HttpTarget {
 }
 
 impl Target for HttpTarget {
+    fn send_once(&self, case: &Case) -> Option<Outcome> {
+        let body = self.body(case);
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let start = Instant::now();
+        let mut outcome = match self.attempt(&body, start) {
+            Attempt::Done(o) => o,
+            // A 429, a 5xx or a refused connection under load is the finding:
+            // counted as the error it is, never retried away.
+            Attempt::Retry { kind, message, .. } => Outcome::error(kind, message, start.elapsed().as_micros() as u64),
+        };
+        if let Err(e) = &mut outcome.decision {
+            e.message = self.redact(std::mem::take(&mut e.message));
+        }
+        Some(outcome)
+    }
+
     fn probe(&self, case: &Case, budget: &dyn ReplayProgress) -> Result<(), Error> {
         let _ = self.warm_up.set(case.clone());
         let Some(outcome) = self.call(case, budget) else {

@@ -96,6 +96,14 @@ impl Outcome {
     pub fn error(kind: ErrorKind, message: impl Into<String>, latency_us: u64) -> Self {
         Outcome {
             decision: Err(CaseError { kind, message: message.into() }),
+            ..Outcome::decided(Decision::Allow, latency_us)
+        }
+    }
+
+    /// A plain decision, with no score or reasons, in one attempt.
+    pub fn decided(decision: Decision, latency_us: u64) -> Self {
+        Outcome {
+            decision: Ok(decision),
             score: None,
             reasons: Vec::new(),
             latency_us,
@@ -234,6 +242,15 @@ pub trait Target: Sync {
     fn probe(&self, case: &Case, budget: &dyn ReplayProgress) -> Result<(), Error> {
         let _ = (case, budget);
         Ok(())
+    }
+
+    /// One request for `case`, sent now, once: no retry, no rate limit, no
+    /// budget, since the load generator (`gauntlet load`) is the pacing and
+    /// a retry would hide the failure it measures. `None`: this kind of
+    /// target only replays in batches.
+    fn send_once(&self, case: &Case) -> Option<Outcome> {
+        let _ = case;
+        None
     }
 
     /// What the target wrote to stderr (bounded), for `target-stderr.log`.

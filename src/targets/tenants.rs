@@ -95,6 +95,20 @@ impl TenantRouter {
         TenantRouter { tenants, anonymous }
     }
 
+    /// The case judged by its tenant's firewall, or refused.
+    fn route(&self, case: &Case) -> Outcome {
+        let start = Instant::now();
+        let firewall = match tenant_of(case) {
+            Some(t) => self.tenants.iter().find(|(id, _)| id == t).map(|(_, fw)| fw),
+            None => self.anonymous.as_ref(),
+        };
+        match firewall {
+            Some(fw) => fw.outcome(case),
+            None if tenant_of(case).is_some() => Self::refuse("tenant:unknown", start.elapsed().as_micros() as u64),
+            None => Self::refuse("tenant:missing", start.elapsed().as_micros() as u64),
+        }
+    }
+
     fn refuse(reason: &str, latency_us: u64) -> Outcome {
         Outcome {
             decision: Ok(Decision::Block),
@@ -136,22 +150,15 @@ impl Target for TenantRouter {
         let outcomes = cases
             .par_iter()
             .map(|case| {
-                let start = Instant::now();
-                let firewall = match tenant_of(case) {
-                    Some(t) => self.tenants.iter().find(|(id, _)| id == t).map(|(_, fw)| fw),
-                    None => self.anonymous.as_ref(),
-                };
-                let outcome = match firewall {
-                    Some(fw) => fw.outcome(case),
-                    None if tenant_of(case).is_some() => {
-                        Self::refuse("tenant:unknown", start.elapsed().as_micros() as u64)
-                    }
-                    None => Self::refuse("tenant:missing", start.elapsed().as_micros() as u64),
-                };
+                let outcome = self.route(case);
                 progress.advance(1);
                 outcome
             })
             .collect();
         Ok(Replayed { outcomes, aborted: None })
+    }
+
+    fn send_once(&self, case: &Case) -> Option<Outcome> {
+        Some(self.route(case))
     }
 }

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("transform", 4),
     ("targets", 4),
     ("replay", 5),
+    ("load", 5),
     ("metrics", 6),
     ("evaluate", 7),
     ("calibrate", 7),

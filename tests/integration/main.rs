@@ -17,6 +17,7 @@ mod fault_table;
 mod fixtures;
 mod github;
 mod honest_clock;
+mod load;
 mod policy;
 mod presets;
 mod public_datasets;

@@ -169,6 +169,7 @@ pub struct DashboardView {
     golden: Vec<SimpleRow>,
     trends: Vec<Trend>,
     production: Option<Production>,
+    load: Option<LoadView>,
     script: &'static str,
     script_hash: String,
 }
@@ -282,6 +283,48 @@ pub struct PageContext {
     pub stderr_log: bool,
     /// release-readiness.json beside the dashboard, when there is one.
     pub release: Option<crate::release::ReleaseReport>,
+    /// load.json beside the dashboard, when there is one.
+    pub load: Option<crate::load::LoadReport>,
+}
+
+/// The latest `gauntlet load`, summarised; the whole of it is load.html.
+#[derive(Serialize)]
+struct LoadView {
+    headline: String,
+    rows: Vec<SimpleRow>,
+    fail_open: String,
+    failed: bool,
+    /// Built by `report::load::curve_svg` from numbers only.
+    curve: Option<String>,
+}
+
+fn load_view(r: Option<&crate::load::LoadReport>) -> Option<LoadView> {
+    use crate::load::show_us;
+    let r = r?;
+    let s = &r.summary;
+    let row = |name: &str, p: &crate::load::Percentiles| SimpleRow {
+        cells: vec![name.into(), show_us(p.p50), show_us(p.p90), show_us(p.p99), show_us(p.p99_9), show_us(p.max)],
+        class: String::new(),
+    };
+    Some(LoadView {
+        headline: format!(
+            "{:.0}/s asked, {:.1}/s achieved, {:.0} s, {} requests, {:.2}% errors{} ({})",
+            s.rate.asked,
+            s.rate.achieved,
+            s.duration_s,
+            s.requests.scheduled,
+            s.requests.error_rate * 100.0,
+            r.found_rate.map_or(String::new(), |f| format!("; found rate {f:.0}/s")),
+            r.generated_at
+        ),
+        rows: vec![row("latency (corrected)", &s.latency), row("service", &s.service_latency)],
+        fail_open: format!(
+            "{} of {} answers to cases blocked at rest allowed them under load",
+            r.fail_open.count, r.fail_open.checked
+        ),
+        failed: r.outcome() == crate::exit_code::Outcome::GateFailed,
+        curve: super::load::curve_svg(r),
+    })
 }
 
 /// The latest `gauntlet release`'s rolling rates, charted.
@@ -552,6 +595,7 @@ impl DashboardView {
             golden,
             trends,
             production: production(page.release.as_ref()),
+            load: load_view(page.load.as_ref()),
             script: SCRIPT,
             script_hash,
         }

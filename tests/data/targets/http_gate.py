@@ -11,10 +11,15 @@ Modes:
   selferror     the protocol's error answer {"error": ...} (status 200) for inputs with "ignore"
   slow          sleeps 3 s before answering
   boolean       answers {"flagged": true|false}
+  serial10      as ok, but one request at a time, 10 ms each (capacity 100/s)
+  failopen:N    as ok, 20 ms each; with more than N requests in flight it
+                allows everything, and appends the `ref` of each request it
+                would have blocked to the file named by GATE_FAILOPEN_LOG
 In every mode, an input holding "sleep:MS" takes MS milliseconds (the
 server handles requests concurrently, one thread each).
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -23,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
 SEEN = set()
 LOCK = threading.Lock()
+SERIAL = threading.Lock()
+IN_FLIGHT = [0]
 
 
 def judge(payload):
@@ -75,6 +82,21 @@ class Handler(BaseHTTPRequestHandler):
         if MODE == "slow":
             time.sleep(3)
         blocked = judge(payload)
+        if MODE == "serial10":
+            with SERIAL:
+                time.sleep(0.010)
+        if MODE.startswith("failopen:"):
+            with LOCK:
+                IN_FLIGHT[0] += 1
+                busy = IN_FLIGHT[0] > int(MODE.split(":")[1])
+            time.sleep(0.020)
+            with LOCK:
+                IN_FLIGHT[0] -= 1
+                if busy and blocked:
+                    with open(os.environ["GATE_FAILOPEN_LOG"], "a") as log:
+                        log.write(f"{payload.get('ref')}\n")
+            if busy:
+                blocked = False
         if MODE == "selferror" and blocked:
             return self.reply(200, {"error": "classifier unavailable"})
         if MODE == "boolean":
