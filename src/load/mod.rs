@@ -18,6 +18,7 @@
 //! writes `load.json`. The search for the saturation point is pure
 //! ([`find_rate`]) over a function that runs one step.
 
+mod paced;
 mod summary;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -30,6 +31,7 @@ use crate::corpus::Decision;
 use crate::progress::Progress;
 use crate::targets::{ErrorKind, Outcome};
 
+pub use paced::generate_paced;
 pub use summary::{
     decode, fail_open, merge_summaries, show_us, summarise, CurvePoint, FailOpen, LoadGateVerdict, LoadReport,
     LoadSummary, Percentiles, RateFigures, Requests, StepVerdict, LOAD_SCHEMA,
@@ -330,27 +332,27 @@ pub trait StepJudge {
 /// The highest rate whose step stays within bounds: doubling from `start`
 /// until a step fails (or `ceiling` is passed), then bisection between the
 /// last good rate and the first bad one until they are within `precision`
-/// (a share of the good rate) or `max_steps` were run. Returns the found
-/// rate (`None`: even `start` failed) and every step, in the order run.
-pub fn find_rate(
-    mut step: impl FnMut(f64) -> LoadSummary,
+/// (a share of the good rate) or `max_steps` were run. A step that cannot
+/// run at all (the target broke) ends the search with its error.
+pub fn find_rate<E>(
+    mut step: impl FnMut(f64) -> Result<LoadSummary, E>,
     judge: &dyn StepJudge,
     start: f64,
     ceiling: f64,
     precision: f64,
     max_steps: usize,
-) -> (Option<f64>, Vec<(f64, LoadSummary, bool)>) {
+) -> Result<FoundRate, E> {
     let mut steps = Vec::new();
-    let mut run = |rate: f64, steps: &mut Vec<(f64, LoadSummary, bool)>| {
-        let summary = step(rate);
+    let mut run = |rate: f64, steps: &mut Vec<(f64, LoadSummary, bool)>| -> Result<bool, E> {
+        let summary = step(rate)?;
         let ok = judge.within(&summary);
         steps.push((rate, summary, ok));
-        ok
+        Ok(ok)
     };
     let (mut good, mut bad) = (None, None);
     let mut rate = start;
     while steps.len() < max_steps {
-        if run(rate, &mut steps) {
+        if run(rate, &mut steps)? {
             good = Some(rate);
             if rate * 2.0 > ceiling {
                 break;
@@ -367,7 +369,7 @@ pub fn find_rate(
             if mid >= hi {
                 break;
             }
-            if run(mid, &mut steps) {
+            if run(mid, &mut steps)? {
                 lo = mid;
             } else {
                 hi = mid;
@@ -375,8 +377,12 @@ pub fn find_rate(
         }
         good = Some(lo);
     }
-    (good, steps)
+    Ok((good, steps))
 }
+
+/// The found rate (`None`: even the first step failed) and every step
+/// run, in order: (rate asked, its summary, whether it was within bounds).
+pub type FoundRate = (Option<f64>, Vec<(f64, LoadSummary, bool)>);
 
 #[cfg(test)]
 mod tests;

@@ -134,13 +134,13 @@ fn find_rate_doubles_then_bisects_to_the_knee() {
             wall: Duration::ZERO,
         });
         s.latency.p99 = if rate <= 90.0 { 10_000 } else { 2_000_000 };
-        s
+        Ok::<_, ()>(s)
     };
-    let (found, steps) = find_rate(step, &Below(50_000), 10.0, 1e6, 0.05, 20);
+    let (found, steps) = find_rate(step, &Below(50_000), 10.0, 1e6, 0.05, 20).unwrap();
     let rates: Vec<f64> = steps.iter().map(|(r, _, _)| *r).collect();
     assert_eq!(&rates[..5], &[10.0, 20.0, 40.0, 80.0, 160.0], "doubling first");
     let found = found.unwrap();
     assert!((86.0..=90.0).contains(&found), "{found} after {rates:?}");
-    let (none, _) = find_rate(step, &Below(50_000), 100.0, 1e6, 0.05, 20);
+    let (none, _) = find_rate(step, &Below(50_000), 100.0, 1e6, 0.05, 20).unwrap();
     assert_eq!(none, None, "even the first rate failed");
 }

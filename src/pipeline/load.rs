@@ -49,17 +49,28 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport, Error> {
     let cases = load_cases(plan.corpus.cases.clone(), config, opts.lane)?;
     let target: &dyn Target = plan.target.as_ref();
     let probe = crate::targets::probe_case(&cases);
-    match target.send_once(&probe) {
+    // A target that sends one case at a time is driven by gauntlet's own
+    // workers; one that replays in batches (exec) is paced instead.
+    let paced = match target.send_once(&probe) {
         None => {
-            return Err(Error::Usage(
-                "`gauntlet load` sends one request at a time; an exec target replays in batches and cannot be loaded yet (use an http or the built-in target)".into(),
-            ))
+            target.probe(&probe, &())?;
+            true
         }
         Some(o) => {
             if let Err(e) = o.decision {
-                return Err(Error::Target(format!("health probe before the load: {} ({})", e.message, e.kind.as_str())));
+                return Err(Error::Target(format!(
+                    "health probe before the load: {} ({})",
+                    e.message,
+                    e.kind.as_str()
+                )));
             }
+            false
         }
+    };
+    if paced && settings.max_in_flight.is_some() {
+        return Err(Error::Usage(
+            "--max-in-flight: an exec target holds `workers` x `window` requests at once; set those in [target]".into(),
+        ));
     }
     let cap = settings.max_in_flight.unwrap_or_else(|| default_cap(config));
     let (share, phase) = match opts.partition {
@@ -94,22 +105,29 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport, Error> {
         max_error_rate: settings.max_error_rate,
     };
     let mut samples = Vec::new();
-    let run_step = |rate: f64, duration: Duration, samples: &mut Vec<crate::load::Sample>| -> LoadSummary {
-        let plan = step_plan(rate, duration);
-        let label = format!("load at {:.0}/s", plan.rate);
-        let run = with_progress(Step::cases(&label, 0), opts.quiet, |p| generate(&send, &order, &plan, p));
-        let mut summary = summarise(&run);
-        // Rates in the report are the whole run's, whatever this runner's share.
-        summary.rate.asked = rate;
-        samples.extend(run.samples);
-        summary
-    };
+    let run_step =
+        |rate: f64, duration: Duration, samples: &mut Vec<crate::load::Sample>| -> Result<LoadSummary, Error> {
+            let plan = step_plan(rate, duration);
+            let label = format!("load at {:.0}/s", plan.rate);
+            let run = with_progress(Step::cases(&label, 0), opts.quiet, |p| {
+                if paced {
+                    crate::load::generate_paced(target, &cases, &order, &plan, p)
+                } else {
+                    Ok(generate(&send, &order, &plan, p))
+                }
+            })?;
+            let mut summary = summarise(&run);
+            // Rates in the report are the whole run's, whatever this runner's share.
+            summary.rate.asked = rate;
+            samples.extend(run.samples);
+            Ok(summary)
+        };
     let (summary, found_rate, curve) = if opts.find_rate {
         let step = Duration::from_secs_f64(settings.step_seconds);
         let (found, steps) = find_rate(
             |rate| {
                 let mut step_samples = Vec::new();
-                let s = run_step(rate, step, &mut step_samples);
+                let s = run_step(rate, step, &mut step_samples)?;
                 if !opts.quiet {
                     eprintln!(
                         "gauntlet: {rate:.0}/s: p99 {}, errors {:.1}%",
@@ -118,14 +136,14 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport, Error> {
                     );
                 }
                 samples.append(&mut step_samples);
-                s
+                Ok::<_, Error>(s)
             },
             &bounds,
             settings.start_rate,
             1e6,
             0.05,
             16,
-        );
+        )?;
         let mut curve: Vec<CurvePoint> = steps.iter().map(|(_, s, ok)| CurvePoint::of(s, *ok)).collect();
         curve.sort_by(|a, b| a.asked.total_cmp(&b.asked));
         // The report's figures are the found rate's step (else the first).
@@ -138,7 +156,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport, Error> {
         (chosen, found, curve)
     } else {
         let duration = Duration::from_secs_f64(settings.duration_seconds);
-        (run_step(settings.rate, duration, &mut samples), None, Vec::new())
+        (run_step(settings.rate, duration, &mut samples)?, None, Vec::new())
     };
     let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
     let fail_open = fail_open(&samples, &at_rest, &ids);
@@ -258,6 +276,7 @@ fn resolve(config: &LoadSettings, opts: &LoadOptions) -> Result<LoadSettings, Er
 fn default_cap(config: &crate::config::Config) -> usize {
     match config.target.kind.as_str() {
         "http" => config.target.concurrency(),
+        "exec" => config.target.exec_slots(),
         _ => std::thread::available_parallelism().map_or(2, |n| n.get()),
     }
 }

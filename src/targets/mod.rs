@@ -202,6 +202,13 @@ pub trait ReplayProgress: Progress {
     fn halted(&self) -> Option<String> {
         None
     }
+    /// For a paced replay (`gauntlet load` on a batched target): when the
+    /// next case falls due. `reserve` then grants only the cases already
+    /// due, and a target with nothing in flight waits until this time
+    /// instead of finishing. `None`: every case may go at once.
+    fn next_due(&self) -> Option<std::time::Instant> {
+        None
+    }
 }
 
 impl ReplayProgress for () {}

@@ -145,6 +145,11 @@ impl TargetSpec {
         self.concurrency.unwrap_or(Self::DEFAULT_CONCURRENCY)
     }
 
+    /// Requests an exec target holds at once: its processes' windows.
+    pub fn exec_slots(&self) -> usize {
+        self.workers.unwrap_or(Self::DEFAULT_WORKERS) * self.window.unwrap_or(Self::DEFAULT_WINDOW)
+    }
+
     /// The exec processes' settings, every default resolved.
     fn exec_config(&self, dir: &Path) -> ExecConfig {
         ExecConfig {

@@ -183,3 +183,24 @@ fn append_gate(dir: &Path, text: &str) {
     let old = std::fs::read_to_string(&path).unwrap();
     write(&path, &format!("{old}\n{text}"));
 }
+
+/// An exec gate answers in order, 20 ms a case, one process: capacity
+/// 50/s. Paced through its own replay, the open loop holds for it too.
+#[test]
+fn an_exec_target_is_paced_and_its_backlog_shows() {
+    let dir = crate::targets::exec_project("load-exec", "slow", &[], "workers = 1\nwindow = 8");
+    let under = load(&dir, &["--rate", "20", "--duration", "3s"]);
+    assert_eq!(under["requests"]["scheduled"], 60);
+    assert_eq!(under["requests"]["decided"], 60, "{under:#}");
+    let p50 = us(&under, "latency", "p50");
+    assert!((19_000..40_000).contains(&p50), "p50 {p50} µs: {under:#}");
+    assert!((under["rate"]["achieved"].as_f64().unwrap() - 20.0).abs() <= 2.0, "{}", under["rate"]);
+    assert_eq!(under["in-flight-cap"], 8);
+
+    let over = load(&dir, &["--rate", "100", "--duration", "3s"]);
+    // 300 cases at 50/s take 6 s: the last waited about 3 s.
+    assert!(us(&over, "latency", "p99") > 1_000_000, "{over:#}");
+    let service = us(&over, "service-latency", "p50");
+    assert!((19_000..40_000).contains(&service), "service p50 {service} µs: the gate's own time, not its queue");
+    assert!(over["rate"]["achieved"].as_f64().unwrap() <= 55.0, "{}", over["rate"]);
+}

@@ -12,7 +12,7 @@ pub(crate) fn script(name: &str) -> String {
 }
 
 /// A project of `n` plain cases plus the given marker cases.
-fn exec_project(name: &str, mode: &str, extra: &[&str], target_extra: &str) -> PathBuf {
+pub(crate) fn exec_project(name: &str, mode: &str, extra: &[&str], target_extra: &str) -> PathBuf {
     let mut corpus = String::new();
     for i in 0..12 {
         let (text, label) =

@@ -365,6 +365,12 @@ impl ExecTarget {
                 buf.clear();
             }
             let Some((oldest_case, oldest_sent)) = in_flight.oldest().map(|s| (s.case, s.sent)) else {
+                // A paced replay: cases not yet due are still to come.
+                if let Some(due) = run.progress.next_due().filter(|_| !run.queue.lock().expect("queue lock").is_empty())
+                {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    continue;
+                }
                 break; // queue drained (or the run was aborted)
             };
             // A case's clock runs from when the process is free to work on
@@ -385,7 +391,21 @@ impl ExecTarget {
                 // not counted against the requests waiting for it.
                 (false, _) => (oldest_sent + timeout).max(life.started + self.config.startup),
             };
-            match process.pipes.wait(&mut incoming, deadline.min(hung_at)) {
+            // A paced replay wakes for the next case due, answers or not,
+            // when the window has room for it (a full window waits for an
+            // answer, as any replay does).
+            // Room as the refill above judges it; a due time already past
+            // was refilled there, so only a future one is waited for (a wait
+            // that ends at once would never poll the process's output).
+            let free = pace.limit.saturating_sub(in_flight.unanswered);
+            let room = free * 2 >= pace.limit || in_flight.unanswered == 0;
+            let wake = match run.progress.next_due() {
+                Some(due) if room && due > Instant::now() && !run.queue.lock().expect("queue lock").is_empty() => {
+                    deadline.min(hung_at).min(due)
+                }
+                _ => deadline.min(hung_at),
+            };
+            match process.pipes.wait(&mut incoming, wake) {
                 Wait::Lines => {
                     let now = Instant::now();
                     let end = whole_lines(&incoming);
@@ -453,6 +473,8 @@ impl ExecTarget {
                     (life, front, isolating) = (Life::new(&process), None, false);
                     pace.restart();
                 }
+                // Woken for a paced case falling due, before any deadline.
+                Wait::Timeout if Instant::now() < deadline.min(hung_at) => {}
                 Wait::Timeout if life.ready && life.abandoned.is_none() && Instant::now() < hung_at => {
                     // Slow is not hung: the oldest case is over its time and
                     // is recorded so. The process is busy with it: its late
