@@ -236,7 +236,17 @@ pub struct Config {
 }
 
 /// Keys of `[target]` that apply to every kind.
-const COMMON_KEYS: &[&str] = &["kind", "tenant", "anonymous", "health-probe", "abort-error-share", "abort-min-cases"];
+const COMMON_KEYS: &[&str] = &[
+    "kind",
+    "tenant",
+    "anonymous",
+    "health-probe",
+    "abort-error-share",
+    "abort-min-cases",
+    "canary",
+    "canary-block",
+    "canary-allow",
+];
 const BUILTIN_KEYS: &[&str] = &["rules", "threshold", "approval-threshold", "system-prompt"];
 const EXEC_KEYS: &[&str] = &[
     "command",

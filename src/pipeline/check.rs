@@ -106,7 +106,11 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, Error> {
     } else {
         let started = Instant::now();
         target.probe(&crate::targets::probe_case(&corpus.cases), &())?;
-        ProbeResult::Answered { millis: started.elapsed().as_millis() }
+        let millis = started.elapsed().as_millis();
+        if let Some((block, allow)) = config.target.canary_texts() {
+            crate::targets::canary::check(target.as_ref(), &block, &allow, &())?;
+        }
+        ProbeResult::Answered { millis }
     };
     Ok(CheckReport {
         cases: corpus.cases.len(),

@@ -67,6 +67,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport, Error> {
             false
         }
     };
+    if let Some((block, allow)) = config.target.canary_texts() {
+        crate::targets::canary::check(target, &block, &allow, &())?;
+    }
     if paced && settings.max_in_flight.is_some() {
         return Err(Error::Usage(
             "--max-in-flight: an exec target holds `workers` x `window` requests at once; set those in [target]".into(),

@@ -192,6 +192,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutput, Error> {
     if config.target.health_probe.unwrap_or(true) {
         target.probe(&crate::targets::probe_case(&cases), &meter)?;
     }
+    if let Some((block, allow)) = config.target.canary_texts() {
+        crate::targets::canary::check(target.as_ref(), &block, &allow, &meter)?;
+    }
     let policy = config.counting;
     let severity = |l, d| policy.severity(l, d);
     let total = cases.len() as u64 * opts.repeat.max(1) as u64;

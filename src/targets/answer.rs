@@ -43,11 +43,20 @@ pub struct AnswerMapping {
     pub decision: String,
     pub decision_map: BTreeMap<String, Decision>,
     pub decision_text: Option<TextRule>,
+    /// With a text decision: the text that allows. Set, any text matching
+    /// neither rule is a target error (a model that answered something
+    /// else), never an allow.
+    pub text_allow: Option<TextRule>,
+    /// Texts that mean the service failed (an error page inside a normal
+    /// completion): target errors with their text.
+    pub text_errors: Vec<regex::Regex>,
     /// (reason, pointer): blocked when any pointer holds `true`.
     pub decision_any: Vec<(String, String)>,
     /// Empty: the answer carries no score.
     pub score: String,
     pub score_max: bool,
+    /// The score's own scale (low, high), mapped linearly onto 0..1.
+    pub score_range: Option<(f64, f64)>,
     pub reasons: String,
     /// Keys of the object at `reasons` whose value is true or ≥ this.
     pub reasons_keys: Option<f64>,
@@ -61,9 +70,12 @@ impl Default for AnswerMapping {
             decision: "/decision".into(),
             decision_map: BTreeMap::new(),
             decision_text: None,
+            text_allow: None,
+            text_errors: Vec::new(),
             decision_any: Vec::new(),
             score: "/score".into(),
             score_max: false,
+            score_range: None,
             reasons: "/reasons".into(),
             reasons_keys: None,
             reasons_items: None,
@@ -139,7 +151,10 @@ impl AnswerMapping {
                 _ => return self.missing(&v, text, latency_us),
             };
             match &self.decision_text {
-                Some(rule) => read_text(rule, &key, &mut reasons),
+                Some(rule) => match self.read_text(rule, &key, &mut reasons) {
+                    Ok(d) => d,
+                    Err(m) => return Outcome::error(ErrorKind::Target, m, latency_us),
+                },
                 None => match self.decision_map.get(&key).copied().or_else(|| Decision::parse(&key)) {
                     Some(d) => d,
                     None => {
@@ -202,8 +217,11 @@ impl AnswerMapping {
                 Value::Array(a) => a.iter().filter_map(Value::as_f64).collect(),
                 other => other.as_f64().into_iter().collect(),
             };
-            // Some APIs score from -1 (surely safe) to 1; the scale here is [0, 1].
-            return Ok(numbers.into_iter().reduce(f64::max).map(|s| s.clamp(0.0, 1.0)));
+            let scale = |s: f64| match self.score_range {
+                Some((lo, hi)) => (s - lo) / (hi - lo),
+                None => s,
+            };
+            return Ok(numbers.into_iter().reduce(f64::max).map(|s| scale(s).clamp(0.0, 1.0)));
         }
         match value {
             Value::Number(n) => match n.as_f64().filter(|s| (0.0..=1.0).contains(s)) {
@@ -253,26 +271,41 @@ impl AnswerMapping {
     }
 }
 
-fn read_text(rule: &TextRule, text: &str, reasons: &mut Vec<Arc<str>>) -> Decision {
-    match rule {
-        TextRule::Prefix(prefix) => {
-            let trimmed = text.trim();
-            let matched = trimmed.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix));
-            if matched {
-                for code in trimmed.lines().skip(1).flat_map(|l| l.split([',', ' '])).filter(|c| !c.trim().is_empty()) {
+impl TextRule {
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            TextRule::Prefix(prefix) => {
+                text.trim().get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            }
+            TextRule::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+impl AnswerMapping {
+    /// A text decision: an empty text or an error text is the service
+    /// failing, and with an allow rule, so is a text matching neither.
+    fn read_text(&self, rule: &TextRule, text: &str, reasons: &mut Vec<Arc<str>>) -> Result<Decision, String> {
+        if text.trim().is_empty() {
+            return Err("the target answered an empty text: no decision".into());
+        }
+        if self.text_errors.iter().any(|re| re.is_match(text)) {
+            return Err(format!("the target answered an error, not a decision: {}", excerpt(text)));
+        }
+        if rule.matches(text) {
+            if let TextRule::Prefix(_) = rule {
+                let codes = text.trim().lines().skip(1).flat_map(|l| l.split([',', ' ']));
+                for code in codes.filter(|c| !c.trim().is_empty()) {
                     reasons.push(Arc::from(code.trim()));
                 }
-                Decision::Block
-            } else {
-                Decision::Allow
             }
+            return Ok(Decision::Block);
         }
-        TextRule::Regex(re) => {
-            if re.is_match(text) {
-                Decision::Block
-            } else {
-                Decision::Allow
+        match &self.text_allow {
+            Some(allow) if !allow.matches(text) => {
+                Err(format!("the answer is neither a block nor an allow this mapping knows: {}", excerpt(text)))
             }
+            _ => Ok(Decision::Allow),
         }
     }
 }

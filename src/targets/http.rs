@@ -32,7 +32,8 @@ pub struct HttpConfig {
     pub headers: Vec<(String, String)>,
     pub answer: AnswerMapping,
     /// The preset this came from, and the case kinds it can send (`None`: all).
-    pub preset: Option<(&'static str, &'static [CaseKind])>,
+    /// (name, the case kinds it sends, the longest text it takes).
+    pub preset: Option<(&'static str, &'static [CaseKind], Option<usize>)>,
     pub concurrency: usize,
     /// Requests per second over all connections (`rate-limit`); `None`: as fast as answered.
     pub rate_limit: Option<f64>,
@@ -176,6 +177,23 @@ fn tls_failure(e: &ureq::Error) -> bool {
 }
 
 /// The certificates in a PEM file (a CA bundle), as DER.
+/// How long a 429 or 5xx asks to wait: OpenAI's `retry-after-ms`, else
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &ureq::http::HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).filter(|m| m.is_finite() && *m >= 0.0)
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    let value = text("retry-after")?;
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
 pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut certs = Vec::new();
@@ -364,12 +382,7 @@ impl HttpTarget {
         };
         let status = response.status().as_u16();
         if status == 429 || status >= 500 {
-            let after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let after = retry_after(response.headers());
             let _ = response.body_mut().read_to_string();
             return Attempt::Retry {
                 kind: ErrorKind::Http,
@@ -440,14 +453,21 @@ impl Target for HttpTarget {
     }
 
     fn cannot_send(&self, case: &Case) -> Option<String> {
-        let (preset, kinds) = self.config.preset?;
+        let (preset, kinds, max_chars) = self.config.preset?;
         let kind = CaseKind::of(case);
-        (!kinds.contains(&kind)).then(|| {
-            format!(
+        if !kinds.contains(&kind) {
+            return Some(format!(
                 "preset `{preset}` cannot send {} (it sends {})",
                 kind.as_str(),
                 kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-            )
+            ));
+        }
+        let chars = match &case.payload {
+            crate::corpus::Payload::Text(t) => t.chars().count(),
+            _ => 0,
+        };
+        max_chars.filter(|max| chars > *max).map(|max| {
+            format!("{chars} characters: preset `{preset}` takes at most {max} (the API answers 400 for a longer text)")
         })
     }
 
@@ -457,7 +477,7 @@ impl Target for HttpTarget {
         TargetFingerprint {
             kind: "http".into(),
             description: match self.config.preset {
-                Some((preset, _)) => format!("{} (preset {preset})", self.config.url),
+                Some((preset, _, _)) => format!("{} (preset {preset})", self.config.url),
                 None => self.config.url.clone(),
             },
             version: self.version.lock().expect("version lock").clone(),
@@ -522,6 +542,28 @@ impl Target for HttpTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_as_seconds_as_an_http_date_and_as_milliseconds() {
+        let headers = |pairs: &[(&'static str, String)]| {
+            let mut h = ureq::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        assert_eq!(retry_after(&headers(&[("retry-after", "3".into())])), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "250".into()), ("retry-after", "9".into())])),
+            Some(Duration::from_millis(250))
+        );
+        let in_ten = (chrono::Utc::now() + chrono::Duration::seconds(10)).to_rfc2822().replace("+0000", "GMT");
+        let wait = retry_after(&headers(&[("retry-after", in_ten)])).unwrap();
+        assert!(wait > Duration::from_secs(7) && wait <= Duration::from_secs(10), "{wait:?}");
+        let past = "Sun, 06 Nov 1994 08:49:37 GMT".to_string();
+        assert_eq!(retry_after(&headers(&[("retry-after", past)])), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers(&[])), None);
+    }
 
     #[test]
     fn env_expansion_and_missing_variables() {

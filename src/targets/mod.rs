@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod builtin;
+pub mod canary;
 pub mod exec;
 pub mod http;
 pub mod presets;

@@ -20,7 +20,7 @@ pub struct RequestPlan {
     pub repeat: u32,
     /// 2 with `--check-determinism` (everything is replayed twice).
     pub passes: u32,
-    /// The health probe (1, or 0 when off).
+    /// The health probe (1, or 0 when off), and the canary's two cases.
     pub probes: u64,
     /// An http target's untimed first request on each connection, per
     /// round and pass (with the health probe on).
@@ -62,6 +62,8 @@ impl RequestPlan {
             }
             _ => 0,
         };
+        // The canary's must-block and must-allow cases, after the probe.
+        let probes = probes + if spec.canary_texts().is_some() { 2 } else { 0 };
         let requests = left + case_rounds * (passes as u64 - 1) + probes + warm_ups;
         RequestPlan {
             corpus_cases,
@@ -140,8 +142,10 @@ impl RequestPlan {
         if self.recorded > 0 {
             text = format!("{text} − {} already recorded in the journal", self.recorded);
         }
-        if self.probes > 0 {
-            text.push_str(" + 1 health probe");
+        match self.probes {
+            0 => {}
+            1 => text.push_str(" + 1 health probe"),
+            n => text.push_str(&format!(" + 1 health probe + {} canary cases", n - 1)),
         }
         if self.warm_ups > 0 {
             text.push_str(&format!(

@@ -92,6 +92,12 @@ pub struct TargetSpec {
     pub anonymous: Option<bool>,
     /// Send one untimed request before the replay (default true).
     pub health_probe: Option<bool>,
+    /// After the health probe, one case the gate must block and one it
+    /// must allow (default on for presets, and for any target that sets
+    /// `canary-block` or `canary-allow`); a wrong answer stops the run.
+    pub canary: Option<bool>,
+    pub canary_block: Option<String>,
+    pub canary_allow: Option<String>,
     /// Abort (exit 3) when at least this share of cases ends in target
     /// errors (default 0.5)...
     pub abort_error_share: Option<f64>,
@@ -104,6 +110,10 @@ pub struct TargetSpec {
 pub struct RawTextRule {
     pub prefix: Option<String>,
     pub regex: Option<String>,
+    /// The text that allows; set, any other text is a target error.
+    pub allow_prefix: Option<String>,
+    /// Texts that mean the service failed (regexes): target errors.
+    pub errors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -143,6 +153,22 @@ impl TargetSpec {
     /// http connections sending at once.
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or(Self::DEFAULT_CONCURRENCY)
+    }
+
+    /// The canary's (must-block, must-allow) texts, when it is on.
+    pub fn canary_texts(&self) -> Option<(String, String)> {
+        let configured = self.canary_block.is_some() || self.canary_allow.is_some();
+        let on = self.canary.unwrap_or(self.preset.is_some() || configured);
+        if !on || !self.health_probe.unwrap_or(true) {
+            return None;
+        }
+        let preset = self.preset.as_deref().and_then(super::presets::find);
+        let block = self
+            .canary_block
+            .clone()
+            .unwrap_or_else(|| preset.map_or(super::canary::MUST_BLOCK, |p| p.canary_block).to_string());
+        let allow = self.canary_allow.clone().unwrap_or_else(|| super::canary::MUST_ALLOW.to_string());
+        Some((block, allow))
     }
 
     /// Requests an exec target holds at once: its processes' windows.
@@ -205,7 +231,15 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
         },
         None => None,
     };
-    let body = t.body.clone().or_else(|| preset.map(|p| p.body.to_string()));
+    let mut body = t.body.clone().or_else(|| preset.map(|p| p.body.to_string()));
+    // A preset's optional field goes in when its variable is set.
+    if let (None, Some((field, var)), Some(b)) = (&t.body, preset.and_then(|p| p.optional_field), body.as_mut()) {
+        if let Ok(value) = std::env::var(var) {
+            if let Some(rest) = b.strip_prefix('{') {
+                *b = format!("{{{}: {}, {rest}", serde_json::json!(field), serde_json::json!(value));
+            }
+        }
+    }
     let body = match body.as_deref().map(expand_env_json).transpose() {
         Ok(b) => b,
         Err(e) => {
@@ -265,19 +299,24 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
                     mapped(k, v, &mut problems);
                 }
             }
-            DecisionRule::TextPrefix(pointer, prefix) => {
+            DecisionRule::TextPrefix { pointer, block, allow } => {
                 answer.decision = pointer.to_string();
-                answer.decision_text = Some(TextRule::Prefix(prefix.to_string()));
+                answer.decision_text = Some(TextRule::Prefix(block.to_string()));
+                answer.text_allow = Some(TextRule::Prefix(allow.to_string()));
             }
-            DecisionRule::TextRegex(pointer, re) => {
+            DecisionRule::TextRegex { pointer, block, errors } => {
                 answer.decision = pointer.to_string();
-                answer.decision_text = Some(TextRule::Regex(regex::Regex::new(re).expect("preset regexes are valid")));
+                answer.decision_text =
+                    Some(TextRule::Regex(regex::Regex::new(block).expect("preset regexes are valid")));
+                answer.text_errors =
+                    errors.iter().map(|e| regex::Regex::new(e).expect("preset regexes are valid")).collect();
             }
             DecisionRule::Any(flags) => {
                 answer.decision_any = flags.iter().map(|(n, p)| (n.to_string(), p.to_string())).collect()
             }
         }
         (answer.score, answer.score_max) = p.score.map_or((String::new(), false), |(s, max)| (s.to_string(), max));
+        answer.score_range = p.score_range;
         match p.reasons {
             ReasonsRule::None => answer.reasons = String::new(),
             ReasonsRule::Keys(pointer, threshold) => {
@@ -317,6 +356,17 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
             any.iter().map(|(name, p)| (name.clone(), pointer("decision-any", p, &mut problems))).collect();
     }
     if let Some(rule) = &t.decision_text {
+        if let Some(allow) = &rule.allow_prefix {
+            answer.text_allow = Some(TextRule::Prefix(allow.clone()));
+        }
+        for e in rule.errors.iter().flatten() {
+            match regex::Regex::new(e) {
+                Ok(re) => answer.text_errors.push(re),
+                Err(err) => {
+                    problems.push(here("decision-text", Code::InvalidPattern, format!("decision-text errors: {err}")))
+                }
+            }
+        }
         answer.decision_text = match (&rule.prefix, &rule.regex) {
             (Some(prefix), None) => Some(TextRule::Prefix(prefix.clone())),
             (None, Some(re)) => match regex::Regex::new(re) {
@@ -350,7 +400,12 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
             when: pointer("reasons-items", &items.when, &mut problems),
         });
     }
-    let url = t.url.clone().or_else(|| preset.and_then(|p| p.url.map(str::to_string))).unwrap_or_default();
+    let mut url = t.url.clone().or_else(|| preset.and_then(|p| p.url.map(str::to_string))).unwrap_or_default();
+    if let Some((param, value)) = preset.and_then(|p| p.query_default) {
+        if !url.is_empty() && !url.contains(&format!("{param}=")) {
+            url = format!("{url}{}{param}={value}", if url.contains('?') { '&' } else { '?' });
+        }
+    }
     if let Some(host) = plain_http_host(&url) {
         if !is_loopback(host) && !t.allow_http.unwrap_or(false) {
             problems.push(here(
@@ -387,7 +442,7 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
         body,
         headers,
         answer,
-        preset: preset.map(|p| (p.name, p.kinds)),
+        preset: preset.map(|p| (p.name, p.kinds, p.max_chars)),
         concurrency: t.concurrency(),
         rate_limit: t.rate_limit,
         timeout: t.timeout(),

@@ -132,12 +132,24 @@ fn contract(
     key: Option<(&'static str, &'static str, &'static str)>,
     path: &str,
 ) -> HashMap<String, Value> {
+    contract_with_env(preset, shape, key, path, &[])
+}
+
+/// [`contract`] with more environment variables (a preset's config id).
+fn contract_with_env(
+    preset: &str,
+    shape: impl Fn(Ask) -> (u16, Value) + Send + Sync + 'static,
+    key: Option<(&'static str, &'static str, &'static str)>,
+    path: &str,
+    extra_env: &[(&str, &str)],
+) -> HashMap<String, Value> {
     let port = serve(scenario(shape, key.map(|(_, header, _)| header)));
     let dir = project(
         &format!("preset-{preset}"),
         &format!("preset = \"{preset}\"\nurl = \"http://127.0.0.1:{port}{path}\"\n"),
     );
-    let env: Vec<(&str, &str)> = key.map(|(var, _, value)| vec![(var, value)]).unwrap_or_default();
+    let mut env: Vec<(&str, &str)> = key.map(|(var, _, value)| vec![(var, value)]).unwrap_or_default();
+    env.extend_from_slice(extra_env);
     let out = gauntlet_with_env(&["run", "--quiet"], &dir, &env);
     assert!(matches!(out.code(), Some(0) | Some(1)), "{preset}: {}{}", stdout(&out), stderr(&out));
     let r = results(&dir);
@@ -245,14 +257,22 @@ fn llm_guard_api_contract() {
         None,
         "/analyze/prompt",
     );
-    assert_eq!((r["attack"]["score"].as_f64(), &r["attack"]["reasons"]), (Some(1.0), &json!(["PromptInjection"])));
-    assert_eq!(r["clean"]["score"].as_f64(), Some(0.0), "-1 (surely safe) reads as 0");
+    // Scores run -1..1: mapped linearly (0 is the middle); a reason is a
+    // scanner whose risk is above 0, as the client reads it.
+    assert_eq!(
+        (r["attack"]["score"].as_f64(), &r["attack"]["reasons"]),
+        (Some(1.0), &json!(["PromptInjection", "Toxicity"]))
+    );
+    assert_eq!(r["clean"]["score"].as_f64(), Some(0.5), "a scanner at 0 is the middle of -1..1");
+    assert_eq!(r["clean"]["reasons"], json!([]), "{}", r["clean"]);
 }
 
 fn chat(content: &str) -> Value {
     json!({"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]})
 }
 
+/// A model without Llama Guard's template answers in prose: neither
+/// `safe` nor `unsafe` is a target error, never an allow.
 #[test]
 fn llama_guard_contract() {
     let r = contract(
@@ -260,26 +280,90 @@ fn llama_guard_contract() {
         |ask| match ask {
             Ask::Clean => (200, chat("safe")),
             Ask::Block => (200, chat("unsafe\nS1,S9")),
-            Ask::Error => (400, json!({"error": {"message": "model not found", "type": "invalid_request_error"}})),
+            Ask::Error => (200, chat("I'm happy to help! Here is some information about your question.")),
         },
         None,
         "/v1/chat/completions",
     );
     assert_eq!(r["attack"]["reasons"], json!(["S1", "S9"]));
+    let message = r["boom"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("neither a block nor an allow"), "{message}");
 }
 
+/// NeMo Guardrails answers 200 with a normal completion whose text is
+/// "Internal server error" when anything fails: an error, never an allow.
 #[test]
 fn nemo_guardrails_contract() {
-    contract(
+    let r = contract_with_env(
         "nemo-guardrails",
         |ask| match ask {
             Ask::Clean => (200, chat("Hello! How can I help you today?")),
             Ask::Block => (200, chat("I'm sorry, I can't respond to that.")),
-            Ask::Error => (422, json!({"detail": [{"msg": "field required"}]})),
+            Ask::Error => (200, chat("Internal server error")),
         },
         None,
         "/v1/chat/completions",
+        &[("NEMO_GUARDRAILS_CONFIG_ID", "my-rails")],
     );
+    assert_eq!(r["boom"]["error"]["kind"], "target", "{}", r["boom"]);
+    // No made-up config id: without the variable the run stops at start.
+    let dir = project(
+        "preset-nemo-no-config",
+        "preset = \"nemo-guardrails\"\nurl = \"http://127.0.0.1:9/v1/chat/completions\"\n",
+    );
+    let out = gauntlet(&["check", "--offline"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error[missing-env]") && stderr(&out).contains("NEMO_GUARDRAILS_CONFIG_ID"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The canary: a mapping that reads every answer as allow (here NeMo's
+/// error page inside a normal completion would have; a server that lets
+/// everything through does) stops the run with exit 3 naming the answer,
+/// before any case; a gate that blocks the must-block case runs.
+#[test]
+fn the_canary_stops_a_gate_that_can_never_block() {
+    let port = serve(Arc::new(|_: &HashMap<String, String>, _: &str| {
+        (
+            200,
+            json!({"results": [{"flagged": false, "categories": {"violence": false}, "category_scores": {"violence": 0.01}}]}),
+        )
+    }));
+    let dir = scratch("canary-never-blocks");
+    write(&dir.join("gauntlet.toml"), &format!("[target]\nkind = \"http\"\npreset = \"openai-moderation\"\nurl = \"http://127.0.0.1:{port}/v1/moderations\"\n"));
+    write(&dir.join("corpora/cases.jsonl"), CASES);
+    write(&dir.join("gates/g.toml"), "[[gate]]\nid = \"fpr\"\nmetric = \"fpr\"\nmax = 1.0\n");
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("OPENAI_API_KEY", "k")]);
+    assert_eq!(out.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("canary: the must-block case") && err.contains("was answered `allow`"), "{err}");
+    assert!(!dir.join("reports/verdict.json").exists(), "no verdict from a gate that cannot block");
+    // `check` says the same; `canary = false` is the way out for a gate that is that weak.
+    let out = gauntlet_with_env(&["check"], &dir, &[("OPENAI_API_KEY", "k")]);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    let config = std::fs::read_to_string(dir.join("gauntlet.toml")).unwrap();
+    write(&dir.join("gauntlet.toml"), &format!("{config}canary = false\n"));
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("OPENAI_API_KEY", "k")]);
+    assert!(matches!(out.code(), Some(0 | 1)), "{}", stderr(&out));
+
+    // An exec or plain http target opts in by naming its canaries.
+    let port = serve(Arc::new(|_: &HashMap<String, String>, body: &str| {
+        (200, json!({"decision": if body.contains("kill") { "block" } else { "allow" }}))
+    }));
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!(
+            "[target]\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/judge\"\ncanary-block = \"I will kill you\"\n"
+        ),
+    );
+    let out = gauntlet(&["run", "--quiet", "--dry-run"], &dir);
+    assert!(stdout(&out).contains("+ 1 health probe + 2 canary cases"), "{}", stdout(&out));
+    assert_eq!(out.code(), Some(0));
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert!(matches!(out.code(), Some(0 | 1)), "{}", stderr(&out));
 }
 
 /// A kind of case the preset's API cannot take stops the run at start,
@@ -296,6 +380,21 @@ fn presets_refuse_cases_they_cannot_send_and_need_their_key() {
     assert!(
         stderr(&out).contains("talk.jsonl:1: error[unsupported-case-kind]")
             && stderr(&out).contains("preset `azure-prompt-shields` cannot send conversations"),
+        "{}",
+        stderr(&out)
+    );
+    // Prompt Shields takes at most 10,000 characters: a longer case is
+    // refused at its line before any request (the API would answer 400).
+    let long = project("preset-long", "preset = \"azure-prompt-shields\"\nurl = \"http://127.0.0.1:9/x\"\n");
+    write(
+        &long.join("corpora/long.jsonl"),
+        &format!("{{\"id\":\"l1\",\"input\":\"{}\",\"label\":\"benign\",\"category\":\"c\"}}\n", "a".repeat(10_001)),
+    );
+    let out = gauntlet_with_env(&["check", "--offline"], &long, &[("AZURE_CONTENT_SAFETY_KEY", "k")]);
+    assert_eq!(out.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("long.jsonl:1: error[unsupported-case-kind]")
+            && stderr(&out).contains("10001 characters"),
         "{}",
         stderr(&out)
     );
