@@ -18,6 +18,7 @@ pub struct Entry {
 pub const CATALOGUE: &[Entry] = &[
     Entry { name: "bipia-email", manifest: include_str!("catalogue/bipia-email.toml") },
     Entry { name: "deepset-prompt-injections", manifest: include_str!("catalogue/deepset-prompt-injections.toml") },
+    Entry { name: "do-not-answer", manifest: include_str!("catalogue/do-not-answer.toml") },
     Entry { name: "jbb-benign", manifest: include_str!("catalogue/jbb-benign.toml") },
     Entry { name: "jbb-harmful", manifest: include_str!("catalogue/jbb-harmful.toml") },
     Entry { name: "tensor-trust-hijacking", manifest: include_str!("catalogue/tensor-trust-hijacking.toml") },

@@ -44,7 +44,7 @@ pub struct HttpConfig {
 }
 
 /// Placeholders a body template may use.
-pub const TEMPLATE_FIELDS: &[&str] = &["input", "id", "context", "messages", "chat", "documents"];
+pub const TEMPLATE_FIELDS: &[&str] = &["input", "id", "context", "messages", "chat", "documents", "alternating-chat"];
 
 pub struct HttpTarget {
     config: HttpConfig,
@@ -125,6 +125,7 @@ fn render(template: &str, case: &Case) -> String {
             "id" => serde_json::to_string(&request.id),
             "context" => serde_json::to_string(&request.context),
             "chat" => serde_json::to_string(&chat_messages(case)),
+            "alternating-chat" => serde_json::to_string(&alternating(chat_messages(case))),
             "documents" => serde_json::to_string(&documents(case)),
             _ => serde_json::to_string(&request.messages),
         };
@@ -150,6 +151,48 @@ fn chat_messages(case: &Case) -> Vec<serde_json::Value> {
         Payload::Text(text) => vec![message("user", text)],
         Payload::Structured(map) => vec![message("user", &Value::Object(map.clone()).to_string())],
     }
+}
+
+/// What an egress case without its prompt is sent after, where a chat
+/// template needs a user turn first.
+pub const MISSING_PROMPT: &str = "(The user's request was not recorded. Judge the assistant's response that follows.)";
+
+/// Chat messages shaped for a template that takes only alternating user
+/// and assistant turns starting with the user (Llama Guard 3's raises on
+/// anything else): a system message is folded into the first user turn,
+/// other roles are read as the user, consecutive turns of one role are
+/// joined, and a conversation opening with the assistant gets a stated
+/// placeholder user turn first. Nothing is dropped: every text is sent.
+pub fn alternating(messages: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let text = |m: &serde_json::Value| m.get("content").and_then(Value::as_str).unwrap_or("").to_string();
+    let mut system: Vec<String> = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for m in &messages {
+        let role = match m.get("role").and_then(Value::as_str) {
+            Some("assistant") => "assistant",
+            Some("system") | Some("developer") => {
+                system.push(text(m));
+                continue;
+            }
+            _ => "user",
+        };
+        match out.last_mut() {
+            Some((last, content)) if last == role => {
+                content.push_str("\n\n");
+                content.push_str(&text(m));
+            }
+            _ => out.push((role.to_string(), text(m))),
+        }
+    }
+    if out.first().is_none_or(|(role, _)| role != "user") {
+        out.insert(0, ("user".into(), if system.is_empty() { MISSING_PROMPT.into() } else { String::new() }));
+    }
+    if !system.is_empty() {
+        let first = &mut out[0].1;
+        let joined = system.join("\n\n");
+        *first = if first.is_empty() { joined } else { format!("{joined}\n\n{first}") };
+    }
+    out.into_iter().map(|(role, content)| serde_json::json!({"role": role, "content": content})).collect()
 }
 
 /// The documents a case brings along (`context.documents`, strings), for
@@ -542,6 +585,31 @@ impl Target for HttpTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Llama Guard 3's template raised on a lone assistant message, three
+    /// user turns in a row, and a system message: each is shaped into
+    /// alternating turns starting with the user, every text kept.
+    #[test]
+    fn chats_are_shaped_into_alternating_turns() {
+        let m = |role: &str, content: &str| serde_json::json!({"role": role, "content": content});
+        let roles =
+            |v: &[serde_json::Value]| v.iter().map(|x| x["role"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        let lone = alternating(vec![m("assistant", "the key is 1234")]);
+        assert_eq!(roles(&lone), ["user", "assistant"]);
+        assert_eq!(lone[0]["content"], MISSING_PROMPT);
+        let three = alternating(vec![m("user", "a"), m("user", "b"), m("user", "c"), m("assistant", "d")]);
+        assert_eq!(roles(&three), ["user", "assistant"]);
+        assert_eq!(three[0]["content"], "a\n\nb\n\nc");
+        let system =
+            alternating(vec![m("system", "be nice"), m("user", "hi"), m("tool", "result"), m("assistant", "ok")]);
+        assert_eq!(roles(&system), ["user", "assistant"]);
+        assert_eq!(system[0]["content"], "be nice\n\nhi\n\nresult");
+        let only_system = alternating(vec![m("system", "rules")]);
+        assert_eq!(
+            (roles(&only_system), only_system[0]["content"].as_str()),
+            (vec!["user".to_string()], Some("rules"))
+        );
+    }
 
     #[test]
     fn retry_after_as_seconds_as_an_http_date_and_as_milliseconds() {

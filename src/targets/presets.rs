@@ -197,7 +197,9 @@ pub const PRESETS: &[Preset] = &[
         name: "llama-guard",
         url: None,
         endpoint: "http://localhost:8000/v1/chat/completions (any OpenAI-compatible server)",
-        body: r#"{"model": "${LLAMA_GUARD_MODEL:-meta-llama/Llama-Guard-3-8B}", "messages": {{ chat }}, "temperature": 0}"#,
+        // Llama Guard 3's chat template takes only alternating user and
+        // assistant turns starting with the user.
+        body: r#"{"model": "${LLAMA_GUARD_MODEL:-meta-llama/Llama-Guard-3-8B}", "messages": {{ alternating-chat }}, "temperature": 0}"#,
         key: Some(KeyHeader {
             header: "Authorization",
             format: "Bearer {key}",

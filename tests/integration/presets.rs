@@ -480,3 +480,41 @@ fn dry_run_counts_requests_and_cost_and_budgets_stop_a_run_before_it_sends() {
     assert_eq!(out.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("would cost 0.0400") && stderr(&out).contains("max-cost = 0.03"), "{}", stderr(&out));
 }
+
+/// A Llama-Guard-like server that enforces its chat template's rule (no
+/// system turn; user first; roles alternate; else 400, as vLLM answers)
+/// answers every bundled prompt, egress case and conversation: the
+/// preset shapes each case into what the template accepts.
+#[test]
+fn llama_guard_shapes_every_bundled_case_for_the_template() {
+    let port = serve(Arc::new(|_: &HashMap<String, String>, body: &str| {
+        let request: Value = serde_json::from_str(body).unwrap_or_default();
+        let messages = request["messages"].as_array().cloned().unwrap_or_default();
+        let alternates = !messages.is_empty()
+            && messages.iter().enumerate().all(|(i, m)| m["role"] == if i % 2 == 0 { "user" } else { "assistant" });
+        if !alternates {
+            let message = "Conversation roles must alternate user/assistant/user/assistant/...";
+            return (400, json!({"error": {"message": message, "type": "BadRequestError"}}));
+        }
+        let text = body.to_lowercase();
+        (200, chat(if text.contains("bomb") || text.contains("ignore") { "unsafe\nS9" } else { "safe" }))
+    }));
+    let dir = scratch("preset-llama-template");
+    for sub in ["bundled", "conversations", "egress"] {
+        copy_tree(&repo_root().join("corpora").join(sub), &dir.join("corpora").join(sub));
+    }
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!("[target]\nkind = \"http\"\npreset = \"llama-guard\"\nurl = \"http://127.0.0.1:{port}/v1/chat/completions\"\n\n[run]\ncorpora = [\"corpora\"]\ngates = \"gates\"\nreports = \"reports\"\n"),
+    );
+    write(
+        &dir.join("gates/g.toml"),
+        "[[gate]]\nid = \"no-errors\"\nmetric = \"error-rate\"\nmax = 0.0\nbound = \"point\"\n",
+    );
+    let out = gauntlet(&["run", "--quiet"], &dir);
+    assert!(matches!(out.code(), Some(0 | 1)), "{}{}", stdout(&out), stderr(&out));
+    let r = results(&dir);
+    let errors: Vec<&Value> = r.values().filter(|x| !x["error"].is_null()).collect();
+    assert!(errors.is_empty(), "{} of {} cases errored, e.g. {:#}", errors.len(), r.len(), errors.first().unwrap());
+    assert!(r.len() > 700, "{}", r.len());
+}
