@@ -265,6 +265,7 @@ fn bench_http(n: usize) {
             timeout: std::time::Duration::from_secs(10),
             retries: 0,
             ca_certs: None,
+            client_cert: None,
         });
         let start = Instant::now();
         let replayed = target.replay(&cases, &()).unwrap();

@@ -168,6 +168,7 @@ catalogue! {
     UnmatchedFilter = "unmatched-filter": "Warning: a gate's `where` value matches no loaded case (a typo in a category, source or tag?).",
     UnquotedDate = "unquoted-date": "A waiver date is a bare TOML date; write it as a quoted \"YYYY-MM-DD\" string.",
     UnreadableCaFile = "unreadable-ca-file": "An http target's `ca-file` cannot be read, or holds no PEM certificate.",
+    UnreadableClientCert = "unreadable-client-cert": "`client-cert` or `client-key` cannot be read as PEM, or only one of the two is set.",
     UnreadableConfig = "unreadable-config": "The config file cannot be read.",
     UnreadableFile = "unreadable-file": "A file cannot be read.",
     UnreadableJournal = "unreadable-journal": "`run --resume`: a line of the run journal (other than a last line cut short by the interruption) cannot be read.",

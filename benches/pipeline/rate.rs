@@ -69,6 +69,7 @@ pub fn bench_rate_limit() {
             timeout: Duration::from_secs(30),
             retries: 0,
             ca_certs: None,
+            client_cert: None,
         })
     };
     let all = super::load_cases(&super::generate_project(256 * 40));

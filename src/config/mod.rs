@@ -273,6 +273,8 @@ const HTTP_KEYS: &[&str] = &[
     "retries",
     "timeout-ms",
     "ca-file",
+    "client-cert",
+    "client-key",
     "allow-http",
     "preset",
     "decision-text",

@@ -41,6 +41,8 @@ pub struct HttpConfig {
     pub retries: u32,
     /// Certificates (DER) trusted instead of the system's store (`ca-file`).
     pub ca_certs: Option<Vec<Vec<u8>>>,
+    /// Mutual TLS: the client's chain and key (`client-cert`, `client-key`).
+    pub client_cert: Option<ureq::tls::ClientCert>,
 }
 
 /// Placeholders a body template may use.
@@ -251,6 +253,19 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
+/// A client certificate chain and its key from PEM files, for mutual TLS.
+pub fn read_client_pair(cert: &std::path::Path, key: &std::path::Path) -> Result<ureq::tls::ClientCert, String> {
+    let chain: Vec<ureq::tls::Certificate<'static>> =
+        read_ca_file(cert)?.into_iter().map(|der| ureq::tls::Certificate::from_der(&der).to_owned()).collect();
+    let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::PrivateKey(k) = item.map_err(|e| format!("{}: {e}", key.display()))? {
+            return Ok(ureq::tls::ClientCert::new_with_certs(&chain, k.to_owned()));
+        }
+    }
+    Err(format!("{}: no PEM private key in it", key.display()))
+}
+
 enum Attempt {
     Done(Outcome),
     /// `throttle`: the server said the run is too fast (429), not that this
@@ -275,7 +290,7 @@ impl HttpTarget {
             None => RootCerts::PlatformVerifier,
         };
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .tls_config(TlsConfig::builder().root_certs(roots).client_cert(config.client_cert.clone()).build())
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
             .max_idle_connections(config.concurrency.max(1) * 2)

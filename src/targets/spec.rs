@@ -75,6 +75,9 @@ pub struct TargetSpec {
     pub reasons_items: Option<RawItemsRule>,
     /// A PEM bundle trusted instead of the system's store.
     pub ca_file: Option<String>,
+    /// Mutual TLS: the client's certificate chain and its private key (PEM).
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
     /// Plain http:// to a host that is not loopback, on purpose.
     pub allow_http: Option<bool>,
     // exec and http
@@ -434,10 +437,26 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
         },
         None => None,
     };
+    let client_cert = match (&t.client_cert, &t.client_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => match super::http::read_client_pair(&file.base.join(cert), &file.base.join(key)) {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                problems.push(here("client-cert", Code::UnreadableClientCert, e));
+                None
+            }
+        },
+        (Some(_), None) | (None, Some(_)) => {
+            let key = if t.client_cert.is_some() { "client-cert" } else { "client-key" };
+            problems.push(here(key, Code::UnreadableClientCert, "client-cert and client-key go together".into()));
+            None
+        }
+    };
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
     Ok(HttpTarget::new(HttpConfig {
+        client_cert,
         url,
         body,
         headers,

@@ -39,6 +39,11 @@ fn serve_tls(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .unwrap();
+    serve_with(config)
+}
+
+/// As [`serve_tls`], with `config` (a server that requires client certificates, say).
+fn serve_with(config: rustls::ServerConfig) -> u16 {
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -152,4 +157,63 @@ fn plain_http_is_refused_off_loopback_and_a_bad_ca_file_is_an_input_error() {
     let out = gauntlet(&["check", "--offline"], &bad);
     assert_eq!(out.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("error[unreadable-ca-file]"), "{}", stderr(&out));
+}
+
+/// Mutual TLS: a server that requires a client certificate signed by its
+/// CA accepts the run given `client-cert` and `client-key`, and refuses it
+/// (exit 3, TLS) without them.
+#[test]
+fn mutual_tls_with_a_client_pair_and_refused_without() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&server_key, &ca).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client = rcgen::CertificateParams::new(vec!["gauntlet-client".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &ca)
+        .unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .unwrap();
+    let port = serve_with(config);
+    let url = format!("url = \"https://127.0.0.1:{port}/judge\"\nca-file = \"ca.pem\"\n");
+
+    let without = project("tls-mtls-without", &url);
+    write_ca(&without, &ca.pem());
+    let out = gauntlet(&["run", "--quiet"], &without);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLS") || stderr(&out).contains("connect"), "{}", stderr(&out));
+
+    let with = project("tls-mtls-with", &format!("{url}client-cert = \"client.pem\"\nclient-key = \"client.key\"\n"));
+    write_ca(&with, &ca.pem());
+    write(&with.join("client.pem"), &client.pem());
+    write(&with.join("client.key"), &client_key.serialize_pem());
+    let out = gauntlet(&["run", "--quiet"], &with);
+    assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+
+    // One without the other is an input error at its key.
+    let half = project("tls-mtls-half", &format!("{url}client-cert = \"client.pem\"\n"));
+    let out = gauntlet(&["check", "--offline"], &half);
+    assert_eq!(out.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error[unreadable-client-cert]") && stderr(&out).contains("go together"),
+        "{}",
+        stderr(&out)
+    );
 }
