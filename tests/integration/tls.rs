@@ -217,3 +217,63 @@ fn mutual_tls_with_a_client_pair_and_refused_without() {
         stderr(&out)
     );
 }
+
+/// A loopback CONNECT proxy: tunnels each connection to the host it names
+/// and counts the tunnels; returns (port, count).
+fn connect_proxy() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tunnels = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = tunnels.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut request = String::new();
+                reader.read_line(&mut request).unwrap_or(0);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let Some(target) = request.strip_prefix("CONNECT ").and_then(|r| r.split_whitespace().next()) else {
+                    return;
+                };
+                let Ok(upstream) = std::net::TcpStream::connect(target) else { return };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut client = client;
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").unwrap();
+                let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                let mut down_write = client.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut up_read, &mut down_write);
+                });
+                // What the client sent after the CONNECT headers, then the rest.
+                let buffered = reader.buffer().to_vec();
+                let _ = up_write.write_all(&buffered);
+                let mut rest = reader.into_inner();
+                let _ = std::io::copy(&mut rest, &mut up_write);
+            });
+        }
+    });
+    (port, tunnels)
+}
+
+/// `HTTPS_PROXY` sends the https target's connections through a CONNECT
+/// proxy; `NO_PROXY` naming the host bypasses it.
+#[test]
+fn https_goes_through_a_connect_proxy_unless_no_proxy_names_the_host() {
+    let (ca_pem, chain, key) = certificates();
+    let port = serve_tls(chain, key);
+    let (proxy_port, tunnels) = connect_proxy();
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let dir = project("tls-proxy", &format!("url = \"https://127.0.0.1:{port}/judge\"\nca-file = \"ca.pem\"\n"));
+    write_ca(&dir, &ca_pem);
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("HTTPS_PROXY", &proxy), ("NO_PROXY", "")]);
+    assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let through = tunnels.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(through >= 1, "no connection went through the proxy");
+    let out = gauntlet_with_env(&["run", "--quiet"], &dir, &[("HTTPS_PROXY", &proxy), ("NO_PROXY", "127.0.0.1")]);
+    assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(tunnels.load(std::sync::atomic::Ordering::SeqCst), through, "NO_PROXY was not honoured");
+}
