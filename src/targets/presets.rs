@@ -222,8 +222,8 @@ pub const PRESETS: &[Preset] = &[
         url: None,
         endpoint: "http://localhost:8000/v1/chat/completions",
         // No made-up defaults: `config_id` names the user's own rails (a
-        // missing variable stops the run at start), and no `model` is sent,
-        // since it would replace the config's main model on the server.
+        // missing variable stops the run at start); `model` only from
+        // NEMO_GUARDRAILS_MODEL (see `optional_field`).
         body: r#"{"messages": {{ chat }}, "guardrails": {"config_id": "${NEMO_GUARDRAILS_CONFIG_ID}"}}"#,
         key: None,
         decision: DecisionRule::TextRegex {
@@ -240,7 +240,10 @@ pub const PRESETS: &[Preset] = &[
         canary_block: super::canary::MUST_BLOCK,
         score_range: None,
         max_chars: None,
-        optional_field: None,
+        // Sent only when the user names a model: it replaces the config's
+        // main model on the server. (Servers whose API requires it answer
+        // 422 without it: an error, and the canary says so.)
+        optional_field: Some(("model", "NEMO_GUARDRAILS_MODEL")),
         query_default: None,
     },
 ];
