@@ -198,7 +198,6 @@ pub struct LoadRun {
 
 struct Job {
     index: usize,
-    intended: Instant,
     intended_ns: u64,
 }
 
@@ -290,7 +289,6 @@ pub fn generate(
             service_us: outcome.latency_us,
             decision: outcome.decision.map_err(|e| e.kind),
         });
-        let _ = job.intended;
         progress.advance(1);
         if failed {
             progress.failed(1);
@@ -299,9 +297,8 @@ pub fn generate(
     std::thread::scope(|s| {
         let mut spawned = 0usize;
         for (index, &offset) in offsets.iter().enumerate() {
-            let intended = start + Duration::from_nanos(offset);
-            wait_until(intended);
-            let job = Job { index, intended, intended_ns: offset };
+            wait_until(start + Duration::from_nanos(offset));
+            let job = Job { index, intended_ns: offset };
             let claimed = idle.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
             if claimed {
                 tx.send(job).expect("a worker is waiting");
