@@ -221,7 +221,6 @@ fn tls_failure(e: &ureq::Error) -> bool {
     }
 }
 
-/// The certificates in a PEM file (a CA bundle), as DER.
 /// How long a 429 or 5xx asks to wait: OpenAI's `retry-after-ms`, else
 /// `Retry-After` as seconds or as an HTTP date.
 fn retry_after(headers: &ureq::http::HeaderMap) -> Option<Duration> {
@@ -239,33 +238,6 @@ fn retry_after(headers: &ureq::http::HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| format!("{}: {e}", path.display()))? {
-            certs.push(c.der().to_vec());
-        }
-    }
-    if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate in it", path.display()));
-    }
-    Ok(certs)
-}
-
-/// A client certificate chain and its key from PEM files, for mutual TLS.
-pub fn read_client_pair(cert: &std::path::Path, key: &std::path::Path) -> Result<ureq::tls::ClientCert, String> {
-    let chain: Vec<ureq::tls::Certificate<'static>> =
-        read_ca_file(cert)?.into_iter().map(|der| ureq::tls::Certificate::from_der(&der).to_owned()).collect();
-    let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
-    for item in ureq::tls::parse_pem(&pem) {
-        if let ureq::tls::PemItem::PrivateKey(k) = item.map_err(|e| format!("{}: {e}", key.display()))? {
-            return Ok(ureq::tls::ClientCert::new_with_certs(&chain, k.to_owned()));
-        }
-    }
-    Err(format!("{}: no PEM private key in it", key.display()))
-}
-
 enum Attempt {
     Done(Outcome),
     /// `throttle`: the server said the run is too fast (429), not that this
@@ -280,23 +252,26 @@ enum Attempt {
 
 impl HttpTarget {
     pub fn new(config: HttpConfig) -> HttpTarget {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        use ureq::tls::{RootCerts, TlsConfig};
         // The system's trust store by default (as curl and browsers trust);
-        // a `ca-file` replaces it, for a private CA or a TLS-inspecting proxy.
-        let roots = match &config.ca_certs {
-            Some(certs) => RootCerts::new_with_certs(
-                &certs.iter().map(|der| Certificate::from_der(der).to_owned()).collect::<Vec<_>>(),
-            ),
-            None => RootCerts::PlatformVerifier,
-        };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(TlsConfig::builder().root_certs(roots).client_cert(config.client_cert.clone()).build())
+        // a `ca-file` replaces it, for a private CA, a self-signed service
+        // or a TLS-inspecting proxy (see `tls`).
+        let agent_config = ureq::Agent::config_builder()
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .client_cert(config.client_cert.clone())
+                    .build(),
+            )
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
             .max_idle_connections(config.concurrency.max(1) * 2)
             .max_idle_connections_per_host(config.concurrency.max(1) * 2)
-            .build()
-            .into();
+            .build();
+        let agent = match &config.ca_certs {
+            Some(certs) => super::tls::agent_trusting(agent_config, certs, config.client_cert.as_ref()),
+            None => agent_config.into(),
+        };
         HttpTarget {
             limiter: RateLimiter::new(config.rate_limit, SystemClock::default()),
             config,

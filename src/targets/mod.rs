@@ -15,6 +15,7 @@ pub mod rate;
 mod request_plan;
 mod spec;
 pub mod tenants;
+mod tls;
 
 pub use request_plan::RequestPlan;
 pub use spec::{from_config, SpecFile, TargetSpec, TenantSpec};

@@ -428,7 +428,7 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
         }
     }
     let ca_certs = match &t.ca_file {
-        Some(f) => match super::http::read_ca_file(&file.base.join(f)) {
+        Some(f) => match super::tls::read_ca_file(&file.base.join(f)) {
             Ok(certs) => Some(certs),
             Err(e) => {
                 problems.push(here("ca-file", Code::UnreadableCaFile, e));
@@ -439,7 +439,7 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
     };
     let client_cert = match (&t.client_cert, &t.client_key) {
         (None, None) => None,
-        (Some(cert), Some(key)) => match super::http::read_client_pair(&file.base.join(cert), &file.base.join(key)) {
+        (Some(cert), Some(key)) => match super::tls::read_client_pair(&file.base.join(cert), &file.base.join(key)) {
             Ok(pair) => Some(pair),
             Err(e) => {
                 problems.push(here("client-cert", Code::UnreadableClientCert, e));

@@ -277,3 +277,43 @@ fn https_goes_through_a_connect_proxy_unless_no_proxy_names_the_host() {
     assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(tunnels.load(std::sync::atomic::Ordering::SeqCst), through, "NO_PROXY was not honoured");
 }
+
+/// A self-signed CA certificate (what `openssl req -x509 -subj /CN=host
+/// -addext subjectAltName=...` makes) serving as the server's own.
+fn self_signed_ca(names: &[&str], expired: bool) -> (String, rustls::pki_types::CertificateDer<'static>, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, names[0]);
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), cert.der().clone(), key)
+}
+
+/// Regression (#39): a self-signed CA certificate used as the server's own
+/// was refused with `CaUsedAsEndEntity` although curl accepts it as
+/// `--cacert`. It is trusted as itself when listed in `ca-file`; a wrong
+/// name or an expired one is still refused.
+#[test]
+fn a_self_signed_ca_in_ca_file_is_trusted_as_the_servers_own_certificate() {
+    let run = |name: &str, names: &[&str], expired: bool| {
+        let (pem, der, key) = self_signed_ca(names, expired);
+        let port = serve_tls(vec![der], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()));
+        let dir = project(name, &format!("url = \"https://127.0.0.1:{port}/judge\"\nca-file = \"ca.pem\"\n"));
+        write_ca(&dir, &pem);
+        gauntlet(&["run", "--quiet"], &dir)
+    };
+    let out = run("tls-self-signed", &["localhost", "127.0.0.1"], false);
+    assert_eq!(out.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+
+    let out = run("tls-self-signed-wrong-name", &["guard.internal"], false);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLS:") && stderr(&out).contains("not valid for name"), "{}", stderr(&out));
+
+    let out = run("tls-self-signed-expired", &["localhost", "127.0.0.1"], true);
+    assert_eq!(out.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLS:") && stderr(&out).contains("expired"), "{}", stderr(&out));
+}
