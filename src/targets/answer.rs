@@ -50,6 +50,11 @@ pub struct AnswerMapping {
     /// Texts that mean the service failed (an error page inside a normal
     /// completion): target errors with their text.
     pub text_errors: Vec<regex::Regex>,
+    /// Where a NeMo Guardrails answer carries its activated-rails log (an
+    /// array of rails, each with `name` and `stop`). When the answer has
+    /// it, a rail that stopped is the block and its name the reason; the
+    /// text decides only for a server that sent no log.
+    pub rails_log: Option<String>,
     /// (reason, pointer): blocked when any pointer holds `true`.
     pub decision_any: Vec<(String, String)>,
     /// Empty: the answer carries no score.
@@ -72,6 +77,7 @@ impl Default for AnswerMapping {
             decision_text: None,
             text_allow: None,
             text_errors: Vec::new(),
+            rails_log: None,
             decision_any: Vec::new(),
             score: "/score".into(),
             score_max: false,
@@ -127,7 +133,25 @@ impl AnswerMapping {
             return protocol(format!("answer is not JSON: {}", excerpt(text)));
         };
         let mut reasons: Vec<Arc<str>> = Vec::new();
-        let decision = if !self.decision_any.is_empty() {
+        let rails = self.rails_log.as_deref().and_then(|p| v.pointer(p)).and_then(Value::as_array);
+        let decision = if let Some(rails) = rails {
+            // An error completion is an error even with a log beside it.
+            if let Some(text) = v.pointer(&self.decision).and_then(Value::as_str) {
+                if self.text_errors.iter().any(|re| re.is_match(text)) {
+                    let m = format!("the target answered an error, not a decision: {}", excerpt(text));
+                    return Outcome::error(ErrorKind::Target, m, latency_us);
+                }
+            }
+            for rail in rails.iter().filter(|r| r.get("stop").and_then(Value::as_bool) == Some(true)) {
+                let name = rail.get("name").and_then(Value::as_str).unwrap_or("(unnamed rail)");
+                reasons.push(Arc::from(name));
+            }
+            if reasons.is_empty() {
+                Decision::Allow
+            } else {
+                Decision::Block
+            }
+        } else if !self.decision_any.is_empty() {
             let mut seen = false;
             for (name, pointer) in &self.decision_any {
                 let values = resolve(&v, pointer);

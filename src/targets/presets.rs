@@ -59,7 +59,14 @@ pub enum DecisionRule {
     TextPrefix { pointer: &'static str, block: &'static str, allow: &'static str },
     /// Text matching `block` blocks; text matching one of `errors` is the
     /// service failing; any other text allows (the request went through).
-    TextRegex { pointer: &'static str, block: &'static str, errors: &'static [&'static str] },
+    /// `rails_log`: where the answer may carry NeMo's activated-rails log,
+    /// which decides instead of the text when present.
+    TextRegex {
+        pointer: &'static str,
+        block: &'static str,
+        errors: &'static [&'static str],
+        rails_log: Option<&'static str>,
+    },
     /// Blocked when any flag is true: (reason, pointer with `*`).
     Any(&'static [(&'static str, &'static str)]),
 }
@@ -224,7 +231,9 @@ pub const PRESETS: &[Preset] = &[
         // No made-up defaults: `config_id` names the user's own rails (a
         // missing variable stops the run at start); `model` only from
         // NEMO_GUARDRAILS_MODEL (see `optional_field`).
-        body: r#"{"messages": {{ chat }}, "guardrails": {"config_id": "${NEMO_GUARDRAILS_CONFIG_ID}"}}"#,
+        // The activated-rails log is asked for: it says which rail stopped
+        // the request, so a config's own refusal wording cannot pass as an allow.
+        body: r#"{"messages": {{ chat }}, "guardrails": {"config_id": "${NEMO_GUARDRAILS_CONFIG_ID}", "options": {"log": {"activated_rails": true}}}}"#,
         key: None,
         decision: DecisionRule::TextRegex {
             pointer: "/choices/0/message/content",
@@ -232,6 +241,7 @@ pub const PRESETS: &[Preset] = &[
             // The server answers 200 with these as the completion's text when
             // anything fails, or the config id does not exist.
             errors: &[r"(?i)^\s*internal server error", r"(?i)could not load the .*guardrails configuration"],
+            rails_log: Some("/guardrails/log/activated_rails"),
         },
         score: None,
         reasons: ReasonsRule::None,

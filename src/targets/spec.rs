@@ -307,8 +307,9 @@ fn http_target(t: &TargetSpec, file: &SpecFile) -> Result<HttpTarget, Error> {
                 answer.decision_text = Some(TextRule::Prefix(block.to_string()));
                 answer.text_allow = Some(TextRule::Prefix(allow.to_string()));
             }
-            DecisionRule::TextRegex { pointer, block, errors } => {
+            DecisionRule::TextRegex { pointer, block, errors, rails_log } => {
                 answer.decision = pointer.to_string();
+                answer.rails_log = rails_log.map(str::to_string);
                 answer.decision_text =
                     Some(TextRule::Regex(regex::Regex::new(block).expect("preset regexes are valid")));
                 answer.text_errors =

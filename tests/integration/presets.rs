@@ -144,8 +144,10 @@ fn contract_with_env(
     extra_env: &[(&str, &str)],
 ) -> HashMap<String, Value> {
     let port = serve(scenario(shape, key.map(|(_, header, _)| header)));
+    // One project per test: two contracts of one preset run side by side.
+    let test = std::thread::current().name().unwrap_or("main").rsplit("::").next().unwrap_or("main").to_string();
     let dir = project(
-        &format!("preset-{preset}"),
+        &format!("preset-{preset}-{test}"),
         &format!("preset = \"{preset}\"\nurl = \"http://127.0.0.1:{port}{path}\"\n"),
     );
     let mut env: Vec<(&str, &str)> = key.map(|(var, _, value)| vec![(var, value)]).unwrap_or_default();
@@ -318,6 +320,35 @@ fn nemo_guardrails_contract() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A NeMo answer carrying the activated-rails log (asked for with
+/// `options.log.activated_rails`, as the v0.23–v0.25 server API documents):
+/// the rail that stopped decides, so a config with its own refusal wording
+/// still blocks, with the rail's name as the reason.
+#[test]
+fn nemo_guardrails_reads_the_activated_rails_log_over_the_refusal_text() {
+    let with_log = |content: &str, stopped: bool| {
+        let mut answer = chat(content);
+        answer["guardrails"] = json!({"config_id": "my-rails", "log": {"activated_rails": [
+            {"type": "input", "name": "self check input", "decisions": ["execute self_check_input"], "stop": stopped},
+            {"type": "generation", "name": "generate user intent", "decisions": [], "stop": false}
+        ]}});
+        answer
+    };
+    let r = contract_with_env(
+        "nemo-guardrails",
+        move |ask| match ask {
+            Ask::Clean => (200, with_log("Hello! How can I help you today?", false)),
+            Ask::Block => (200, with_log("Our policy does not allow this request.", true)),
+            Ask::Error => (200, chat("Internal server error.")),
+        },
+        None,
+        "/v1/chat/completions",
+        &[("NEMO_GUARDRAILS_CONFIG_ID", "my-rails")],
+    );
+    assert_eq!(r["attack"]["reasons"], json!(["self check input"]), "{}", r["attack"]);
+    assert_eq!(r["boom"]["error"]["kind"], "target", "{}", r["boom"]);
 }
 
 /// The canary: a mapping that reads every answer as allow (here NeMo's
