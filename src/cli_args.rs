@@ -180,6 +180,11 @@ pub enum Command {
     /// with the same cases at rest; or, with --find-rate, the highest rate
     /// within bounds. Writes load.json.
     Load(LoadArgs),
+    /// Adaptive evasion search: for each adversarial case the target
+    /// blocks, variants that keep its meaning, chosen from the target's
+    /// answers, until one is allowed or the budget is spent. Writes
+    /// attack.json, attack.html and evasions.jsonl.
+    Attack(AttackArgs),
     /// Release readiness: one GO / NO-GO from verdict, waivers, fixtures, calibration and decision logs.
     Release {
         #[arg(long, default_value = "gauntlet.toml")]
@@ -483,6 +488,54 @@ impl From<LoadArgs> for gauntlet::pipeline::LoadOptions {
             max_error_rate: a.max_error_rate,
             step: a.step,
             start_rate: a.start_rate,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct AttackArgs {
+    #[arg(long, default_value = "gauntlet.toml")]
+    pub config: PathBuf,
+    #[arg(long, value_enum, default_value = "full")]
+    pub lane: Lane,
+    /// Variants per original, at most (the attacker's queries).
+    #[arg(long, default_value_t = 50)]
+    pub budget: usize,
+    /// Seed of the search; the same seed and answers give the same search.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// guided ranks variants by the target's score; random ignores it;
+    /// auto is guided wherever the target returns a score.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub strategy: gauntlet::attack::Strategy,
+    /// Share of an original's letters and digits the edits may change.
+    #[arg(long, default_value_t = gauntlet::attack::DEFAULT_MAX_EDIT_SHARE)]
+    pub max_edit_share: f64,
+    /// Continue a search that was cut off, from its journal (.gauntlet/attack-<lane>.jsonl).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the most requests the search can send, and send none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write attack.json, attack.html and evasions.jsonl here instead of the config's reports folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl From<&AttackArgs> for gauntlet::pipeline::AttackOptions {
+    fn from(a: &AttackArgs) -> Self {
+        gauntlet::pipeline::AttackOptions {
+            config: a.config.clone(),
+            lane: a.lane,
+            out: a.out.clone(),
+            quiet: a.quiet,
+            budget: a.budget,
+            seed: a.seed,
+            strategy: a.strategy,
+            max_edit_share: a.max_edit_share,
+            resume: a.resume,
         }
     }
 }

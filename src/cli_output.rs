@@ -42,6 +42,26 @@ pub fn print_load(r: &gauntlet::load::LoadReport) -> Outcome {
     r.outcome()
 }
 
+/// `gauntlet attack`: the plan with --dry-run, else the search's summary.
+pub fn attack(args: &crate::cli_args::AttackArgs) -> anyhow::Result<Outcome> {
+    let opts = args.into();
+    if args.dry_run {
+        let p = gauntlet::pipeline::attack_dry_run(&opts)?;
+        out!(
+            "attack plan: at most {} requests: {} originals at rest, at most {} variants each, one confirmation per evasion, {} probe request(s){}",
+            p.max_requests,
+            p.originals,
+            p.budget,
+            p.probes,
+            p.cost_per_request.map_or(String::new(), |c| format!("; at most {:.4} in cost", c * p.max_requests as f64))
+        );
+        return Ok(Outcome::Pass);
+    }
+    let r = gauntlet::pipeline::attack(&opts)?;
+    out_raw!("{}", gauntlet::report::attack::render_terminal(&r));
+    Ok(r.outcome())
+}
+
 fn config_dir(config: &Path) -> &Path {
     config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }

@@ -7,7 +7,8 @@
 //! (cases through the target, one outcome each) → `metrics` (rates with
 //! confidence intervals, pure) → `evaluate` (gates, waivers, fixtures and
 //! the overall verdict, pure) → `report` (one model, every format).
-//! `calibrate` and `release` are pure computations beside `evaluate`.
+//! `calibrate`, `attack` (the adaptive evasion search) and `release` are
+//! pure computations beside `evaluate`.
 //!
 //! Below every stage sit `errors` (the diagnostics catalogue), `exit_code`,
 //! `text` (making hostile text inert), `atomic_file` and `hashing`. Above
@@ -16,6 +17,7 @@
 //! own, so other tools can embed a stage without the rest.
 
 pub mod atomic_file;
+pub mod attack;
 pub mod calibrate;
 pub mod compare;
 pub mod config;

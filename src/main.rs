@@ -82,6 +82,7 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
             Ok(c.outcome())
         }
         Command::Load(args) => Ok(cli_output::print_load(&pipeline::load(&args.into())?)),
+        Command::Attack(args) => cli_output::attack(&args),
         Command::Release { config, version, decision_log, deployed_at, stage, stage_started_at, today, out, quiet } => {
             let r = pipeline::release(&pipeline::ReleaseOptions {
                 config,

@@ -36,6 +36,8 @@ struct RawGate {
     lanes: Vec<Lane>,
     /// For `decision-rate`: allow, block, require_approval or error.
     actual: Option<String>,
+    /// For `adaptive-evasion-rate`: the attacker's queries per original.
+    budget: Option<usize>,
 }
 
 fn default_mode() -> Mode {
@@ -125,15 +127,31 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
                 problems
                     .push(here(Code::InvalidThreshold, format!("gate `{}`: threshold must not be negative", raw.id)));
             }
-            if raw.metric.is_load() && !raw.filter.is_empty() {
+            if raw.metric.judged_elsewhere() && !raw.filter.is_empty() {
+                let over = if raw.metric.is_load() { "load run" } else { "attack run" };
                 problems.push(here(
                     Code::WhereNotForMetric,
                     format!(
-                        "gate `{}`: `{}` is judged over the whole load run; `where` cannot narrow it",
+                        "gate `{}`: `{}` is judged over the whole {over}; `where` cannot narrow it",
                         raw.id,
                         raw.metric.as_str()
                     ),
                 ));
+            }
+            match (raw.metric, raw.budget) {
+                (Metric::AdaptiveEvasionRate, None) => problems.push(here(
+                    Code::InvalidThreshold,
+                    format!("gate `{}`: `adaptive-evasion-rate` needs `budget`, the attacker's queries per case (for example 50)", raw.id),
+                )),
+                (Metric::AdaptiveEvasionRate, Some(0)) => problems.push(here(
+                    Code::InvalidThreshold,
+                    format!("gate `{}`: `budget` is at least 1 query", raw.id),
+                )),
+                (Metric::AdaptiveEvasionRate, _) | (_, None) => {}
+                (_, Some(_)) => problems.push(here(
+                    Code::InvalidThreshold,
+                    format!("gate `{}`: `budget` belongs to `adaptive-evasion-rate` gates only", raw.id),
+                )),
             }
             if raw.lanes.is_empty() {
                 problems.push(here(Code::EmptyLanes, format!("gate `{}` runs in no lane", raw.id)));
@@ -155,6 +173,7 @@ pub fn load_gates(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Gate> {
                 mode: raw.mode,
                 lanes: raw.lanes,
                 actual: raw.actual,
+                budget: raw.budget,
                 defined_at,
             });
         }

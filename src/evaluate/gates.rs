@@ -69,6 +69,9 @@ pub enum Metric {
     LoadErrorRate,
     /// Answers under load that allowed a case the gate blocks at rest.
     LoadFailOpen,
+    /// Blocked adversarial originals an adaptive search got past the gate
+    /// within the gate's `budget` of queries. Judged by `gauntlet attack`.
+    AdaptiveEvasionRate,
 }
 
 impl Metric {
@@ -91,12 +94,18 @@ impl Metric {
             Metric::LoadLatencyP99 => "load-latency-p99",
             Metric::LoadErrorRate => "load-error-rate",
             Metric::LoadFailOpen => "load-fail-open",
+            Metric::AdaptiveEvasionRate => "adaptive-evasion-rate",
         }
     }
 
     /// Judged over load.json by `gauntlet load`; `run` leaves it out.
     pub fn is_load(self) -> bool {
         matches!(self, Metric::LoadLatencyP99 | Metric::LoadErrorRate | Metric::LoadFailOpen)
+    }
+
+    /// Judged by its own command (`load`, `attack`), never by `run`.
+    pub fn judged_elsewhere(self) -> bool {
+        self.is_load() || self == Metric::AdaptiveEvasionRate
     }
 
     pub fn is_rate(self) -> bool {
@@ -112,6 +121,7 @@ impl Metric {
                 | Metric::EvasionRate
                 | Metric::OverBlockRate
                 | Metric::LoadErrorRate
+                | Metric::AdaptiveEvasionRate
         )
     }
 
@@ -302,6 +312,8 @@ pub struct Gate {
     /// For `decision-rate`: the actual decision (`allow`, `block`,
     /// `require_approval` or `error`) whose share is measured.
     pub actual: Option<String>,
+    /// For `adaptive-evasion-rate`: the attacker's queries per original.
+    pub budget: Option<usize>,
     /// `path:line` of its definition.
     pub defined_at: Location,
 }
@@ -322,6 +334,7 @@ impl Gate {
             mode: Mode::Enforce,
             lanes: vec![Lane::Preflight, Lane::Full],
             actual: None,
+            budget: None,
             defined_at,
         }
     }
@@ -384,7 +397,8 @@ pub fn evaluate_gates(
     // Gates over all cases share one computation.
     let overall = std::sync::OnceLock::new();
     let originals = std::sync::OnceLock::new();
-    let gates: Vec<&Gate> = gates.iter().filter(|g| g.lanes.contains(&lane) && !g.metric.is_load()).collect();
+    let gates: Vec<&Gate> =
+        gates.iter().filter(|g| g.lanes.contains(&lane) && !g.metric.judged_elsewhere()).collect();
     gates.into_par_iter().map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall, &originals)).collect()
 }
 
@@ -416,6 +430,45 @@ pub fn evaluate_load_gates(gates: &[Gate], facts: &LoadFacts, policy: &CountingP
                 _ => (Some(facts.fail_open as f64), None, facts.fail_open_checked.max(1)),
             };
             judge_value(g, value, interval, samples, None)
+        })
+        .collect()
+}
+
+/// What the `adaptive-evasion-rate` gates judge, from attack.json.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttackFacts {
+    /// The search's own budget: a gate asking about more queries than
+    /// were allowed cannot be judged.
+    pub run_budget: usize,
+    /// For each searched original: the queries its confirmed evasion took (`None`: not evaded).
+    pub queries_to_evade: Vec<Option<usize>>,
+}
+
+/// Judges the lane's `adaptive-evasion-rate` gates on one attack run.
+pub fn evaluate_attack_gates(
+    gates: &[Gate],
+    facts: &AttackFacts,
+    policy: &CountingPolicy,
+    lane: Lane,
+) -> Vec<GateOutcome> {
+    gates
+        .iter()
+        .filter(|g| g.lanes.contains(&lane) && g.metric == Metric::AdaptiveEvasionRate)
+        .map(|g| {
+            let budget = g.budget.unwrap_or(facts.run_budget);
+            if budget > facts.run_budget {
+                let mut o = judge_value(g, None, None, 0, None);
+                o.status = GateStatus::Inconclusive;
+                o.detail = format!(
+                    "the gate asks about {budget} queries; the attack ran with --budget {}",
+                    facts.run_budget
+                );
+                return o;
+            }
+            let searched = facts.queries_to_evade.len() as u64;
+            let evaded = facts.queries_to_evade.iter().filter(|q| q.is_some_and(|q| q <= budget)).count() as u64;
+            let r = Rate::new(evaded, searched, policy);
+            judge_value(g, r.value, r.low.zip(r.high), searched, None)
         })
         .collect()
 }
@@ -578,6 +631,7 @@ mod tests {
             mode: Mode::Enforce,
             lanes: vec![Lane::Preflight, Lane::Full],
             actual: None,
+            budget: None,
             defined_at: Location::new("gates.toml"),
         }
     }

@@ -16,8 +16,8 @@ pub use fixtures::{
     FixtureSuiteOutcome,
 };
 pub use gates::{
-    evaluate_gates, evaluate_load_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane,
-    LoadFacts, Metric, Mode,
+    evaluate_attack_gates, evaluate_gates, evaluate_load_gates, format_value, AttackFacts, Bound, Comparator, Filter,
+    Gate, GateOutcome, GateStatus, Lane, LoadFacts, Metric, Mode,
 };
 pub use verdict::{overall, Overall};
 pub use waivers::{

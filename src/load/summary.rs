@@ -332,13 +332,15 @@ pub struct LoadReport {
     pub curve: Vec<CurvePoint>,
     /// The lane's load gates (`load-*` metrics), judged on this run.
     #[serde(default)]
-    pub gates: Vec<LoadGateVerdict>,
+    pub gates: Vec<CommandGateVerdict>,
 }
 
-/// One load gate's verdict.
+/// One verdict of a gate judged by its own command rather than by `run`
+/// (the `load-*` gates by `gauntlet load`, `adaptive-evasion-rate` by
+/// `gauntlet attack`), kept in that command's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub struct LoadGateVerdict {
+pub struct CommandGateVerdict {
     pub id: String,
     pub metric: String,
     /// pass, fail or inconclusive.

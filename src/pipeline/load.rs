@@ -196,7 +196,7 @@ fn judge_load_gates(
     fail_open: &crate::load::FailOpen,
     config: &crate::config::Config,
     lane: Lane,
-) -> Vec<crate::load::LoadGateVerdict> {
+) -> Vec<crate::load::CommandGateVerdict> {
     let facts = crate::evaluate::LoadFacts {
         latency_p99_us: s.latency.p99,
         answered: s.requests.scheduled,
@@ -205,9 +205,16 @@ fn judge_load_gates(
         fail_open: fail_open.count,
         fail_open_checked: fail_open.checked,
     };
-    crate::evaluate::evaluate_load_gates(gates, &facts, &config.counting, lane)
+    command_gate_verdicts(crate::evaluate::evaluate_load_gates(gates, &facts, &config.counting, lane))
+}
+
+/// Gates judged by `load` or `attack`, as their reports keep them.
+pub(super) fn command_gate_verdicts(
+    outcomes: Vec<crate::evaluate::GateOutcome>,
+) -> Vec<crate::load::CommandGateVerdict> {
+    outcomes
         .into_iter()
-        .map(|o| crate::load::LoadGateVerdict {
+        .map(|o| crate::load::CommandGateVerdict {
             id: o.gate.id.clone(),
             metric: o.gate.metric.as_str().into(),
             status: o.status.as_str().into(),

@@ -6,6 +6,7 @@
 //! (planning, judging, writing) live in `plan`, `judge` and `write`, so a
 //! merged or re-rendered run goes through exactly the code a plain run does.
 
+mod attack;
 mod calibrate;
 mod check;
 mod datasets;
@@ -28,6 +29,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 pub use crate::targets::RequestPlan;
+pub use attack::{attack, attack_dry_run, AttackOptions, AttackPlan};
 pub use calibrate::{calibrate, CalibrateOptions};
 pub use check::{check, CheckOptions, CheckReport, ProbeResult};
 pub use datasets::{add_dataset, fetch_datasets, list_datasets};
@@ -57,6 +59,7 @@ pub fn schema(kind: crate::report::SchemaKind) -> serde_json::Value {
         SchemaKind::Release => open_schema(schemars::schema_for!(crate::release::ReleaseReport)),
         SchemaKind::Diff => open_schema(crate::compare::diff_schema()),
         SchemaKind::Load => open_schema(schemars::schema_for!(crate::load::LoadReport)),
+        SchemaKind::Attack => open_schema(schemars::schema_for!(crate::attack::AttackReport)),
     }
 }
 

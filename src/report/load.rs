@@ -183,6 +183,20 @@ pub fn curve_svg(r: &LoadReport) -> Option<String> {
     Some(out)
 }
 
+/// The gates a command judged itself (`load`, `attack`), as a table.
+pub fn gates_html(gates: &[crate::load::CommandGateVerdict]) -> String {
+    use super::release::esc;
+    if gates.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<h2>Gates</h2><table id=\"gates\"><tr><th>gate</th><th>status</th><th>detail</th></tr>");
+    for g in gates {
+        let _ = write!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.id), esc(&g.status), esc(&g.detail));
+    }
+    out.push_str("</table>");
+    out
+}
+
 /// load.html: the figures of load.json for a person, self-contained (no
 /// script, no request: the same content-security policy as every page).
 pub fn render_html(r: &LoadReport) -> String {
@@ -246,14 +260,7 @@ pub fn render_html(r: &LoadReport) -> String {
         }
         out.push_str("</ul>");
     }
-    if !r.gates.is_empty() {
-        out.push_str("<h2>Gates</h2><table id=\"gates\"><tr><th>gate</th><th>status</th><th>detail</th></tr>");
-        for g in &r.gates {
-            let _ =
-                write!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.id), esc(&g.status), esc(&g.detail));
-        }
-        out.push_str("</table>");
-    }
+    out.push_str(&gates_html(&r.gates));
     if let Some(svg) = curve_svg(r) {
         let _ = write!(
             out,

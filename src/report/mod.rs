@@ -10,6 +10,7 @@ pub mod github;
 pub mod history;
 pub mod html;
 pub mod junit;
+pub mod attack;
 pub mod load;
 pub mod markdown;
 mod model;

@@ -458,6 +458,8 @@ pub enum SchemaKind {
     Diff,
     /// `load.json` of `gauntlet load`.
     Load,
+    /// `attack.json` of `gauntlet attack`.
+    Attack,
 }
 
 #[cfg(test)]

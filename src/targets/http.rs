@@ -531,7 +531,7 @@ impl Target for HttpTarget {
         std::thread::scope(|s| {
             for _ in 0..self.config.concurrency.max(1).min(cases.len().max(1)) {
                 s.spawn(|| {
-                    if let Some(case) = self.warm_up.get() {
+                    if let Some(case) = self.warm_up.get().filter(|_| progress.warm_connections()) {
                         let _ = self.call(case, progress); // untimed; a real failure shows in the cases
                     }
                     loop {

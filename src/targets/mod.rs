@@ -211,6 +211,12 @@ pub trait ReplayProgress: Progress {
     fn next_due(&self) -> Option<std::time::Instant> {
         None
     }
+    /// Whether an http target opens each connection with the untimed
+    /// warm-up request. `gauntlet attack` sends many short batches and
+    /// reports no latency: it says no, and sends only its queries.
+    fn warm_connections(&self) -> bool {
+        true
+    }
 }
 
 impl ReplayProgress for () {}

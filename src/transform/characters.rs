@@ -70,6 +70,17 @@ const HOMOGLYPHS: &[(char, char)] = &[
     ('Y', 'Υ'),
 ];
 
+/// The look-alike drawn like `c`, if it has one.
+pub fn homoglyph_of(c: char) -> Option<char> {
+    HOMOGLYPHS.iter().find(|(latin, _)| *latin == c).map(|(_, look_alike)| *look_alike)
+}
+
+/// Leetspeak's digit for `c`, if it has one.
+pub fn leet_of(c: char) -> Option<char> {
+    let digit = leetspeak(&c.to_string()).chars().next()?;
+    (digit != c).then_some(digit)
+}
+
 /// About half of the letters that have a look-alike are swapped for it.
 pub fn homoglyphs(s: &str, rng: &mut Rng) -> String {
     s.chars()

@@ -137,6 +137,32 @@ impl Chain {
         Ok(chain)
     }
 
+    /// Each step as a chain of its own, in order.
+    pub fn single_steps(&self) -> Vec<Chain> {
+        self.name.split('+').zip(&self.steps).map(|(n, s)| Chain { name: n.to_string(), steps: vec![s.clone()] }).collect()
+    }
+
+    /// This chain, then `next`; `None` when the two cannot go together (a
+    /// second `split-turns`, or a step already in the chain).
+    pub fn then(&self, next: &Chain) -> Option<Chain> {
+        let names: Vec<&str> = self.name.split('+').collect();
+        if next.name.split('+').any(|n| names.contains(&n)) {
+            return None;
+        }
+        let splits = |c: &Chain| c.steps.iter().any(|s| matches!(s, Step::SplitTurns));
+        if splits(self) {
+            return None;
+        }
+        let mut steps = self.steps.clone();
+        steps.extend(next.steps.iter().cloned());
+        Some(Chain { name: format!("{}+{}", self.name, next.name), steps })
+    }
+
+    /// How many steps.
+    pub fn depth(&self) -> usize {
+        self.steps.len()
+    }
+
     fn egress_only(&self) -> bool {
         self.steps
             .iter()

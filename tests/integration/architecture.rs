@@ -31,6 +31,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("metrics", 6),
     ("evaluate", 7),
     ("calibrate", 7),
+    ("attack", 7),
     ("release", 8),
     ("report", 9),
     // Reading gauntlet.toml into the stages' validated types.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod architecture;
+mod attack;
 mod bad_input_round_three;
 mod calibration;
 mod check;

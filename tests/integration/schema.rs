@@ -45,7 +45,7 @@ fn a_v1_verdict_from_another_version_reads_and_validates() {
 /// prints: a change to an output type must come with its regenerated file.
 #[test]
 fn every_published_schema_is_up_to_date() {
-    for kind in ["verdict", "waiver-audit", "calibration", "release", "diff", "load"] {
+    for kind in ["verdict", "waiver-audit", "calibration", "release", "diff", "load", "attack"] {
         let out = gauntlet(&["schema", kind], &repo_root());
         assert_eq!(out.code(), Some(0));
         let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();

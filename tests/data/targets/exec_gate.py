@@ -15,6 +15,7 @@ Modes:
   crashloop crash on the 3rd request, every time
   quit      exit cleanly after reading the 3rd request, without answering it
   stateful  block any session seen three times (risk kept per session)
+  noscore   answer in order with a decision only (no score, no reasons)
 Decisions: block when the input mentions "attack", else allow.
 With EXEC_GATE_LOG set, every request's id is appended to that file.
 """
@@ -38,6 +39,8 @@ def answer(req):
     if MODE == "stateful" and SESSIONS[session] >= 3:
         return {"id": req["id"], "decision": "block", "score": 1.0, "reasons": ["session-risk"]}
     decision = "block" if "attack" in text else "allow"
+    if MODE == "noscore":
+        return {"id": req["id"], "decision": decision}
     return {"id": req["id"], "decision": decision, "score": 0.9 if decision == "block" else 0.1, "reasons": ["test"]}
 
 
