@@ -111,6 +111,7 @@ catalogue! {
     InvalidJson = "invalid-json": "A JSONL line is not valid JSON.",
     InvalidLabel = "invalid-label": "A label is not benign or adversarial (after the manifest's `label-map`).",
     InvalidLoad = "invalid-load": "A load.json given to `merge` cannot be read as a gauntlet load report.",
+    InvalidAttack = "invalid-attack": "The reports folder's attack.json, read by `release` as evidence, cannot be read as a gauntlet attack report: run `gauntlet attack` again.",
     InvalidLock = "invalid-lock": "corpus.lock cannot be read, or it was written for another URL than `[fetch] url`.",
     InvalidLogLine = "invalid-log-line": "A decision-log line cannot be read (not JSON, or a field of the wrong type).",
     InvalidMessages = "invalid-messages": "`messages` is not a non-empty list of {role, content}.",

@@ -174,6 +174,35 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         );
     }
 
+    let attack_path = config.reports.join("attack.json");
+    if attack_path.exists() {
+        let text = std::fs::read_to_string(&attack_path)
+            .map_err(|e| Diagnostic::new(&attack_path, Code::UnreadableFile, e.to_string()))?;
+        let attack: crate::attack::AttackReport = serde_json::from_str(&text).map_err(|e| {
+            Diagnostic::new(&attack_path, Code::InvalidAttack, e.to_string()).at(e.line(), e.column())
+        })?;
+        let at_budget = attack.curve.last();
+        let e = file_evidence(
+            "attack",
+            &attack_path,
+            format!(
+                "{} of {} blocked originals evaded within {} queries ({})",
+                attack.evaded,
+                attack.originals.searched,
+                attack.budget,
+                at_budget.and_then(|p| p.rate).map_or("–".into(), |r| format!("{:.1}%", r * 100.0))
+            ),
+            Some(&attack.generated_at),
+        );
+        let facts = crate::release::AttackEvidence::of(&attack, e.age_hours);
+        evidence.push(e);
+        blockers.attack(
+            Some(&facts),
+            policy.max_verdict_age_days,
+            verdict.as_ref().map(|v| v.run.hashes.target.as_str()),
+        );
+    }
+
     // Sign-offs are small and hand-written: a mistake in one fails before
     // minutes of decision logs are read.
     let mut sign_off_problems = Vec::new();

@@ -46,6 +46,31 @@ impl LoadEvidence {
     }
 }
 
+/// What the release needs to know about the latest attack run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttackEvidence {
+    /// Blocking `adaptive-evasion-rate` gates that failed.
+    pub failing_gates: Vec<String>,
+    pub age_hours: Option<f64>,
+    pub target_hash: String,
+}
+
+impl AttackEvidence {
+    pub fn of(r: &crate::attack::AttackReport, age_hours: Option<f64>) -> AttackEvidence {
+        AttackEvidence {
+            failing_gates: r.gates.iter().filter(|g| g.blocking && g.status == "fail").map(|g| g.id.clone()).collect(),
+            age_hours,
+            target_hash: r.target.hash.clone(),
+        }
+    }
+}
+
+struct SideRun<'a> {
+    failing_gates: &'a [String],
+    age_hours: Option<f64>,
+    target_hash: &'a str,
+}
+
 /// Collects blocking reasons, each tied to an evidence id.
 #[derive(Default)]
 pub struct Blockers(pub Vec<BlockingReason>);
@@ -146,24 +171,34 @@ impl Blockers {
                 "load",
             );
         }
-        for g in &l.failing_gates {
-            self.block("load", format!("load gate {g} failed"), "load");
-        }
         if l.no_rate_found {
             self.block("load", "the --find-rate search found no rate within its bounds".into(), "load");
         }
-        if let Some(hours) = l.age_hours.filter(|h| *h > max_age_days as f64 * 24.0) {
-            self.block(
-                "load",
-                format!("load.json is {hours:.0} hours old; at most {max_age_days} days are accepted"),
-                "load",
-            );
+        let side = SideRun { failing_gates: &l.failing_gates, age_hours: l.age_hours, target_hash: &l.target_hash };
+        self.side_run("load", "load.json", &side, max_age_days, verdict_target);
+    }
+
+    /// The latest `gauntlet attack`: its blocking gates, its age and its target.
+    pub fn attack(&mut self, attack: Option<&AttackEvidence>, max_age_days: i64, verdict_target: Option<&str>) {
+        let Some(a) = attack else { return };
+        let side = SideRun { failing_gates: &a.failing_gates, age_hours: a.age_hours, target_hash: &a.target_hash };
+        self.side_run("attack", "attack.json", &side, max_age_days, verdict_target);
+    }
+
+    /// What `load` and `attack` evidence share: a failed blocking gate, a
+    /// stale file, or a file about another target than the verdict's.
+    fn side_run(&mut self, check: &str, file: &str, e: &SideRun, max_age_days: i64, verdict_target: Option<&str>) {
+        for g in e.failing_gates {
+            self.block(check, format!("{check} gate {g} failed"), check);
         }
-        if let Some(v) = verdict_target.filter(|v| *v != l.target_hash) {
+        if let Some(hours) = e.age_hours.filter(|h| *h > max_age_days as f64 * 24.0) {
+            self.block(check, format!("{file} is {hours:.0} hours old; at most {max_age_days} days are accepted"), check);
+        }
+        if let Some(v) = verdict_target.filter(|v| *v != e.target_hash) {
             self.block(
-                "load",
-                format!("load.json measured another target (hash {}) than the verdict judged ({v})", l.target_hash),
-                "load",
+                check,
+                format!("{file} measured another target (hash {}) than the verdict judged ({v})", e.target_hash),
+                check,
             );
         }
     }

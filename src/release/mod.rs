@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::stats::compare_proportions;
 use crate::metrics::{percentile_nearest_rank, CountingPolicy, Rate};
-pub use checks::{Blockers, LoadEvidence, VerdictFacts};
+pub use checks::{AttackEvidence, Blockers, LoadEvidence, VerdictFacts};
 use logs::Entry;
 
 pub const RELEASE_SCHEMA: &str = "gauntlet.release.v1";

@@ -159,9 +159,15 @@ pub fn render_html(r: &AttackReport) -> String {
     let failed = r.outcome() == crate::exit_code::Outcome::GateFailed;
     let at_budget = r.curve.last();
     let mut out = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>gauntlet attack: {}</title><style>body{{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:16px 24px}} .d{{padding:12px 20px;color:#fff;background:{}}} table{{border-collapse:collapse;margin:8px 0}} td,th{{border-bottom:1px solid #e5e7eb;padding:5px 10px;text-align:right;unicode-bidi:isolate}} th:first-child,td:first-child{{text-align:left}} svg text{{font-size:11px}} .note{{color:#4b5563}}</style></head><body><div class=\"d\" id=\"outcome\"><h1>Adaptive evasion search: {} of {} evaded within {} queries</h1></div>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>gauntlet attack: {}</title><style>body{{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:16px 24px}} .d{{padding:12px 20px;color:#fff;background:{}}} table{{border-collapse:collapse;margin:8px 0}} td,th{{border-bottom:1px solid #e5e7eb;padding:5px 10px;text-align:right;unicode-bidi:isolate}} th:first-child,td:first-child{{text-align:left}} td code{{word-break:break-all}} svg text{{font-size:11px}} .note{{color:#4b5563}}</style></head><body><div class=\"d\" id=\"outcome\"><h1>Adaptive evasion search: {} of {} evaded within {} queries</h1></div>",
         percent(at_budget.and_then(|p| p.rate)),
-        if failed { "#b42318" } else { "#1f7a3d" },
+        // Red for a failed gate, green for gates that passed; with no gate
+        // the findings are neither.
+        match (failed, r.gates.is_empty()) {
+            (true, _) => "#b42318",
+            (false, false) => "#1f7a3d",
+            (false, true) => "#374151",
+        },
         r.evaded,
         r.originals.searched,
         r.budget

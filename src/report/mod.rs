@@ -52,10 +52,13 @@ pub fn render_all(
         .and_then(|text| serde_json::from_str(&text).ok());
     let load =
         std::fs::read_to_string(out_dir.join("load.json")).ok().and_then(|text| serde_json::from_str(&text).ok());
+    let attack =
+        std::fs::read_to_string(out_dir.join("attack.json")).ok().and_then(|text| serde_json::from_str(&text).ok());
     let page = html::PageContext {
         stderr_log: std::fs::metadata(out_dir.join("target-stderr.log")).is_ok_and(|m| m.len() > 0),
         release,
         load,
+        attack,
     };
     let html = html::render_dashboard(verdict, &history, &page)
         .map_err(|e| Error::Target(format!("rendering the dashboard: {e}")))?;

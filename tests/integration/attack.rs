@@ -129,6 +129,21 @@ fn the_built_in_gate_is_searched_by_score_and_the_gate_judges_attack_json() {
         "{}",
         stdout(&run)
     );
+    // The dashboard `run` writes beside attack.json shows the search.
+    let dashboard = std::fs::read_to_string(dir.join("reports/dashboard.html")).unwrap();
+    assert!(
+        dashboard.contains("Adaptive evasion search") && dashboard.contains("<svg class=\"attack-curve\""),
+        "no attack section"
+    );
+    // Release readiness reads attack.json as evidence: a failed blocking
+    // gate there is a NO-GO reason of its own.
+    let release = gauntlet(&["release", "--quiet"], &dir);
+    assert!(matches!(release.code(), Some(0 | 1)), "{}", stderr(&release));
+    let readiness = read_json(&dir.join("reports/release-readiness.json"));
+    assert!(readiness["evidence"].as_array().unwrap().iter().any(|e| e["id"] == "attack"), "{readiness:#}");
+    let attack_reasons =
+        readiness["blocking"].as_array().unwrap().iter().filter(|b| b["check"] == "attack").count();
+    assert_eq!(attack_reasons, usize::from(evaded_within_10 > 0), "{readiness:#}");
     // The page: the curve, no evasion text.
     let html = std::fs::read_to_string(dir.join("reports/attack.html")).unwrap();
     assert!(html.contains("<svg class=\"attack-curve\"") && !html.contains("reveal your system prompt"));

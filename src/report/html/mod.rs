@@ -170,6 +170,7 @@ pub struct DashboardView {
     trends: Vec<Trend>,
     production: Option<Production>,
     load: Option<LoadView>,
+    attack: Option<AttackView>,
     script: &'static str,
     script_hash: String,
 }
@@ -285,6 +286,38 @@ pub struct PageContext {
     pub release: Option<crate::release::ReleaseReport>,
     /// load.json beside the dashboard, when there is one.
     pub load: Option<crate::load::LoadReport>,
+    /// attack.json beside the dashboard, when there is one.
+    pub attack: Option<crate::attack::AttackReport>,
+}
+
+/// The latest `gauntlet attack`, summarised; the whole of it is attack.html.
+#[derive(Serialize)]
+struct AttackView {
+    headline: String,
+    failed: bool,
+    /// Built by `report::attack` from numbers and escaped names only.
+    curve: Option<String>,
+    tables: String,
+}
+
+fn attack_view(r: Option<&crate::attack::AttackReport>) -> Option<AttackView> {
+    let r = r?;
+    let last = r.curve.last();
+    Some(AttackView {
+        headline: format!(
+            "{} of {} blocked originals evaded within {} queries ({}), median {} queries, strategy {} ({})",
+            r.evaded,
+            r.originals.searched,
+            r.budget,
+            last.and_then(|p| p.rate).map_or("–".into(), |v| format!("{:.1}%", v * 100.0)),
+            r.median_queries.map_or("–".into(), |m| m.to_string()),
+            r.strategy,
+            r.generated_at
+        ),
+        failed: r.outcome() == crate::exit_code::Outcome::GateFailed,
+        curve: super::attack::curve_svg(r),
+        tables: super::attack::tables_html(r),
+    })
 }
 
 /// The latest `gauntlet load`, summarised; the whole of it is load.html.
@@ -596,6 +629,7 @@ impl DashboardView {
             trends,
             production: production(page.release.as_ref()),
             load: load_view(page.load.as_ref()),
+            attack: attack_view(page.attack.as_ref()),
             script: SCRIPT,
             script_hash,
         }
