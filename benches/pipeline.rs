@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use gauntlet::pipeline::{run, RunOptions};
 
+#[path = "pipeline/attack.rs"]
+mod attack;
 #[path = "pipeline/load_parquet.rs"]
 mod load_parquet;
 #[path = "pipeline/open_loop.rs"]
@@ -643,6 +645,9 @@ fn main() {
     }
     if wanted("open_loop") {
         open_loop::bench_open_loop();
+    }
+    if wanted("attack") {
+        attack::bench_attack();
     }
     if wanted("calibrate") {
         bench_calibrate(n);

@@ -10,9 +10,9 @@
 //! reports the evasion rate against the number of queries.
 //!
 //! Two strategies, both deterministic for a seed and the target's answers:
-//! *guided* when the target returns a score (rank words by how far an edit
-//! there lowers the score, then grow the best few variants word by word),
-//! *random* when it returns only a decision. Every evasion is re-sent once
+//! *guided* when the target returns a score (build on the variants that
+//! lowered the score most, beside exploring), *random* when it returns
+//! only a decision. Every evasion is re-sent once
 //! at the end and kept only if allowed again.
 //!
 //! Pure: the searches never send anything; [`search_all`] drives them

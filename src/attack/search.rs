@@ -40,6 +40,8 @@ pub struct Found {
 }
 
 const BEAM: usize = 3;
+/// A score drop the guided search follows (scores are on 0..1).
+const MEANINGFUL_DROP: f64 = 0.05;
 /// Random search sends this many variants a round.
 const RANDOM_BATCH: usize = 5;
 
@@ -67,12 +69,6 @@ pub struct Search<'a> {
     base_score: f64,
     observed: Vec<(f64, Candidate)>,
     beam: Vec<(f64, Candidate)>,
-    /// Each grown child's parent score and the edit it added.
-    parents: std::collections::HashMap<Candidate, (f64, Option<(usize, EditKind)>)>,
-    word_gain: Vec<f64>,
-    word_tries: Vec<u32>,
-    kind_gain: [f64; KINDS.len()],
-    kind_tries: [u32; KINDS.len()],
 }
 
 impl<'a> Search<'a> {
@@ -94,7 +90,6 @@ impl<'a> Search<'a> {
             _ => Vec::new(),
         };
         let words = edits::words(&chars);
-        let n_words = words.len();
         let allowance = edits::allowance(&chars, max_edit_share);
         let guided = guided && score_at_rest.is_some();
         Search {
@@ -118,11 +113,6 @@ impl<'a> Search<'a> {
             base_score: score_at_rest.unwrap_or(1.0),
             observed: Vec::new(),
             beam: vec![(score_at_rest.unwrap_or(1.0), Candidate::default())],
-            parents: Default::default(),
-            word_gain: vec![0.0; n_words],
-            word_tries: vec![0; n_words],
-            kind_gain: [0.0; KINDS.len()],
-            kind_tries: [0; KINDS.len()],
         }
     }
 
@@ -212,19 +202,19 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Score-guided: each round, half the variants grow one of the best
-    /// few answered so far (the beam) by an edit on the word, and of the
-    /// kind, whose edits lowered the score most (every word and kind is
-    /// tried before any is preferred), or by a transform step; the other
-    /// half explore as the random search does, so a target whose score
-    /// barely moves is searched no worse than at random. The first round
-    /// is all exploration, and so is every round until some variant has
-    /// lowered the score: there is nothing to follow yet.
+    /// Score-guided: each round, some variants build on the best few
+    /// answered so far (the beam: their edits and steps kept, more added
+    /// where they leave room), the rest explore from the original as the
+    /// random search does, so a target whose score barely moves is
+    /// searched about as well as at random. The first round is all
+    /// exploration, and so is every round until some variant has lowered
+    /// the score by [`MEANINGFUL_DROP`]: there is nothing to follow yet.
     fn guided_ideas(&mut self) -> Vec<Candidate> {
         self.learn();
         let mut out = self.random_ideas();
-        // No variant has lowered the score yet: it gives nothing to follow.
-        if self.beam[0].0 >= self.base_score {
+        // No variant has lowered the score by a margin yet: a drop in the
+        // second decimal is the score's noise, nothing to follow.
+        if self.beam[0].0 > self.base_score - MEANINGFUL_DROP {
             return out;
         }
         out.truncate(RANDOM_BATCH / 2);
@@ -233,79 +223,21 @@ impl<'a> Search<'a> {
             if out.len() == RANDOM_BATCH {
                 break;
             }
-            let (parent_score, parent) = &parents[i % parents.len()];
-            if let Some(child) = self.grow(parent) {
-                self.parents.insert(child.clone(), (*parent_score, child_change(parent, &child)));
+            if let Some(child) = self.random_from(&parents[i % parents.len()].1) {
                 out.push(child);
             }
         }
         out
     }
 
-    /// Credits each answered child's change (the word and kind of its new
-    /// edit) with how far it lowered its parent's score, and keeps the
-    /// best `BEAM` variants.
+    /// Keeps the best `BEAM` variants answered so far.
     fn learn(&mut self) {
-        for (score, c) in &self.observed {
-            let Some((parent, change)) = self.parents.get(c) else { continue };
-            let drop = if score.is_finite() { parent - score } else { 0.0 };
-            if let Some((w, kind)) = change {
-                let k = KINDS.iter().position(|x| x == kind).expect("a kind");
-                self.word_gain[*w] += drop;
-                self.word_tries[*w] += 1;
-                self.kind_gain[k] += drop;
-                self.kind_tries[k] += 1;
-            }
-        }
         let mut all = std::mem::take(&mut self.beam);
         all.append(&mut self.observed);
         all.sort_by(|a, b| a.0.total_cmp(&b.0));
         all.dedup_by(|a, b| a.1 == b.1);
         all.truncate(BEAM);
         self.beam = all;
-    }
-
-    /// `parent` with one more edit (on the most promising word, with the
-    /// most promising kind) or one more transform step.
-    fn grow(&mut self, parent: &Candidate) -> Option<Candidate> {
-        let free: Vec<usize> = (0..self.words.len())
-            .filter(|&w| self.words[w].len >= 2 && !parent.edits.iter().any(|(pw, _)| *pw == w))
-            .collect();
-        let chain_room = !self.singles.is_empty() && parent.chain.len() < 3;
-        if free.is_empty() || (chain_room && self.rng.below(4) == 0) {
-            if !chain_room {
-                return None;
-            }
-            let mut chain = parent.chain.clone();
-            chain.push(self.rng.below(self.singles.len()));
-            return self.chain_of(&chain).map(|_| Candidate { edits: parent.edits.clone(), chain });
-        }
-        // Untried first, then by mean score drop; ties by position.
-        let mean = |gain: f64, tries: u32| if tries == 0 { f64::INFINITY } else { gain / f64::from(tries) };
-        let w = *free
-            .iter()
-            .max_by(|&&a, &&b| {
-                mean(self.word_gain[a], self.word_tries[a])
-                    .total_cmp(&mean(self.word_gain[b], self.word_tries[b]))
-                    .then(b.cmp(&a))
-            })
-            .expect("a free word");
-        let mut kinds: Vec<usize> = (0..KINDS.len()).collect();
-        kinds.sort_by(|&a, &b| {
-            mean(self.kind_gain[b], self.kind_tries[b]).total_cmp(&mean(self.kind_gain[a], self.kind_tries[a])).then(a.cmp(&b))
-        });
-        for k in kinds {
-            let mut edits = parent.edits.clone();
-            edits.push((w, KINDS[k]));
-            if self.edit_applies(w, KINDS[k]) && edits::cost(&self.chars, &self.words, &edits) <= self.allowance {
-                // Counted as tried now, so the next child looks elsewhere.
-                self.word_tries[w] += 1;
-                self.kind_tries[k] += 1;
-                return Some(Candidate { edits, chain: parent.chain.clone() });
-            }
-        }
-        self.word_tries[w] += 1;
-        None
     }
 
     fn edit_applies(&self, w: usize, kind: EditKind) -> bool {
@@ -322,38 +254,46 @@ impl<'a> Search<'a> {
             if out.len() == RANDOM_BATCH {
                 break;
             }
-            let mut c = Candidate::default();
-            let editable: Vec<usize> = (0..self.words.len()).filter(|&w| self.words[w].len >= 2).collect();
-            if !editable.is_empty() && (self.singles.is_empty() || self.rng.below(3) > 0) {
-                let most = self.allowance.min(editable.len());
-                let wanted = 1 + self.rng.below(most);
-                let mut pool = editable.clone();
-                shuffle(&mut pool, &mut self.rng);
-                for w in pool.into_iter().take(wanted) {
-                    let kind = KINDS[self.rng.below(KINDS.len())];
-                    let mut edits = c.edits.clone();
-                    edits.push((w, kind));
-                    if self.edit_applies(w, kind) && edits::cost(&self.chars, &self.words, &edits) <= self.allowance {
-                        c.edits = edits;
-                    }
-                }
+            if let Some(c) = self.random_from(&Candidate::default()) {
+                out.push(c);
             }
-            if !self.singles.is_empty() && (c.edits.is_empty() || self.rng.below(3) == 0) {
-                let depth = 1 + self.rng.below(3);
-                for _ in 0..depth {
-                    let mut chain = c.chain.clone();
-                    chain.push(self.rng.below(self.singles.len()));
-                    if self.chain_of(&chain).is_some() {
-                        c.chain = chain;
-                    }
-                }
-            }
-            if c.edits.is_empty() && c.chain.is_empty() {
-                continue;
-            }
-            out.push(c);
         }
         out
+    }
+
+    /// `base` with random edits on words it leaves alone (as many as the
+    /// allowance takes) and, sometimes, random transform steps after its own.
+    fn random_from(&mut self, base: &Candidate) -> Option<Candidate> {
+        let mut c = base.clone();
+        let editable: Vec<usize> = (0..self.words.len())
+            .filter(|&w| self.words[w].len >= 2 && !base.edits.iter().any(|(bw, _)| *bw == w))
+            .collect();
+        let chain_room = 3usize.saturating_sub(base.chain.len());
+        if !editable.is_empty() && (self.singles.is_empty() || chain_room == 0 || self.rng.below(3) > 0) {
+            let most = self.allowance.min(editable.len());
+            let wanted = 1 + self.rng.below(most);
+            let mut pool = editable;
+            shuffle(&mut pool, &mut self.rng);
+            for w in pool.into_iter().take(wanted) {
+                let kind = KINDS[self.rng.below(KINDS.len())];
+                let mut edits = c.edits.clone();
+                edits.push((w, kind));
+                if self.edit_applies(w, kind) && edits::cost(&self.chars, &self.words, &edits) <= self.allowance {
+                    c.edits = edits;
+                }
+            }
+        }
+        if !self.singles.is_empty() && chain_room > 0 && (c.edits == base.edits || self.rng.below(3) == 0) {
+            let depth = 1 + self.rng.below(chain_room);
+            for _ in 0..depth {
+                let mut chain = c.chain.clone();
+                chain.push(self.rng.below(self.singles.len()));
+                if self.chain_of(&chain).is_some() {
+                    c.chain = chain;
+                }
+            }
+        }
+        (c != *base).then_some(c)
     }
 }
 
@@ -370,9 +310,4 @@ fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
     for i in (1..items.len()).rev() {
         items.swap(i, rng.below(i + 1));
     }
-}
-
-/// The edit `child` adds to `parent` (`None`: it added a transform step).
-fn child_change(parent: &Candidate, child: &Candidate) -> Option<(usize, EditKind)> {
-    child.edits.iter().find(|e| !parent.edits.contains(e)).copied()
 }
