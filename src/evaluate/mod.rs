@@ -4,6 +4,7 @@
 //! enough honest samples: too few samples is `inconclusive`, an aborted run
 //! is `error`, and both fail a blocking gate.
 
+mod command_gates;
 mod fixtures;
 mod gates;
 pub mod golden;
@@ -15,9 +16,9 @@ pub use fixtures::{
     fixture_gates, fixture_result_ids, judge_fixtures, FixtureCase, FixtureCaseOutcome, FixtureInput, FixtureSuite,
     FixtureSuiteOutcome,
 };
+pub use command_gates::{evaluate_attack_gates, evaluate_load_gates, AttackFacts, LoadFacts};
 pub use gates::{
-    evaluate_attack_gates, evaluate_gates, evaluate_load_gates, format_value, AttackFacts, Bound, Comparator, Filter,
-    Gate, GateOutcome, GateStatus, Lane, LoadFacts, Metric, Mode,
+    evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode,
 };
 pub use verdict::{overall, Overall};
 pub use waivers::{
