@@ -75,7 +75,9 @@ pub fn words(chars: &[char]) -> Vec<Word> {
 /// word is where an edit most often breaks the token a filter learned.
 fn middle_out(word: &[char]) -> impl Iterator<Item = usize> + '_ {
     let mid = word.len() / 2;
-    (0..word.len()).map(move |k| if k % 2 == 0 { mid + k / 2 } else { mid.wrapping_sub(k / 2 + 1) }).filter(|&i| i < word.len())
+    (0..word.len())
+        .map(move |k| if k % 2 == 0 { mid + k / 2 } else { mid.wrapping_sub(k / 2 + 1) })
+        .filter(|&i| i < word.len())
 }
 
 /// `word` with `kind` applied, and how many characters it changed; `None`
@@ -147,7 +149,9 @@ pub fn apply(chars: &[char], words: &[Word], edits: &[(usize, EditKind)]) -> Opt
 pub fn cost(chars: &[char], words: &[Word], edits: &[(usize, EditKind)]) -> usize {
     edits
         .iter()
-        .filter_map(|&(w, kind)| words.get(w).and_then(|word| edit_word(&chars[word.start..word.start + word.len], kind)))
+        .filter_map(|&(w, kind)| {
+            words.get(w).and_then(|word| edit_word(&chars[word.start..word.start + word.len], kind))
+        })
         .map(|(_, n)| n)
         .sum()
 }

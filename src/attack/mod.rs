@@ -34,7 +34,9 @@ use crate::corpus::{Case, Payload};
 use crate::transform::Chain;
 
 /// How the search chooses its next variants (`--strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Guided where the original's answer carried a score, random elsewhere.

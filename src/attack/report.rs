@@ -155,7 +155,14 @@ pub fn summarise(cases: &[CaseRecord], budget: usize, policy: &CountingPolicy) -
         .map(|category| {
             let rows: Vec<&CaseRecord> = cases.iter().filter(|c| c.category == category).collect();
             let r = Rate::new(rows.iter().filter(|c| c.evaded).count() as u64, rows.len() as u64, policy);
-            CategoryRow { category, searched: r.denominator, evaded: r.numerator, rate: r.value, low: r.low, high: r.high }
+            CategoryRow {
+                category,
+                searched: r.denominator,
+                evaded: r.numerator,
+                rate: r.value,
+                low: r.low,
+                high: r.high,
+            }
         })
         .collect();
     let mut queries: Vec<usize> = cases.iter().filter(|c| c.evaded).map(|c| c.queries).collect();

@@ -63,10 +63,8 @@ pub fn evaluate_attack_gates(
             if budget > facts.run_budget {
                 let mut o = judge_value(g, None, None, 0, None);
                 o.status = GateStatus::Inconclusive;
-                o.detail = format!(
-                    "the gate asks about {budget} queries; the attack ran with --budget {}",
-                    facts.run_budget
-                );
+                o.detail =
+                    format!("the gate asks about {budget} queries; the attack ran with --budget {}", facts.run_budget);
                 return o;
             }
             let searched = facts.queries_to_evade.len() as u64;
@@ -76,4 +74,3 @@ pub fn evaluate_attack_gates(
         })
         .collect()
 }
-

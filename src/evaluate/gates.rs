@@ -397,8 +397,7 @@ pub fn evaluate_gates(
     // Gates over all cases share one computation.
     let overall = std::sync::OnceLock::new();
     let originals = std::sync::OnceLock::new();
-    let gates: Vec<&Gate> =
-        gates.iter().filter(|g| g.lanes.contains(&lane) && !g.metric.judged_elsewhere()).collect();
+    let gates: Vec<&Gate> = gates.iter().filter(|g| g.lanes.contains(&lane) && !g.metric.judged_elsewhere()).collect();
     gates.into_par_iter().map(|g| evaluate_gate(g, results, policy, costs, aborted, &overall, &originals)).collect()
 }
 

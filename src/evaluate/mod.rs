@@ -12,11 +12,11 @@ pub mod own_gates;
 mod verdict;
 mod waivers;
 
+pub use command_gates::{evaluate_attack_gates, evaluate_load_gates, AttackFacts, LoadFacts};
 pub use fixtures::{
     fixture_gates, fixture_result_ids, judge_fixtures, FixtureCase, FixtureCaseOutcome, FixtureInput, FixtureSuite,
     FixtureSuiteOutcome,
 };
-pub use command_gates::{evaluate_attack_gates, evaluate_load_gates, AttackFacts, LoadFacts};
 pub use gates::{
     evaluate_gates, format_value, Bound, Comparator, Filter, Gate, GateOutcome, GateStatus, Lane, Metric, Mode,
 };

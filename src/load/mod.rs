@@ -33,7 +33,7 @@ use crate::targets::{ErrorKind, Outcome};
 
 pub use paced::generate_paced;
 pub use summary::{
-    decode, fail_open, merge_summaries, show_us, summarise, CurvePoint, FailOpen, CommandGateVerdict, LoadReport,
+    decode, fail_open, merge_summaries, show_us, summarise, CommandGateVerdict, CurvePoint, FailOpen, LoadReport,
     LoadSummary, Percentiles, RateFigures, Requests, StepVerdict, LOAD_SCHEMA,
 };
 

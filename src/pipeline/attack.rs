@@ -72,7 +72,8 @@ fn check_budget(plan: &AttackPlan, config: &crate::config::Config) -> Result<(),
     if plan.max_requests <= limit {
         return Ok(());
     }
-    let key = if config.target.max_requests.is_some_and(|m| m < plan.max_requests) { "max-requests" } else { "max-cost" };
+    let key =
+        if config.target.max_requests.is_some_and(|m| m < plan.max_requests) { "max-requests" } else { "max-cost" };
     Err(config
         .key_location(&["target", key])
         .diagnostic(
@@ -153,7 +154,10 @@ impl Journal {
         let mut recorded = HashMap::new();
         if resume {
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::Usage(format!("nothing to resume: {} cannot be read ({e}); run without --resume", path.display()))
+                Error::Usage(format!(
+                    "nothing to resume: {} cannot be read ({e}); run without --resume",
+                    path.display()
+                ))
             })?;
             let mut lines = text.lines();
             if lines.next() != Some(key) {

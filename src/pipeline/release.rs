@@ -178,9 +178,8 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     if attack_path.exists() {
         let text = std::fs::read_to_string(&attack_path)
             .map_err(|e| Diagnostic::new(&attack_path, Code::UnreadableFile, e.to_string()))?;
-        let attack: crate::attack::AttackReport = serde_json::from_str(&text).map_err(|e| {
-            Diagnostic::new(&attack_path, Code::InvalidAttack, e.to_string()).at(e.line(), e.column())
-        })?;
+        let attack: crate::attack::AttackReport = serde_json::from_str(&text)
+            .map_err(|e| Diagnostic::new(&attack_path, Code::InvalidAttack, e.to_string()).at(e.line(), e.column()))?;
         let at_budget = attack.curve.last();
         let e = file_evidence(
             "attack",

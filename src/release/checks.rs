@@ -192,7 +192,11 @@ impl Blockers {
             self.block(check, format!("{check} gate {g} failed"), check);
         }
         if let Some(hours) = e.age_hours.filter(|h| *h > max_age_days as f64 * 24.0) {
-            self.block(check, format!("{file} is {hours:.0} hours old; at most {max_age_days} days are accepted"), check);
+            self.block(
+                check,
+                format!("{file} is {hours:.0} hours old; at most {max_age_days} days are accepted"),
+                check,
+            );
         }
         if let Some(v) = verdict_target.filter(|v| *v != e.target_hash) {
             self.block(

@@ -40,7 +40,11 @@ pub fn render_terminal(r: &AttackReport) -> String {
         r.queries.search,
         r.budget,
         r.queries.confirmations,
-        if r.queries.recorded > 0 { format!(", {} answers from the journal", r.queries.recorded) } else { String::new() },
+        if r.queries.recorded > 0 {
+            format!(", {} answers from the journal", r.queries.recorded)
+        } else {
+            String::new()
+        },
         if r.queries.errors > 0 { format!(", {} target errors", r.queries.errors) } else { String::new() }
     );
     let _ = writeln!(out, "  {:>8}  {:>8}  {:>8}  interval", "budget", "evaded", "rate");
@@ -99,7 +103,9 @@ pub fn curve_svg(r: &AttackReport) -> Option<String> {
     let band: Vec<String> = points
         .iter()
         .map(|p| format!("{:.1},{:.1}", x(p.budget), y(p.high.unwrap_or(p.rate.unwrap_or(0.0)))))
-        .chain(points.iter().rev().map(|p| format!("{:.1},{:.1}", x(p.budget), y(p.low.unwrap_or(p.rate.unwrap_or(0.0))))))
+        .chain(
+            points.iter().rev().map(|p| format!("{:.1},{:.1}", x(p.budget), y(p.low.unwrap_or(p.rate.unwrap_or(0.0))))),
+        )
         .collect();
     let _ = write!(out, "<polygon class=\"interval\" fill=\"#dbeafe\" points=\"{}\"></polygon>", band.join(" "));
     let line: Vec<String> =

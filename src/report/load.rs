@@ -189,7 +189,8 @@ pub fn gates_html(gates: &[crate::load::CommandGateVerdict]) -> String {
     if gates.is_empty() {
         return String::new();
     }
-    let mut out = String::from("<h2>Gates</h2><table id=\"gates\"><tr><th>gate</th><th>status</th><th>detail</th></tr>");
+    let mut out =
+        String::from("<h2>Gates</h2><table id=\"gates\"><tr><th>gate</th><th>status</th><th>detail</th></tr>");
     for g in gates {
         let _ = write!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.id), esc(&g.status), esc(&g.detail));
     }

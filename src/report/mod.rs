@@ -4,13 +4,13 @@
 //! formats) render from it and compute nothing of their own, so a saved
 //! verdict re-renders identically later.
 
+pub mod attack;
 pub mod calibration;
 pub mod csv_out;
 pub mod github;
 pub mod history;
 pub mod html;
 pub mod junit;
-pub mod attack;
 pub mod load;
 pub mod markdown;
 mod model;

@@ -68,9 +68,7 @@ pub fn read_client_pair(cert: &std::path::Path, key: &std::path::Path) -> Result
     Err(format!("{}: no PEM private key in it", key.display()))
 }
 
-fn client_auth(
-    pair: &ureq::tls::ClientCert,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+fn client_auth(pair: &ureq::tls::ClientCert) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let chain = pair.certs().iter().map(|c| CertificateDer::from(c.der().to_vec())).collect();
     let key = PrivateKeyDer::try_from(pair.private_key().der().to_vec()).map_err(|e| e.to_string())?;
     Ok((chain, key))
@@ -102,9 +100,10 @@ pub fn agent_trusting(
         }
         _ => builder.with_no_client_auth(),
     };
-    let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(OwnTls {
-        config: Arc::new(tls),
-    });
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(OwnTls { config: Arc::new(tls) });
     ureq::Agent::with_parts(config, connector, DefaultResolver::default())
 }
 
@@ -183,7 +182,8 @@ impl<In: Transport> Connector<In> for OwnTls {
         let host = details.uri.host().unwrap_or_default();
         // An IPv6 literal comes bracketed in the URI, bare in the certificate.
         let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let name = ServerName::try_from(bare).map_err(|_| ureq::Error::Tls("the URL's host is not a TLS server name"))?;
+        let name =
+            ServerName::try_from(bare).map_err(|_| ureq::Error::Tls("the URL's host is not a TLS server name"))?;
         let mut connection = ClientConnection::new(self.config.clone(), name)?;
         let mut socket = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         socket.set_timeout(details.timeout);

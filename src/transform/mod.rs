@@ -139,7 +139,11 @@ impl Chain {
 
     /// Each step as a chain of its own, in order.
     pub fn single_steps(&self) -> Vec<Chain> {
-        self.name.split('+').zip(&self.steps).map(|(n, s)| Chain { name: n.to_string(), steps: vec![s.clone()] }).collect()
+        self.name
+            .split('+')
+            .zip(&self.steps)
+            .map(|(n, s)| Chain { name: n.to_string(), steps: vec![s.clone()] })
+            .collect()
     }
 
     /// This chain, then `next`; `None` when the two cannot go together (a

@@ -56,7 +56,9 @@ fn a_decision_only_gate_is_searched_within_the_budget_and_every_evasion_replays_
     assert_eq!(evasions.lines().count(), 6);
     for line in evasions.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["id"].as_str().unwrap().ends_with("#search") && v["origin"].is_string() && v["transform"].is_string());
+        assert!(
+            v["id"].as_str().unwrap().ends_with("#search") && v["origin"].is_string() && v["transform"].is_string()
+        );
         assert_eq!(v["label"], "adversarial");
     }
     let replay = scratch("attack-exec-replay");
@@ -91,7 +93,9 @@ fn builtin_project(name: &str) -> std::path::PathBuf {
     ]
     .iter()
     .enumerate()
-    .map(|(i, t)| format!("{{\"id\":\"a{i}\",\"input\":\"{t}\",\"label\":\"adversarial\",\"category\":\"k{}\"}}\n", i % 2))
+    .map(|(i, t)| {
+        format!("{{\"id\":\"a{i}\",\"input\":\"{t}\",\"label\":\"adversarial\",\"category\":\"k{}\"}}\n", i % 2)
+    })
     .collect::<String>();
     project(name, &corpus, "")
 }
@@ -124,11 +128,7 @@ fn the_built_in_gate_is_searched_by_score_and_the_gate_judges_attack_json() {
     let run = gauntlet(&["run", "--quiet"], &dir);
     assert!(matches!(run.code(), Some(0 | 1)), "{}", stderr(&run));
     let verdict = read_json(&dir.join("reports/verdict.json"));
-    assert!(
-        verdict["gates"].as_array().unwrap().iter().all(|g| g["id"] != "adaptive"),
-        "{}",
-        stdout(&run)
-    );
+    assert!(verdict["gates"].as_array().unwrap().iter().all(|g| g["id"] != "adaptive"), "{}", stdout(&run));
     // The dashboard `run` writes beside attack.json shows the search.
     let dashboard = std::fs::read_to_string(dir.join("reports/dashboard.html")).unwrap();
     assert!(
@@ -141,15 +141,17 @@ fn the_built_in_gate_is_searched_by_score_and_the_gate_judges_attack_json() {
     assert!(matches!(release.code(), Some(0 | 1)), "{}", stderr(&release));
     let readiness = read_json(&dir.join("reports/release-readiness.json"));
     assert!(readiness["evidence"].as_array().unwrap().iter().any(|e| e["id"] == "attack"), "{readiness:#}");
-    let attack_reasons =
-        readiness["blocking"].as_array().unwrap().iter().filter(|b| b["check"] == "attack").count();
+    let attack_reasons = readiness["blocking"].as_array().unwrap().iter().filter(|b| b["check"] == "attack").count();
     assert_eq!(attack_reasons, usize::from(evaded_within_10 > 0), "{readiness:#}");
     // The page: the curve, no evasion text.
     let html = std::fs::read_to_string(dir.join("reports/attack.html")).unwrap();
     assert!(html.contains("<svg class=\"attack-curve\"") && !html.contains("reveal your system prompt"));
 
     // A gate without its budget is an input error at its line.
-    write(&dir.join("gates/attack.toml"), "[[gate]]\nid = \"adaptive\"\nmetric = \"adaptive-evasion-rate\"\nmax = 0.2\n");
+    write(
+        &dir.join("gates/attack.toml"),
+        "[[gate]]\nid = \"adaptive\"\nmetric = \"adaptive-evasion-rate\"\nmax = 0.2\n",
+    );
     let out = gauntlet(&["check", "--offline"], &dir);
     assert_eq!(out.code(), Some(2));
     assert!(stderr(&out).contains("attack.toml:1:") && stderr(&out).contains("needs `budget`"), "{}", stderr(&out));

@@ -280,7 +280,10 @@ fn https_goes_through_a_connect_proxy_unless_no_proxy_names_the_host() {
 
 /// A self-signed CA certificate (what `openssl req -x509 -subj /CN=host
 /// -addext subjectAltName=...` makes) serving as the server's own.
-fn self_signed_ca(names: &[&str], expired: bool) -> (String, rustls::pki_types::CertificateDer<'static>, rcgen::KeyPair) {
+fn self_signed_ca(
+    names: &[&str],
+    expired: bool,
+) -> (String, rustls::pki_types::CertificateDer<'static>, rcgen::KeyPair) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
