@@ -548,10 +548,10 @@ fn bench_decision_log() {
         }
     }
     let start = Instant::now();
-    let mut tenants = Vec::new();
+    let mut names = gauntlet::release::logs::Names::default();
     let population = gauntlet::release::logs::Population::ByVersion("2.0".into());
     let bytes = std::fs::read(&path).unwrap();
-    let (mut entries, bad) = gauntlet::release::logs::parse_log(&path, bytes, &population, &mut tenants, &()).unwrap();
+    let (mut entries, bad) = gauntlet::release::logs::parse_log(&path, bytes, &population, &mut names, &()).unwrap();
     let parsed = start.elapsed().as_secs_f64();
     entries.sort_by_key(|e| e.ts_ms);
     let policy = gauntlet::release::ReleasePolicy::default();
@@ -560,14 +560,14 @@ fn bench_decision_log() {
     let check = gauntlet::release::canary_check(&entries, &policy, &Default::default());
     let judged = start.elapsed().as_secs_f64();
     let counting = gauntlet::metrics::CountingPolicy::default();
-    let signals = gauntlet::release::signals::evaluate(&entries, &tenants, &policy.signals, &counting);
+    let signals = gauntlet::release::signals::evaluate(&entries, &names, &policy.signals, &counting);
     println!(
         "decision log: {lines} labelled lines ingested in {judged:.2} s (parse {parsed:.2} s; {} bad lines; {} alert pairs; canary {}); {} signal rule states over {} tenants ({} firing): {:.2} s more",
         bad.len(),
         alerts.len(),
         check.status,
         signals.len(),
-        tenants.len(),
+        names.tenants.len(),
         signals.iter().filter(|s| s.firing).count(),
         start.elapsed().as_secs_f64() - judged,
     );

@@ -158,6 +158,9 @@ pub enum Command {
         /// Saved results (results.jsonl or its folder) instead of a replay.
         #[arg(long)]
         from: Option<PathBuf>,
+        /// A shadow-mode decision log instead: its labelled lines with a `score` (at least 100).
+        #[arg(long)]
+        decision_log: Option<PathBuf>,
         /// Baseline results (folder or results.jsonl); default reports/baseline/ when present.
         #[arg(long)]
         baseline: Option<PathBuf>,

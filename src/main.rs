@@ -61,13 +61,14 @@ fn main() -> ExitCode {
 
 fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Calibrate { config, from, baseline, target_fpr, bound, tolerance, out, quiet } => {
+        Command::Calibrate { config, from, decision_log, baseline, target_fpr, bound, tolerance, out, quiet } => {
             if target_fpr.iter().any(|f| !(0.0..1.0).contains(f)) {
                 return Err(Error::Usage("--target-fpr values are fractions in [0, 1)".into()).into());
             }
             let c = pipeline::calibrate(&pipeline::CalibrateOptions {
                 config,
                 from,
+                decision_log,
                 baseline,
                 target_fprs: target_fpr,
                 bound,

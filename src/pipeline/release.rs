@@ -217,7 +217,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     }
 
     let mut entries = Vec::new();
-    let mut tenants = Vec::new();
+    let mut names = crate::release::logs::Names::default();
     let mut problems = Vec::new();
     let mut seen_logs: Vec<(String, String)> = Vec::new();
     for (i, spec) in opts.decision_logs.iter().enumerate() {
@@ -244,7 +244,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         }
         seen_logs.push((digest, path.to_string()));
         let (mut e, mut bad) = with_progress(step, opts.quiet, |progress| {
-            logs::parse_log(Path::new(path), bytes, &population, &mut tenants, progress)
+            logs::parse_log(Path::new(path), bytes, &population, &mut names, progress)
         })
         .map_err(Error::from)?;
         evidence.push(file_evidence(
@@ -265,7 +265,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
     blockers.burn(&alerts);
     let canary = entries.iter().any(|e| !e.canary).then(|| canary_check(&entries, &policy, &config.counting));
     blockers.canary(canary.as_ref());
-    let signal_states = crate::release::signals::evaluate(&entries, &tenants, &policy.signals, &config.counting);
+    let signal_states = crate::release::signals::evaluate(&entries, &names, &policy.signals, &config.counting);
     blockers.signals(&signal_states);
     let rollback = match &opts.deployed_at {
         None => None,
@@ -354,6 +354,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseReport, Error> {
         resumes,
         stage,
         unused_sign_offs,
+        reasons: crate::release::reasons::distribution(&entries, &names.reasons),
         policy,
     };
     write_json(&out_dir.join("release-readiness.json"), &report)?;

@@ -335,9 +335,10 @@ pub fn signal_evidence(s: &super::signals::RuleState) -> String {
         (None, _) => "no window judged".into(),
     };
     format!(
-        "{}{} {value}{interval} > {} for {} min{}; {counts}",
+        "{}{}{} {value}{interval} > {} for {} min{}; {counts}",
         s.tenant.as_ref().map(|t| format!("tenant {t}: ")).unwrap_or_default(),
         signal.as_str(),
+        s.reason.as_ref().map(|r| format!(" (reason {r})")).unwrap_or_default(),
         signal.show(rule.above),
         rule.for_minutes,
         fired.map(|f| format!(" (since {f})")).unwrap_or_default(),

@@ -2,8 +2,9 @@
 //! `status`, `latency-us`, optional `tenant`, `policy-version`, `label`
 //! (`benign` or `adversarial`: a reviewed sample, or a red-team probe mixed
 //! into real traffic; what the rolling FPR and ASR are computed from),
-//! `matched-rule` (the policy rule that decided; `null` when none matched)
-//! and `cost` (what the decision cost, in any one unit).
+//! `matched-rule` (the policy rule that decided; `null` when none matched),
+//! `cost` (what the decision cost, in any one unit) and `reasons` (the
+//! decision's reason codes, as in results.jsonl).
 //! Every bad line is reported as `path:line`; out-of-order timestamps are
 //! fine (entries are sorted); nothing is dropped silently.
 
@@ -29,13 +30,27 @@ pub struct Entry {
     pub latency_us: Option<u32>,
     pub canary: bool,
     pub label: Option<crate::corpus::Label>,
-    /// Index into the tenant names `parse_log` interned.
-    pub tenant: Option<u32>,
+    /// One more than the index into the tenant names `parse_log` interned
+    /// (a niche keeps the entry within 40 bytes with `reasons` beside it).
+    pub tenant: Option<std::num::NonZeroU32>,
     /// Whether a policy rule matched, when the line says (`matched-rule`).
     pub matched: Option<bool>,
     /// What the decision cost, in the log's own unit.
     pub cost: Option<f32>,
+    /// The line's reason codes: bit `i` is `Names::reasons[i]`.
+    pub reasons: u32,
 }
+
+/// Names the logs gave, interned while parsing: the entries keep indices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Names {
+    pub tenants: Vec<String>,
+    /// At most [`MAX_REASONS`] distinct reason codes.
+    pub reasons: Vec<String>,
+}
+
+/// Distinct reason codes the logs may hold (a bit each in an entry).
+pub const MAX_REASONS: usize = 32;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -60,6 +75,8 @@ struct Line<'a> {
     matched_rule: Option<Option<Text<'a>>>,
     #[serde(default)]
     cost: Option<f64>,
+    #[serde(default, borrow)]
+    reasons: Option<Vec<Text<'a>>>,
 }
 
 /// A string field borrowed from the line when it has no escapes. serde
@@ -164,14 +181,15 @@ fn is_error(error: &Option<serde_json::Value>, status: &Option<serde_json::Value
 
 /// Parses one log's bytes (read from `path` by the caller: this module is
 /// pure) in parallel. Returns entries and every bad line; tenant names are
-/// interned into `tenants` (shared by every log read).
+/// interned into `names` (shared by every log read), and so are reason codes.
 pub fn parse_log(
     path: &Path,
     bytes: Vec<u8>,
     population: &Population,
-    tenants: &mut Vec<String>,
+    names: &mut Names,
     progress: &dyn crate::progress::Progress,
 ) -> Result<(Vec<Entry>, Vec<Diagnostic>), Diagnostic> {
+    let tenants = &mut names.tenants;
     let text = String::from_utf8(bytes).map_err(|e| Diagnostic::new(path, Code::InvalidUtf8, e.to_string()))?;
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
@@ -190,31 +208,60 @@ pub fn parse_log(
         let next = map.len() as u32;
         *map.entry(name.to_string()).or_insert(next)
     };
+    // Reason codes are few; lines without any never touch the map.
+    let reason_ids: std::sync::RwLock<HashMap<String, u32>> =
+        std::sync::RwLock::new(names.reasons.iter().enumerate().map(|(i, r)| (r.clone(), i as u32)).collect());
+    let reason_bit = |name: &str| -> Option<u32> {
+        let known = reason_ids.read().expect("reason lock").get(name).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let mut map = reason_ids.write().expect("reason lock");
+                let next = map.len() as u32;
+                *map.entry(name.to_string()).or_insert(next)
+            }
+        };
+        ((id as usize) < MAX_REASONS).then(|| 1u32 << id)
+    };
     // Errors are boxed: ten million `Result`s as wide as a `Diagnostic`
     // doubled the memory the parse writes, and with it the time.
     let parsed: Vec<Result<Entry, Box<Diagnostic>>> = map_lines_with(&lines, progress, Vec::new, |seen, n, l| {
-        let (mut entry, tenant) = parse_line(path, population, n, l).map_err(Box::new)?;
-        entry.tenant = tenant.map(|name| match name {
-            // Borrowed (no escapes): the line outlives the block's cache. A
-            // short list beats hashing for the handful of tenants a block
-            // sees; past 64 the shared map is asked directly.
-            Cow::Borrowed(name) => match seen.iter().find(|(n, _)| *n == name) {
-                Some(&(_, id)) => id,
-                None => {
-                    let id = intern(name);
-                    if seen.len() < 64 {
-                        seen.push((name, id));
+        let (mut entry, tenant, reasons) = parse_line(path, population, n, l).map_err(Box::new)?;
+        for r in reasons {
+            entry.reasons |= reason_bit(&r).ok_or_else(|| {
+                let message = format!(
+                    "reason `{}` is one more than the {MAX_REASONS} distinct reason codes gauntlet tracks across the logs",
+                    shown(&r)
+                );
+                Box::new(Diagnostic::new(path, Code::OutOfRange, message).at_line(n))
+            })?;
+        }
+        entry.tenant = tenant
+            .map(|name| match name {
+                // Borrowed (no escapes): the line outlives the block's cache. A
+                // short list beats hashing for the handful of tenants a block
+                // sees; past 64 the shared map is asked directly.
+                Cow::Borrowed(name) => match seen.iter().find(|(n, _)| *n == name) {
+                    Some(&(_, id)) => id,
+                    None => {
+                        let id = intern(name);
+                        if seen.len() < 64 {
+                            seen.push((name, id));
+                        }
+                        id
                     }
-                    id
-                }
-            },
-            Cow::Owned(name) => intern(&name),
-        });
+                },
+                Cow::Owned(name) => intern(&name),
+            })
+            .and_then(|id| std::num::NonZeroU32::new(id + 1));
         Ok(entry)
     });
-    let mut names: Vec<(String, u32)> = interned.into_inner().expect("tenant lock").into_iter().collect();
-    names.sort_by_key(|(_, id)| *id);
-    *tenants = names.into_iter().map(|(name, _)| name).collect();
+    let mut interned: Vec<(String, u32)> = interned.into_inner().expect("tenant lock").into_iter().collect();
+    interned.sort_by_key(|(_, id)| *id);
+    *tenants = interned.into_iter().map(|(name, _)| name).collect();
+    let mut reasons: Vec<(String, u32)> = reason_ids.into_inner().expect("reason lock").into_iter().collect();
+    reasons.sort_by_key(|(_, id)| *id);
+    names.reasons = reasons.into_iter().map(|(name, _)| name).collect();
     let mut entries = Vec::with_capacity(parsed.len());
     let mut problems = Vec::new();
     for p in parsed {
@@ -226,14 +273,12 @@ pub fn parse_log(
     Ok((entries, problems))
 }
 
-/// One line: an entry (its tenant not yet interned) and the tenant's name,
-/// or the line's problem.
-fn parse_line<'a>(
-    path: &Path,
-    population: &Population,
-    n: usize,
-    l: &'a str,
-) -> Result<(Entry, Option<Cow<'a, str>>), Diagnostic> {
+/// A parsed line before interning: the entry, its tenant, its reason codes.
+type ParsedLine<'a> = (Entry, Option<Cow<'a, str>>, Vec<Cow<'a, str>>);
+
+/// One line: an entry (its tenant and reasons not yet interned), the
+/// tenant's name and the reason codes, or the line's problem.
+fn parse_line<'a>(path: &Path, population: &Population, n: usize, l: &'a str) -> Result<ParsedLine<'a>, Diagnostic> {
     if !l.trim_start().starts_with('{') {
         // serde would name the first value it met ("invalid type: integer").
         let message = "a decision-log line must be one JSON object: one decision per line";
@@ -295,6 +340,7 @@ fn parse_line<'a>(
         tenant: None,
         matched,
         cost,
+        reasons: 0,
     };
     if let Some(t) = line.tenant.as_ref().filter(|t| t.0.is_empty() || t.0.chars().nth(MAX_TENANT_CHARS).is_some()) {
         // A tenant is a name every report repeats: one 50 MB name made each
@@ -302,7 +348,8 @@ fn parse_line<'a>(
         let message = format!("tenant `{}` is empty or longer than {MAX_TENANT_CHARS} characters", shown(&t.0));
         return Err(Diagnostic::new(path, Code::InvalidTenant, message).at_line(n));
     }
-    Ok((entry, line.tenant.map(|t| t.0)))
+    let reasons = line.reasons.unwrap_or_default().into_iter().map(|r| r.0).filter(|r| !r.is_empty()).collect();
+    Ok((entry, line.tenant.map(|t| t.0), reasons))
 }
 
 /// The longest tenant name a decision log may give.
@@ -329,9 +376,9 @@ mod tests {
     #[test]
     fn a_timestamp_outside_2000_to_2100_is_an_error_at_its_line() {
         let log = "{\"ts\":1790000001,\"decision\":\"allow\"}\n{\"ts\":1790000002000000,\"decision\":\"allow\"}\n{\"ts\":\"2100-01-02T00:00:00Z\",\"decision\":\"allow\"}\n{\"ts\":1790000003000,\"decision\":\"allow\"}\n";
-        let mut tenants = Vec::new();
+        let mut names = Names::default();
         let (entries, problems) =
-            parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut tenants, &()).unwrap();
+            parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut names, &()).unwrap();
         assert_eq!(entries.len(), 2, "seconds and milliseconds read");
         let at: Vec<_> = problems.iter().map(|d| (d.line, d.code)).collect();
         assert_eq!(at, [(Some(2), Code::InvalidTimestamp), (Some(3), Code::InvalidTimestamp)]);
@@ -342,11 +389,11 @@ mod tests {
     fn escaped_and_plain_fields_read_alike() {
         let log = "{\"ts\":1790000001,\"decision\":\"block\",\"tenant\":\"acme\",\"label\":\"benign\"}\n\
              {\"ts\":1790000002,\"decision\":\"bl\\u006fck\",\"tenant\":\"ac\\u006de\",\"label\":\"ben\\u0069gn\",\"matched-rule\":null}\n";
-        let mut tenants = Vec::new();
+        let mut names = Names::default();
         let (entries, problems) =
-            parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut tenants, &()).unwrap();
+            parse_log(Path::new("log.jsonl"), log.as_bytes().to_vec(), &Population::Canary, &mut names, &()).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(tenants, ["acme"]);
+        assert_eq!(names.tenants, ["acme"]);
         assert_eq!(entries[0], Entry { ts_ms: 1_790_000_001_000, matched: None, ..entries[1] });
         assert_eq!(entries[1].matched, Some(false));
         assert!(entries[1].deny && entries[1].label == Some(crate::corpus::Label::Benign));

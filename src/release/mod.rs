@@ -13,6 +13,7 @@ mod checks;
 pub mod logs;
 pub mod prometheus;
 pub mod promotion;
+pub mod reasons;
 pub mod rollback;
 pub mod signals;
 
@@ -334,6 +335,10 @@ pub struct ReleaseReport {
     /// Sign-offs scoped to this version that cleared no alert of this log.
     #[serde(default)]
     pub unused_sign_offs: Vec<String>,
+    /// Reason codes in the decision logs, canary beside baseline, largest
+    /// shift first (lines without `reasons` add nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<reasons::ReasonShare>,
     pub policy: ReleasePolicy,
 }
 

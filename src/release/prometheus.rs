@@ -8,6 +8,12 @@
 //! is Prometheus's own; a burn-rate pair is two ratios over the budget with
 //! the low-traffic guard on both windows. Rules come overall and `by` the
 //! tenant label, as gauntlet judges overall and per tenant.
+//!
+//! Population, rule by rule, as `release` judges: every rate and the burn
+//! rate select the series whose track is not the baseline's (during a
+//! canary, the canary; otherwise all traffic, tracked or not); a
+//! `*-vs-baseline` signal divides that by the baseline track. The unmatched
+//! share divides by the decisions that report whether a rule matched.
 
 use std::fmt::Write;
 
@@ -40,6 +46,14 @@ pub struct MetricNames {
     pub denied_requests: String,
     /// The summed cost of decisions.
     pub cost: String,
+    /// Decisions that report whether a policy rule matched: the unmatched
+    /// share's denominator, as gauntlet counts the lines that say. The same
+    /// as `requests` when every decision reports it.
+    pub rule_reported_requests: String,
+    /// Decisions by reason code, one increment per reason a decision carries.
+    pub reasons: String,
+    /// The label of `reasons` that names the reason code.
+    pub reason_label: String,
     /// The label that tells the canary from the baseline (`*-vs-baseline`).
     pub track_label: String,
     pub canary_track: String,
@@ -59,6 +73,9 @@ impl Default for MetricNames {
             unmatched_requests: "firewall_unmatched_requests_total".into(),
             denied_requests: "firewall_denied_requests_total".into(),
             cost: "firewall_decision_cost_total".into(),
+            rule_reported_requests: "firewall_requests_total".into(),
+            reasons: "firewall_decision_reasons_total".into(),
+            reason_label: "reason".into(),
             track_label: "track".into(),
             canary_track: "canary".into(),
             baseline_track: "baseline".into(),
@@ -93,8 +110,14 @@ impl MetricNames {
             ("unmatched-requests", &self.unmatched_requests),
             ("denied-requests", &self.denied_requests),
             ("cost", &self.cost),
+            ("rule-reported-requests", &self.rule_reported_requests),
+            ("reasons", &self.reasons),
         ];
-        let labels = [("tenant-label", &self.tenant_label), ("track-label", &self.track_label)];
+        let labels = [
+            ("tenant-label", &self.tenant_label),
+            ("track-label", &self.track_label),
+            ("reason-label", &self.reason_label),
+        ];
         let mut out = Vec::new();
         for (key, name) in metrics.into_iter().filter(|(_, n)| !metric(n)) {
             out.push((
@@ -139,42 +162,78 @@ fn counters(signal: Signal, names: &MetricNames) -> (&str, &str) {
         Signal::Fpr => (&names.false_positives, &names.benign_requests),
         Signal::Asr => (&names.attack_successes, &names.adversarial_requests),
         Signal::ErrorRate => (&names.errors, &names.requests),
-        Signal::UnmatchedShare => (&names.unmatched_requests, &names.requests),
+        Signal::UnmatchedShare => (&names.unmatched_requests, &names.rule_reported_requests),
         Signal::DenyRateVsBaseline => (&names.denied_requests, &names.requests),
         Signal::CostVsBaseline => (&names.cost, &names.requests),
+        Signal::ReasonShareVsBaseline => (&names.reasons, &names.requests),
     }
 }
 
-/// The recording rules of one signal, overall (`by` empty) or by tenant:
-/// the ratio over the window and the volume that makes it eligible (for a
-/// `*-vs-baseline` signal, both tracks' volumes).
-fn record(out: &mut String, signal: Signal, names: &MetricNames, window: &str, suffix: &str, by: &str) {
+/// The series `release` judges: every track but the baseline's.
+fn judged(names: &MetricNames) -> String {
+    format!("{{{}!={}}}", names.track_label, quoted(&names.baseline_track))
+}
+
+fn baseline(names: &MetricNames) -> String {
+    format!("{{{}={}}}", names.track_label, quoted(&names.baseline_track))
+}
+
+/// The recording rules of one signal, overall (`labels` empty) or by
+/// tenant: the ratio over the window and the volume that makes it eligible
+/// (for a `*-vs-baseline` signal, both tracks' volumes).
+fn record(out: &mut String, signal: Signal, names: &MetricNames, window: &str, suffix: &str, labels: &[&str]) {
     let slug = signal.as_str().replace('-', "_");
     let (num, den) = counters(signal, names);
-    let sum = |metric: &str, track: Option<&str>| {
-        let selector = track.map(|t| format!("{{{}={}}}", names.track_label, quoted(t))).unwrap_or_default();
-        format!("sum{by}(increase({metric}{selector}[{window}]))")
+    let by = |extra: &[&str]| {
+        let all: Vec<&str> = labels.iter().chain(extra).copied().collect();
+        if all.is_empty() {
+            String::new()
+        } else {
+            format!(" by ({})", all.join(", "))
+        }
     };
-    let (ratio, volume) = if signal.against_baseline() {
-        let (c, b) = (Some(names.canary_track.as_str()), Some(names.baseline_track.as_str()));
-        // As gauntlet does: a baseline without denies counts half of one.
-        let baseline_num = match signal {
-            Signal::DenyRateVsBaseline => format!("clamp_min({}, 0.5)", sum(num, b)),
-            _ => sum(num, b),
-        };
-        let ratio = format!("({} / {}) / ({baseline_num} / {})", sum(num, c), sum(den, c), sum(den, b));
+    let on = format!("on({})", labels.join(", "));
+    let sum = |metric: &str, selector: &str, extra: &[&str]| {
+        format!("sum{}(increase({metric}{selector}[{window}]))", by(extra))
+    };
+    let (c, b) = (judged(names), baseline(names));
+    let ratio = match signal {
+        Signal::ReasonShareVsBaseline => {
+            let r = [names.reason_label.as_str()];
+            let mut keys: Vec<&str> = labels.to_vec();
+            keys.push(&names.reason_label);
+            // A reason the baseline never gave counts half a decision: its
+            // series is made from the canary's with value 0, then floored.
+            format!(
+                "({cr} / {on} group_left() {cd}) / on({keys}) (clamp_min({br} or (0 * {cr}), 0.5) / {on} group_left() {bd})",
+                cr = sum(num, &c, &r),
+                cd = sum(den, &c, &[]),
+                br = sum(num, &b, &r),
+                bd = sum(den, &b, &[]),
+                keys = keys.join(", ")
+            )
+        }
+        s if s.against_baseline() => {
+            // As gauntlet does: a baseline without denies counts half of one.
+            let baseline_num = match s {
+                Signal::DenyRateVsBaseline => format!("clamp_min({}, 0.5)", sum(num, &b, &[])),
+                _ => sum(num, &b, &[]),
+            };
+            format!("({} / {}) / ({baseline_num} / {})", sum(num, &c, &[]), sum(den, &c, &[]), sum(den, &b, &[]))
+        }
+        _ => format!("{} / {}", sum(num, &c, &[]), sum(den, &c, &[])),
+    };
+    if signal.against_baseline() {
         let _ = writeln!(
             out,
             "      - record: gauntlet:{slug}{suffix}:baseline_volume_{window}\n        expr: {}",
-            sum(den, b)
+            sum(den, &b, &[])
         );
-        (ratio, sum(den, c))
-    } else {
-        (format!("{} / {}", sum(num, None), sum(den, None)), sum(den, None))
-    };
+    }
     let _ = writeln!(
         out,
-        "      - record: gauntlet:{slug}{suffix}:ratio_{window}\n        expr: {ratio}\n      - record: gauntlet:{slug}{suffix}:volume_{window}\n        expr: {volume}"
+        "      - record: gauntlet:{slug}{suffix}:ratio_{window}\n        expr: {ratio}\n      - record: gauntlet:{slug}{suffix}:volume_{window}\n        expr: {}",
+        sum(den, &c, &[])
     );
 }
 
@@ -182,7 +241,8 @@ fn record(out: &mut String, signal: Signal, names: &MetricNames, window: &str, s
 pub fn render_rules(policy: &ReleasePolicy, names: &MetricNames) -> String {
     let signals = &policy.signals;
     let window = format!("{}m", signals.window_minutes.max(1));
-    let scopes = [("", String::new()), (":by_tenant", format!(" by ({})", names.tenant_label))];
+    let tenant = [names.tenant_label.as_str()];
+    let scopes: [(&str, &[&str]); 2] = [("", &[]), (":by_tenant", &tenant)];
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -199,22 +259,25 @@ pub fn render_rules(policy: &ReleasePolicy, names: &MetricNames) -> String {
         }
     }
     for signal in used {
-        for (suffix, by) in &scopes {
-            record(&mut out, signal, names, &window, suffix, by);
+        for (suffix, labels) in &scopes {
+            record(&mut out, signal, names, &window, suffix, labels);
         }
     }
     for rule in &signals.rules {
-        for (suffix, _) in &scopes {
+        for (suffix, labels) in &scopes {
             let s = rule.signal.as_str().replace('-', "_");
             let min = signals.min_decisions.max(1);
+            // `on` the scope's labels: a reason-share ratio carries the
+            // reason label, the volumes do not.
+            let on = format!("on({})", labels.join(", "));
             let baseline_guard = if rule.signal.against_baseline() {
-                format!(" and gauntlet:{s}{suffix}:baseline_volume_{window} >= {min}")
+                format!(" and {on} gauntlet:{s}{suffix}:baseline_volume_{window} >= {min}")
             } else {
                 String::new()
             };
             let _ = writeln!(
                 out,
-                "      - alert: {}{}\n        expr: gauntlet:{s}{suffix}:ratio_{window} > {} and gauntlet:{s}{suffix}:volume_{window} >= {min}{baseline_guard}\n        for: {}m\n        labels:\n          severity: page\n          gauntlet_rule: {}\n        annotations:\n          summary: {}",
+                "      - alert: {}{}\n        expr: gauntlet:{s}{suffix}:ratio_{window} > {} and {on} gauntlet:{s}{suffix}:volume_{window} >= {min}{baseline_guard}\n        for: {}m\n        labels:\n          severity: page\n          gauntlet_rule: {}\n        annotations:\n          summary: {}",
                 alert_name(&rule.id),
                 if suffix.is_empty() { "" } else { "ByTenant" },
                 rule.above,
@@ -232,15 +295,17 @@ pub fn render_rules(policy: &ReleasePolicy, names: &MetricNames) -> String {
     }
     let budget = 1.0 - policy.slo_target;
     for w in &policy.windows {
+        let c = judged(names);
         let ratio = |minutes: i64| {
             format!(
-                "(sum(increase({e}[{minutes}m])) / sum(increase({r}[{minutes}m])))",
+                "(sum(increase({e}{c}[{minutes}m])) / sum(increase({r}{c}[{minutes}m])))",
                 e = names.errors,
                 r = names.requests
             )
         };
-        let volume =
-            |minutes: i64| format!("sum(increase({}[{minutes}m])) >= {}", names.requests, policy.min_window_decisions);
+        let volume = |minutes: i64| {
+            format!("sum(increase({}{c}[{minutes}m])) >= {}", names.requests, policy.min_window_decisions)
+        };
         let _ = writeln!(
             out,
             "      - alert: GauntletErrorBudgetBurn{l}m{s}m\n        expr: ({rl} / {budget}) > {f} and ({rs} / {budget}) > {f} and {vl} and {vs}\n        labels:\n          severity: page\n        annotations:\n          summary: {summary}",
@@ -267,13 +332,13 @@ mod tests {
     #[test]
     fn rules_carry_the_policy_thresholds_durations_and_guards() {
         let yaml = render_rules(&ReleasePolicy::default(), &MetricNames::default());
-        assert!(yaml.contains("- alert: GauntletFprHigh\n        expr: gauntlet:fpr:ratio_5m > 0.15 and gauntlet:fpr:volume_5m >= 30\n        for: 5m"));
+        assert!(yaml.contains("- alert: GauntletFprHigh\n        expr: gauntlet:fpr:ratio_5m > 0.15 and on() gauntlet:fpr:volume_5m >= 30\n        for: 5m"));
         assert!(yaml.contains(
             "- alert: GauntletErrorRateHighByTenant\n        expr: gauntlet:error_rate:by_tenant:ratio_5m > 0.01"
         ));
-        assert!(yaml.contains("sum by (tenant)(increase(firewall_false_positives_total[5m]))"));
+        assert!(yaml.contains("sum by (tenant)(increase(firewall_false_positives_total{track!=\"baseline\"}[5m]))"));
         assert!(yaml.contains("GauntletErrorBudgetBurn60m5m"));
-        assert!(yaml.contains("sum(increase(firewall_requests_total[60m])) >= 100"));
+        assert!(yaml.contains("sum(increase(firewall_requests_total{track!=\"baseline\"}[60m])) >= 100"));
         assert_eq!(alert_name("error-rate-high"), "GauntletErrorRateHigh");
     }
 }

@@ -40,12 +40,16 @@ pub enum Signal {
     /// The canary's mean `cost` per decision over the baseline's in the
     /// same window: 1.5 is 50% dearer.
     CostVsBaseline,
+    /// For each reason code, the canary's share of decisions carrying it
+    /// over the baseline's in the same window (a reason the baseline never
+    /// gave counts as half a decision there); the highest reason's ratio.
+    ReasonShareVsBaseline,
 }
 
 impl Signal {
     /// A ratio of the canary to the baseline population, not a rate.
     pub fn against_baseline(self) -> bool {
-        matches!(self, Signal::DenyRateVsBaseline | Signal::CostVsBaseline)
+        matches!(self, Signal::DenyRateVsBaseline | Signal::CostVsBaseline | Signal::ReasonShareVsBaseline)
     }
 
     /// How `above` reads in a sentence: a percentage or a multiple.
@@ -65,6 +69,7 @@ impl Signal {
             Signal::UnmatchedShare => "unmatched-share",
             Signal::DenyRateVsBaseline => "deny-rate-vs-baseline",
             Signal::CostVsBaseline => "cost-vs-baseline",
+            Signal::ReasonShareVsBaseline => "reason-share-vs-baseline",
         }
     }
 }
@@ -136,7 +141,7 @@ fn tally(window: &[&Entry], signal: Signal, counting: &CountingPolicy) -> Tally 
             Signal::Asr => (allowed(d) || d.error, d.label == Some(Label::Adversarial) && judged(d)),
             Signal::ErrorRate => (d.error, true),
             Signal::UnmatchedShare => (d.matched == Some(false), d.matched.is_some()),
-            Signal::DenyRateVsBaseline => (d.deny, true),
+            Signal::DenyRateVsBaseline | Signal::ReasonShareVsBaseline => (d.deny, true),
             Signal::CostVsBaseline => {
                 if let Some(c) = d.cost {
                     t.cost += f64::from(c);
@@ -165,6 +170,8 @@ struct Judged {
     value: f64,
     rate: Option<Rate>,
     baseline: Option<f64>,
+    /// For the reason-share signal: the reason's bit.
+    reason: Option<u32>,
 }
 
 /// One signal in one window: `None` when not eligible.
@@ -183,11 +190,19 @@ fn judge_window(
     // With the project's interval method and confidence, as every rate.
     let rate = (signal != Signal::CostVsBaseline).then(|| Rate::new(c.hits, c.total, counting));
     if !signal.against_baseline() {
-        return Some(Judged { value: c.hits as f64 / c.total as f64, rate, baseline: None });
+        return Some(Judged { value: c.hits as f64 / c.total as f64, rate, baseline: None, reason: None });
     }
     let b = tally(baseline, signal, counting);
     if b.total < min {
         return None;
+    }
+    if signal == Signal::ReasonShareVsBaseline {
+        // No reason in the canary's window: nothing has shifted.
+        let Some((ratio, hits, theirs, bit)) = super::reasons::highest_shift(canary, baseline) else {
+            return Some(Judged { value: 0.0, rate: None, baseline: None, reason: None });
+        };
+        let rate = Some(Rate::new(hits, c.total, counting));
+        return Some(Judged { value: ratio, rate, baseline: Some(theirs), reason: Some(bit) });
     }
     let (mine, theirs) = match signal {
         // A baseline with no deny at all is floored at half a deny, so a
@@ -195,7 +210,7 @@ fn judge_window(
         Signal::DenyRateVsBaseline => (c.hits as f64 / c.total as f64, (b.hits as f64).max(0.5) / b.total as f64),
         _ => (c.cost / c.total as f64, b.cost / b.total as f64),
     };
-    (theirs > 0.0).then(|| Judged { value: mine / theirs, rate, baseline: Some(theirs) })
+    (theirs > 0.0).then(|| Judged { value: mine / theirs, rate, baseline: Some(theirs), reason: None })
 }
 
 /// Where a rule stands at the end of the log.
@@ -237,6 +252,10 @@ pub struct RuleState {
     pub evidence: Option<Rate>,
     /// The baseline's rate or cost per decision in that window.
     pub baseline: Option<f64>,
+    /// For `reason-share-vs-baseline`: the reason code whose share rose
+    /// most in that window (the evidence is its canary share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Every evaluation point (overall only, at most `SERIES_POINTS`; a
     /// longer log keeps each bucket's highest value, so a spike still shows).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -257,6 +276,7 @@ impl RuleState {
             value: None,
             evidence: None,
             baseline: None,
+            reason: None,
             series: Vec::new(),
         }
     }
@@ -266,15 +286,16 @@ impl RuleState {
 pub const SERIES_POINTS: usize = 480;
 
 /// Every rule over the whole log and over each tenant's decisions
-/// (`tenants`: the names `logs::parse_log` interned). Canary decisions are
+/// (`names`: the tenants and reasons `logs::parse_log` interned). Canary decisions are
 /// judged; baseline ones are what `*-vs-baseline` signals compare with.
 /// Rates are counted under the project's `counting` policy.
 pub fn evaluate(
     entries: &[Entry],
-    tenants: &[String],
+    names: &super::logs::Names,
     policy: &SignalPolicy,
     counting: &CountingPolicy,
 ) -> Vec<RuleState> {
+    let tenants = &names.tenants;
     let needs_baseline = policy.rules.iter().any(|r| r.signal.against_baseline());
     let mut sorted: Vec<&Entry> = entries.iter().filter(|d| d.canary || needs_baseline).collect();
     sorted.sort_by_key(|d| d.ts_ms);
@@ -285,7 +306,7 @@ pub fn evaluate(
         let scopes = if d.canary { &mut canary } else { &mut baseline };
         scopes[0].push(d);
         if let Some(t) = d.tenant {
-            scopes[t as usize + 1].push(d);
+            scopes[t.get() as usize].push(d);
         }
     }
     let mut present: Vec<u32> = (0..tenants.len() as u32).filter(|&t| !canary[t as usize + 1].is_empty()).collect();
@@ -295,8 +316,11 @@ pub fn evaluate(
         let scope = tenant.map_or(0, |t| t as usize + 1);
         let name = tenant.map(|t| tenants[t as usize].as_str());
         for rule in &policy.rules {
-            let mut state = evaluate_rule(&canary[scope], &baseline[scope], rule, policy, name, counting);
-            if tenant.is_some() {
+            let scope_entries = (&canary[scope][..], &baseline[scope][..]);
+            let mut state = evaluate_rule(scope_entries, rule, policy, name, &names.reasons, counting);
+            // A tenant's chart only where its rule fired or is pending.
+            let alerted = state.fired_at_ms.is_some() || state.status == RuleStatus::Pending;
+            if tenant.is_some() && !alerted {
                 state.series.clear();
             }
             out.push(state);
@@ -306,11 +330,11 @@ pub fn evaluate(
 }
 
 fn evaluate_rule(
-    canary: &[&Entry],
-    baseline: &[&Entry],
+    (canary, baseline): (&[&Entry], &[&Entry]),
     rule: &AlertRule,
     policy: &SignalPolicy,
     tenant: Option<&str>,
+    reasons: &[String],
     counting: &CountingPolicy,
 ) -> RuleState {
     let mut state = RuleState::new(rule.clone(), tenant);
@@ -380,6 +404,7 @@ fn evaluate_rule(
                 state.value = Some(j.value);
                 state.evidence = j.rate;
                 state.baseline = j.baseline;
+                state.reason = j.reason.and_then(|b| reasons.get(b as usize).cloned());
             }
         }
         if let (Some(since), RuleStatus::Clear) = (clear_since, last_status) {
@@ -418,8 +443,13 @@ mod tests {
 
     const TENANTS: [&str; 2] = ["acme", "globex"];
 
+    fn names() -> super::super::logs::Names {
+        super::super::logs::Names { tenants: TENANTS.map(String::from).to_vec(), reasons: Vec::new() }
+    }
+
     fn entry(ts_ms: i64, label: Label, deny: bool, tenant: Option<&str>) -> Entry {
-        let tenant = tenant.map(|t| TENANTS.iter().position(|n| *n == t).unwrap() as u32);
+        let tenant =
+            tenant.and_then(|t| std::num::NonZeroU32::new(TENANTS.iter().position(|n| *n == t).unwrap() as u32 + 1));
         Entry { ts_ms, deny, canary: true, label: Some(label), tenant, ..Entry::default() }
     }
 
@@ -439,7 +469,7 @@ mod tests {
     }
 
     fn run(log: &[Entry]) -> Vec<RuleState> {
-        evaluate(log, &TENANTS.map(String::from), &SignalPolicy::default(), &CountingPolicy::default())
+        evaluate(log, &names(), &SignalPolicy::default(), &CountingPolicy::default())
     }
 
     fn fpr_rule(states: &[RuleState], tenant: Option<&str>) -> RuleState {
@@ -487,7 +517,7 @@ mod tests {
             })
             .collect();
         let at = |counting: &CountingPolicy| {
-            let states = evaluate(&log, &[], &SignalPolicy::default(), counting);
+            let states = evaluate(&log, &Default::default(), &SignalPolicy::default(), counting);
             states.into_iter().find(|s| s.rule.id == "fpr-high").unwrap().evidence.unwrap()
         };
         let default = at(&CountingPolicy::default());
@@ -557,7 +587,7 @@ mod tests {
     }
 
     fn only(log: &[Entry], policy: &SignalPolicy) -> RuleState {
-        evaluate(log, &TENANTS.map(String::from), policy, &CountingPolicy::default()).remove(0)
+        evaluate(log, &names(), policy, &CountingPolicy::default()).remove(0)
     }
 
     #[test]
@@ -614,7 +644,7 @@ mod tests {
         };
         let policy = SignalPolicy::default();
         let cost = |log: &[Entry]| {
-            evaluate(log, &[], &policy, &CountingPolicy::default())
+            evaluate(log, &Default::default(), &policy, &CountingPolicy::default())
                 .into_iter()
                 .find(|s| s.rule.id == "cost-per-decision-high")
                 .unwrap()

@@ -16,7 +16,8 @@ fn signal_row(s: &RuleState) -> [String; 6] {
     let window = match (s.value, rate.and_then(|r| r.low.zip(r.high)), s.baseline) {
         (Some(v), _, Some(b)) if signal.against_baseline() => {
             let base = if signal == Signal::CostVsBaseline { format!("{b:.4}") } else { format!("{:.2}%", b * 100.0) };
-            format!("{} (baseline {base})", signal.show(v))
+            let reason = s.reason.as_ref().map(|r| format!(" for reason {r}")).unwrap_or_default();
+            format!("{}{reason} (baseline {base})", signal.show(v))
         }
         (Some(v), Some((l, h)), _) => {
             format!(
@@ -86,6 +87,62 @@ fn promotion_lines(r: &ReleaseReport) -> Vec<String> {
     out
 }
 
+/// The states charted: every overall rule, and each tenant's that fired or is pending.
+fn charted(r: &ReleaseReport) -> impl Iterator<Item = &RuleState> {
+    r.signals.iter().filter(|s| {
+        !s.series.is_empty() && (s.tenant.is_none() || s.fired_at_ms.is_some() || s.status == RuleStatus::Pending)
+    })
+}
+
+/// A Mermaid `xychart-beta` of a rule's rolling value and its threshold:
+/// GitHub draws it in the Markdown without any script of ours. Windows too
+/// small to judge are left out of the line.
+fn mermaid_chart(s: &RuleState) -> Option<String> {
+    let points: Vec<(i64, f64)> = s.series.iter().filter_map(|p| p.value.map(|v| (p.at_ms, v))).collect();
+    if points.len() < 2 {
+        return None;
+    }
+    let scale = if s.rule.signal.against_baseline() { 1.0 } else { 100.0 };
+    let labels: Vec<String> = points
+        .iter()
+        .map(|(at, _)| {
+            chrono::DateTime::from_timestamp_millis(*at).map_or("?".into(), |t| format!("\"{}\"", t.format("%H:%M")))
+        })
+        .collect();
+    let values: Vec<String> = points.iter().map(|(_, v)| format!("{:.3}", v * scale)).collect();
+    let threshold: Vec<String> = points.iter().map(|_| format!("{:.3}", s.rule.above * scale)).collect();
+    let top = points.iter().map(|(_, v)| v * scale).fold(s.rule.above * scale, f64::max) * 1.2;
+    let unit = if scale == 1.0 { "x baseline" } else { "%" };
+    Some(format!(
+        "```mermaid\nxychart-beta\n    title \"{}{} ({})\"\n    x-axis [{}]\n    y-axis \"{unit}\" 0 --> {top:.3}\n    line [{}]\n    line [{}]\n```\n",
+        s.rule.id.replace('"', "'"),
+        s.tenant.as_ref().map(|t| format!(", tenant {}", t.replace(['"', '\n', '`'], "'"))).unwrap_or_default(),
+        s.rule.signal.as_str(),
+        labels.join(", "),
+        values.join(", "),
+        threshold.join(", ")
+    ))
+}
+
+/// Reason codes, canary beside baseline (at most 20 rows, largest shift first).
+fn reason_rows(r: &ReleaseReport) -> Vec<[String; 4]> {
+    let pct = |v: f64| format!("{:.1}%", v * 100.0);
+    r.reasons
+        .iter()
+        .take(20)
+        .map(|x| {
+            [
+                x.reason.clone(),
+                format!("{} ({})", x.canary, pct(x.canary_share)),
+                x.baseline_share.map_or("–".into(), |b| format!("{} ({})", x.baseline, pct(b))),
+                format!("{:+.1} pts", x.shift * 100.0),
+            ]
+        })
+        .collect()
+}
+
+const REASON_HEADER: [&str; 4] = ["Reason", "Canary", "Baseline", "Shift"];
+
 const SIGNAL_HEADER: [&str; 6] = ["Rule", "Tenant", "State", "Last window", "Clear windows", "Not eligible"];
 
 pub fn render_markdown(r: &ReleaseReport) -> String {
@@ -108,6 +165,27 @@ pub fn render_markdown(r: &ReleaseReport) -> String {
         let _ = writeln!(out, "\n| {} |\n|---|---|---|---|---|---|", SIGNAL_HEADER.join(" | "));
         for s in &r.signals {
             let cells: Vec<String> = signal_row(s).iter().map(|c| md_escape(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+    }
+    let charts: Vec<String> = charted(r)
+        .filter(|s| s.firing || s.fired_at_ms.is_some() || s.status == RuleStatus::Pending)
+        .filter_map(mermaid_chart)
+        .collect();
+    if !charts.is_empty() {
+        out.push_str("\nRolling values of the rules that fired or are pending (the second line is the threshold):\n\n");
+        for c in charts {
+            out.push_str(&c);
+        }
+    }
+    if !r.reasons.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nReason codes, largest shift first:\n\n| {} |\n|---|---|---|---|",
+            REASON_HEADER.join(" | ")
+        );
+        for row in reason_rows(r) {
+            let cells: Vec<String> = row.iter().map(|c| md_escape(c)).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
     }
@@ -188,12 +266,27 @@ pub fn render_html(r: &ReleaseReport) -> String {
             out.push_str("</tr>");
         }
         out.push_str("</table><h2>Rolling rates</h2><div id=\"signal-charts\">");
-        for state in r.signals.iter().filter(|s| s.tenant.is_none()) {
+        for state in charted(r) {
             if let Some(svg) = super::signal_chart::svg(state) {
                 let _ = write!(out, "<figure><figcaption>{}</figcaption>{svg}</figure>", esc(&signal_row(state)[0]));
             }
         }
         out.push_str("</div>");
+    }
+    if !r.reasons.is_empty() {
+        out.push_str("<h2>Reason codes</h2><table id=\"reasons\"><tr>");
+        for h in REASON_HEADER {
+            let _ = write!(out, "<th>{h}</th>");
+        }
+        out.push_str("</tr>");
+        for row in reason_rows(r) {
+            out.push_str("<tr>");
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", esc(&cell));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
     }
     let promotion = promotion_lines(r);
     if !promotion.is_empty() {

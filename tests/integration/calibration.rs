@@ -79,3 +79,86 @@ fn baseline_comparison_reports_flips_drift_and_regressions() {
     let md = std::fs::read_to_string(dir.join("out/calibration.md")).unwrap();
     assert!(md.contains("Regression detected: **yes**"));
 }
+
+/// A shadow-mode log (enforcement off, labelled lines carrying scores):
+/// the review's AUC and its operating points equal what the same scores
+/// and labels give when computed here directly (Mann-Whitney for the AUC,
+/// counting at each threshold for the points).
+#[test]
+fn a_shadow_mode_log_is_calibrated_from_its_labelled_scores() {
+    let dir = project("calibrate-shadow", "", "");
+    let mut log = String::new();
+    let mut scored: Vec<(f64, bool)> = Vec::new();
+    for i in 0..400u64 {
+        // Deterministic, overlapping score distributions.
+        let adversarial = i % 3 == 0;
+        let jitter = ((i * 7919) % 1000) as f64 / 1000.0;
+        let score = if adversarial { 0.35 + 0.6 * jitter } else { 0.6 * jitter };
+        let score = (score * 1000.0).round() / 1000.0;
+        let label = if adversarial { "adversarial" } else { "benign" };
+        // Shadow mode: the gate decides, enforcement is off; the decision is logged.
+        let decision = if score >= 0.5 { "block" } else { "allow" };
+        log.push_str(&format!(
+            "{{\"ts\":{},\"decision\":\"{decision}\",\"score\":{score},\"label\":\"{label}\",\"latency-us\":90}}\n",
+            1_790_000_000 + i
+        ));
+        scored.push((score, adversarial));
+        // Unlabelled production traffic beside it: not evidence.
+        log.push_str(&format!("{{\"ts\":{},\"decision\":\"allow\",\"score\":0.1}}\n", 1_790_000_000 + i));
+    }
+    write(&dir.join("shadow.jsonl"), &log);
+    let out = gauntlet(&["calibrate", "--decision-log", "shadow.jsonl", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(0), "{}", stderr(&out));
+    let c = read_json(&dir.join("reports/calibration.json"));
+    let source = c["source"].as_str().unwrap();
+    assert!(source.contains("production traffic in shadow mode") && source.contains("400 of 800 lines"), "{source}");
+
+    // AUC: the share of (adversarial, benign) pairs the score orders, ties half.
+    let (adv, ben): (Vec<f64>, Vec<f64>) = {
+        let a = scored.iter().filter(|s| s.1).map(|s| s.0).collect();
+        let b = scored.iter().filter(|s| !s.1).map(|s| s.0).collect();
+        (a, b)
+    };
+    let mut wins = 0.0;
+    for a in &adv {
+        for b in &ben {
+            wins += if a > b {
+                1.0
+            } else if a == b {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    let auc = wins / (adv.len() * ben.len()) as f64;
+    let reported = c["roc"]["auc"].as_f64().unwrap();
+    assert!((reported - auc).abs() < 1e-9, "auc {reported} against {auc}");
+    // Each operating point's counts at its threshold (score >= threshold blocks).
+    let mut checked = 0;
+    for row in c["targets"].as_array().unwrap() {
+        let Some(t) = row["point"]["threshold"].as_f64() else { continue };
+        let fp = ben.iter().filter(|s| **s >= t).count() as u64;
+        let caught = adv.iter().filter(|s| **s >= t).count() as u64;
+        assert_eq!(row["point"]["fpr"]["numerator"], fp, "{row}");
+        assert_eq!(row["point"]["fpr"]["denominator"], ben.len() as u64);
+        assert_eq!(row["point"]["detection-rate"]["numerator"], caught, "{row}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "{:#}", c["targets"]);
+
+    // Fewer than 100 labelled, scored lines is not enough evidence.
+    let few: String = log.lines().take(150).map(|l| format!("{l}\n")).collect();
+    write(&dir.join("few.jsonl"), &few);
+    let out = gauntlet(&["calibrate", "--decision-log", "few.jsonl", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(stderr(&out).contains("at least 100"), "{}", stderr(&out));
+    // A bad line is named.
+    write(
+        &dir.join("bad.jsonl"),
+        &format!("{}{{\"ts\":1,\"score\":7,\"label\":\"benign\",\"decision\":\"allow\"}}\n", log),
+    );
+    let out = gauntlet(&["calibrate", "--decision-log", "bad.jsonl", "--quiet"], &dir);
+    assert_eq!(out.code(), Some(2));
+    assert!(stderr(&out).contains("bad.jsonl:801") && stderr(&out).contains("[0, 1]"), "{}", stderr(&out));
+}

@@ -423,3 +423,38 @@ fn a_deployment_after_the_log_and_a_missing_sign_offs_folder_are_input_errors() 
         );
     }
 }
+
+/// One reason's share of the canary's decisions rising from 5% to 40% for
+/// 10 minutes (the baseline staying at 5%) is NO-GO naming the reason; the
+/// report lists the distribution, largest shift first, and the Markdown
+/// draws the rule's rolling value as a Mermaid chart.
+#[test]
+fn a_spike_in_one_reason_code_is_no_go_naming_it() {
+    let dir = bundled_copy("release-reason-spike");
+    let config = std::fs::read_to_string(dir.join("gauntlet.toml")).unwrap();
+    write(
+        &dir.join("gauntlet.toml"),
+        &format!("{config}\n[[release.signals.rules]]\nid = \"reason-spike\"\nsignal = \"reason-share-vs-baseline\"\nabove = 3.0\nfor-minutes = 5\n"),
+    );
+    prepare(&dir);
+    let mut log = String::new();
+    for m in 0..40i64 {
+        for k in 0..40i64 {
+            for (version, share) in [("2.0", if m >= 30 { 16 } else { 2 }), ("1.9", 2)] {
+                let reason = if k < share { "pii-email" } else { "ok" };
+                log.push_str(&format!(
+                    "{{\"ts\":{},\"decision\":\"allow\",\"policy-version\":\"{version}\",\"reasons\":[\"{reason}\"]}}\n",
+                    1_790_000_000 + m * 60 + k
+                ));
+            }
+        }
+    }
+    write(&dir.join("spike.jsonl"), &log);
+    let (code, r, stdout) = release(&dir, &["--decision-log", "spike.jsonl"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("alert reason-spike firing") && stdout.contains("(reason pii-email)"), "{stdout}");
+    assert_eq!(r["reasons"][0]["reason"], "pii-email", "{:#}", r["reasons"]);
+    assert_eq!(r["reasons"][0]["baseline"], 80);
+    let md = std::fs::read_to_string(dir.join("reports/release-readiness.md")).unwrap();
+    assert!(md.contains("```mermaid\nxychart-beta") && md.contains("Reason codes, largest shift first"), "{md}");
+}
