@@ -236,6 +236,13 @@ pub enum Command {
         #[arg(long, default_value = "builtin")]
         target: gauntlet::init::ScaffoldTarget,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `gauntlet man > gauntlet.1; man -l gauntlet.1`.
+    Man,
     /// Print a JSON Schema: verdict (default), waiver-audit, calibration or release.
     Schema {
         #[arg(value_enum, default_value = "verdict")]
@@ -313,7 +320,14 @@ impl Command {
     /// Whether stdout is for people (shielded under GitHub Actions), not a
     /// stream a program reads (a schema, the target protocol).
     pub fn prints_for_people(&self) -> bool {
-        !matches!(self, Command::Schema { .. } | Command::Target { .. } | Command::Alerts { out: None, .. })
+        !matches!(
+            self,
+            Command::Schema { .. }
+                | Command::Target { .. }
+                | Command::Alerts { out: None, .. }
+                | Command::Completions { .. }
+                | Command::Man
+        )
     }
 
     /// Whether this command was asked for GitHub annotations.

@@ -62,6 +62,22 @@ pub fn attack(args: &crate::cli_args::AttackArgs) -> anyhow::Result<Outcome> {
     Ok(r.outcome())
 }
 
+/// `gauntlet completions <shell>` and `gauntlet man`: generated from the
+/// parser's own definitions, written to stdout as they are.
+pub fn generated(command: &crate::cli_args::Command) -> anyhow::Result<Outcome> {
+    use clap::CommandFactory;
+    let mut cli = crate::cli_args::Cli::command();
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        crate::cli_args::Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cli, "gauntlet", &mut stdout);
+        }
+        _ => clap_mangen::Man::new(cli).render(&mut stdout)?,
+    }
+    stdout.flush()?;
+    Ok(Outcome::Pass)
+}
+
 fn config_dir(config: &Path) -> &Path {
     config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }

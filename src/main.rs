@@ -196,6 +196,7 @@ fn execute(cli: Cli, annotations: &mut Vec<Annotation>) -> anyhow::Result<Outcom
             }
             Ok(Outcome::Pass)
         }
+        command @ (Command::Completions { .. } | Command::Man) => cli_output::generated(&command),
         Command::Schema { which } => {
             out!("{}", serde_json::to_string_pretty(&pipeline::schema(which))?);
             Ok(Outcome::Pass)

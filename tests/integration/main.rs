@@ -30,6 +30,7 @@ mod run_bundled;
 mod scaffold;
 mod schema;
 mod sharding;
+mod shell;
 mod targets;
 mod tenants;
 mod tls;
