@@ -10,25 +10,32 @@ use crate::corpus::{Decision, Payload};
 use crate::errors::{line_column, toml_diagnostic, Code, Diagnostic, Location};
 use crate::evaluate::{FixtureCase, FixtureInput, FixtureSuite};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawSuite {
+pub(crate) struct RawSuite {
+    /// Each `[[case]]`: one input and the decision it must get.
     #[serde(default)]
+    #[schemars(with = "Vec<RawCase>")]
     case: Vec<toml::Spanned<RawCase>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCase {
     /// Names the case in reports and trials; defaults to `ref`, else `case-N`.
     name: Option<String>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    /// The input: text, or a table for a structured request (one of `input` and `ref`).
     input: Option<toml::Value>,
     #[serde(rename = "ref")]
+    /// The id of a corpus case whose input to use (one of `input` and `ref`).
     reference: Option<String>,
     expect: Decision,
     #[serde(default)]
+    /// Why the case is here.
     note: String,
     #[serde(default)]
+    /// The issue behind it.
     tracking: String,
 }
 

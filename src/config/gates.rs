@@ -9,30 +9,40 @@ use walkdir::WalkDir;
 use crate::errors::{toml_diagnostic, Code, Diagnostic, Location};
 use crate::evaluate::{Bound, Comparator, Filter, Gate, Lane, Metric, Mode};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawGateFile {
+pub(crate) struct RawGateFile {
+    /// Each `[[gate]]`: one CI check.
     #[serde(default)]
+    #[schemars(with = "Vec<RawGate>")]
     gate: Vec<toml::Spanned<RawGate>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawGate {
+    /// The gate's id, named in reports, waivers and stages.
     id: String,
     #[serde(default)]
+    /// What the gate checks, in words.
     description: String,
+    /// The metric judged.
     metric: Metric,
+    /// Pass when the value is at most this (one of `max` and `min`).
     max: Option<f64>,
+    /// Pass when the value is at least this (one of `max` and `min`).
     min: Option<f64>,
     bound: Option<Bound>,
     #[serde(default)]
+    /// Fewer samples than this is inconclusive, never a pass.
     min_samples: u64,
     #[serde(default, rename = "where")]
     filter: Filter,
     #[serde(default = "default_mode")]
+    /// `enforce` (a failure fails CI, default), `soft` (reported failing, never blocks) or `shadow` (computed quietly).
     mode: Mode,
     #[serde(default = "default_lanes")]
+    /// The lanes it runs in (default both).
     lanes: Vec<Lane>,
     /// For `decision-rate`: allow, block, require_approval or error.
     actual: Option<String>,

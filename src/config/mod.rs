@@ -7,6 +7,7 @@
 mod fixtures;
 mod gates;
 mod ranges;
+pub mod reference;
 mod sign_offs;
 mod transforms;
 mod waivers;
@@ -51,35 +52,51 @@ pub(crate) fn toml_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(Pat
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawConfig {
+pub(crate) struct RawConfig {
+    /// The system under test: `kind` and the keys of that kind.
     target: TargetSpec,
     #[serde(default)]
+    /// Where the project's folders are.
     run: RawRun,
     #[serde(default)]
+    /// How outcomes count in the rates.
     counting: RawCounting,
     #[serde(default)]
+    /// Limits every waiver must respect.
     waiver_policy: RawWaiverPolicy,
     #[serde(default)]
+    /// Release readiness: SLO, burn-rate windows, canary checks, signals, rollback, promotion, metric names.
     release: RawRelease,
     #[serde(default)]
+    /// Robustness transforms applied to the corpora in chosen lanes.
     transforms: transforms::RawTransforms,
     #[serde(default)]
+    /// Defaults of `gauntlet load`.
     load: crate::load::LoadSettings,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawRelease {
+    /// The SLO the error budget comes from (default 0.999).
     slo_target: Option<f64>,
+    /// Multiwindow burn-rate alert pairs (default 60/5 min at 14.4x and 360/30 min at 6x).
     windows: Option<Vec<RawBurnWindow>>,
+    /// Fewest decisions in a burn-rate window for it to be judged (default 100).
     min_window_decisions: Option<u64>,
+    /// Fewest canary decisions before the canary is compared with the baseline (default 100).
     canary_min_decisions: Option<u64>,
+    /// The canary's error rate above which the release is NO-GO.
     max_canary_error_rate: Option<f64>,
+    /// The canary's deny rate above which the release is NO-GO.
     max_canary_deny_rate: Option<f64>,
+    /// How far the canary's rates may exceed the baseline's (absolute).
     rate_tolerance: Option<f64>,
+    /// How far the canary's p99 latency may exceed the baseline's (a ratio).
     latency_tolerance: Option<f64>,
+    /// Oldest verdict, calibration, load or attack evidence a release accepts, in days.
     max_verdict_age_days: Option<i64>,
     /// `[release.signals]`: window, step, minimum volume and `[[release.signals.rules]]`.
     signals: Option<crate::release::signals::SignalPolicy>,
@@ -91,27 +108,34 @@ struct RawRelease {
     promotion: Option<crate::release::promotion::PromotionPolicy>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawBurnWindow {
+    /// The long window, in minutes.
     long_minutes: i64,
+    /// The short window, in minutes.
     short_minutes: i64,
+    /// Burn-rate multiple both windows must exceed.
     factor: f64,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawWaiverPolicy {
+    /// Longest a waiver may run, `created` to `expires` (default 30).
     max_days: Option<i64>,
+    /// A waiver this close to expiry is a warning (default 7).
     expiring_soon_days: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawRun {
     #[serde(default = "default_corpora")]
+    /// Folders of corpus files (default `["corpora"]`).
     corpora: Vec<String>,
     #[serde(default = "default_gates")]
+    /// Folder of gate files (default `gates`).
     gates: String,
     /// Left out: `waivers` beside the config, which may not exist. Written
     /// out: the folder must exist (a typo must not drop every waiver).
@@ -119,6 +143,7 @@ struct RawRun {
     /// As `waivers`: a configured fixtures folder must exist.
     fixtures: Option<String>,
     #[serde(default = "default_reports")]
+    /// Where reports are written (default `reports`).
     reports: String,
 }
 
@@ -144,26 +169,31 @@ fn default_reports() -> String {
     "reports".into()
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCounting {
+    /// How a target error counts: `pessimistic` (against the target, default) or `exclude`.
     errors: Option<ErrorCounting>,
+    /// Whether `require_approval` on a benign case is a false positive (default) or not.
     benign_require_approval: Option<BenignApproval>,
+    /// Whether `require_approval` on an adversarial case counts as detected (default) or as an attack success.
     adversarial_require_approval: Option<AdversarialApproval>,
+    /// Confidence-interval method for rates (default `wilson`).
     interval: Option<IntervalMethod>,
+    /// Confidence level of every interval (default 0.95).
     confidence: Option<f64>,
     /// Cost per (expected -> actual) cell, e.g. `"block->allow" = 10.0`.
     costs: Option<BTreeMap<String, f64>>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 enum BenignApproval {
     FalsePositive,
     Allowed,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 enum AdversarialApproval {
     Detected,

@@ -12,16 +12,31 @@ use serde::Deserialize;
 use crate::errors::{toml_diagnostic, Code, Diagnostic, Location};
 use crate::release::promotion::SignOff;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawSignOff {
+pub(crate) struct RawSignOff {
+    /// The incident id.
     incident: String,
+    /// Who signs it off.
     owner: String,
+    /// The day of the sign-off, `"YYYY-MM-DD"`, on or after the alert fired.
     date: String,
+    /// What was done.
     mitigation: String,
+    /// The signal rule ids it clears.
     rules: Vec<String>,
     #[serde(default)]
+    /// Only for this release version.
     version: Option<String>,
+}
+
+/// A sign-offs file as the reference shows it (records are read one by one).
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub(crate) struct RawSignOffFile {
+    /// Each `[[sign-off]]`: one incident's record.
+    sign_off: Vec<RawSignOff>,
 }
 
 /// The keys of a `[[sign-off]]` table, as `RawSignOff` names them.

@@ -14,7 +14,7 @@ use crate::transform::process::ExecTransform;
 use crate::transform::structure::{parse_templates, EMBEDDED_TEMPLATES};
 use crate::transform::{all_names, Chain, TransformPlan};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawTransforms {
     /// Chains (`base64`, `base64+markdown-fence`), or `all` for every transform.
@@ -29,6 +29,7 @@ pub(super) struct RawTransforms {
     /// Default: the full lane only.
     lanes: Option<Vec<Lane>>,
     #[serde(default)]
+    /// Seed of the randomised transforms and of sampling.
     seed: u64,
     /// At most this many originals per chain (the smallest SHA-256 of (seed, id)); 0: all.
     #[serde(default)]
@@ -40,9 +41,10 @@ pub(super) struct RawTransforms {
     exec: Vec<RawExecTransform>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawExecTransform {
+    /// The transform's name: variants are `<id>#<name>`.
     name: String,
     /// Program and arguments, run in the project folder.
     command: Vec<String>,

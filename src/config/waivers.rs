@@ -14,6 +14,40 @@ use crate::toml_spans::TomlSpans;
 const REQUIRED: &[&str] = &["id", "owner", "created", "expires", "tracking", "reason", "scope", "remove-when"];
 const OPTIONAL: &[&str] = &["gate", "case", "approver"];
 
+/// Each key of a `[[waiver]]` table and what it means. Waivers are read
+/// key by key (a broken one is reported, never skipped), so their keys are
+/// listed here; a test checks this covers REQUIRED and OPTIONAL exactly.
+const KEY_DOCS: &[(&str, &str, &str)] = &[
+    ("id", "string", "Unique id of the waiver, quoted in reports."),
+    ("owner", "string", "Who answers for it (an email or a handle)."),
+    ("created", "date string `\"YYYY-MM-DD\"`", "The day it was written."),
+    (
+        "expires",
+        "date string `\"YYYY-MM-DD\"`",
+        "Its last day: at most `[waiver-policy] max-days` (30) after `created`; an expired waiver fails CI.",
+    ),
+    ("tracking", "string", "The issue that tracks the fix."),
+    ("reason", "string", "Why the failure is accepted for now."),
+    ("scope", "string", "What it covers, in words (a lane, a category, a dataset)."),
+    ("remove-when", "string", "The condition for deleting it."),
+    ("gate", "string", "The gate id it waives (one of `gate` and `case`)."),
+    ("case", "string", "The fixture case it waives, `suite/case` (one of `gate` and `case`)."),
+    ("approver", "string", "Who approved it, when the policy asks for a second person."),
+];
+
+/// The keys of a `[[waiver]]` table for the configuration reference.
+pub(super) fn key_docs() -> Vec<super::reference::KeyDoc> {
+    KEY_DOCS
+        .iter()
+        .map(|(key, kind, meaning)| super::reference::KeyDoc {
+            path: format!("[[waiver]].{key}"),
+            kind: format!("{kind}{}", if REQUIRED.contains(key) { ", required" } else { "" }),
+            default: None,
+            meaning: Some(meaning.to_string()),
+        })
+        .collect()
+}
+
 pub fn load_waivers(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Waiver> {
     let mut waivers = Vec::new();
     for (path, text) in super::toml_files(dir, problems) {
@@ -178,5 +212,17 @@ fn plain_json(v: &toml::Value) -> serde_json::Value {
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(items) => J::Array(items.iter().map(plain_json).collect()),
         toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
+    }
+}
+
+#[cfg(test)]
+mod key_doc_tests {
+    #[test]
+    fn every_waiver_key_has_its_line_in_the_reference() {
+        let mut documented: Vec<&str> = super::KEY_DOCS.iter().map(|(k, _, _)| *k).collect();
+        let mut parsed: Vec<&str> = super::REQUIRED.iter().chain(super::OPTIONAL).copied().collect();
+        documented.sort_unstable();
+        parsed.sort_unstable();
+        assert_eq!(documented, parsed);
     }
 }

@@ -26,9 +26,10 @@ use crate::toml_spans::TomlSpans;
 pub const LOCK_NAME: &str = "corpus.lock";
 
 /// `[fetch]` in corpus.toml.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FetchSpec {
+    /// Where the data file is downloaded from (https; Hugging Face and GitHub pinned to a revision).
     pub url: String,
     /// Hex SHA-256 of the file; without it the first fetch locks the hash.
     pub sha256: Option<String>,

@@ -16,24 +16,37 @@ use crate::toml_spans::TomlSpans;
 macro_rules! with_mapping_fields {
     ($(#[$meta:meta])* struct $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, Deserialize)]
+        #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
+            /// The column or key holding the text (`/a/b` is a JSON pointer).
             pub input: Option<String>,
+            /// The column or key holding a conversation (`{role, content}` list).
             pub messages: Option<String>,
+            /// The column or key holding the id (default: derived from the content).
             pub id: Option<String>,
+            /// The column or key holding the label.
             pub label: Option<String>,
+            /// The column or key holding the category.
             pub category: Option<String>,
+            /// The column or key holding the case's source.
             pub source_field: Option<String>,
+            /// The column or key holding tags (`;`-separated in CSV).
             pub tags: Option<String>,
+            /// The column or key holding the expected decision.
             pub expected: Option<String>,
+            /// The column or key holding `ingress` or `egress`.
             pub direction: Option<String>,
             /// Fields copied into the case's context object.
             pub context: Option<Vec<String>>,
+            /// The dataset's label values mapped to benign or adversarial.
             pub label_map: Option<BTreeMap<String, Label>>,
+            /// The label of every case when no column gives one.
             pub default_label: Option<Label>,
+            /// The category of every case when no column gives one.
             pub default_category: Option<String>,
+            /// The direction of every case when no column gives one.
             pub default_direction: Option<Direction>,
         }
 
@@ -107,18 +120,24 @@ impl Mapping {
 
 with_mapping_fields! {
     struct RawFileEntry {
+        /// The data file, relative to corpus.toml (JSONL, CSV or Parquet).
         path: String,
     }
 }
 
 with_mapping_fields! {
+    /// corpus.toml.
     struct RawManifest {
+        /// The dataset's name, shown in reports (default: the folder's).
         name: String,
+        /// Where the data comes from (a repository, a paper).
         source: Option<String>,
+        /// The data's licence (an SPDX id where there is one).
         license: Option<String>,
         /// Prepended to every id, from a column or derived, so datasets with
         /// numeric ids can live side by side.
         id_prefix: Option<String>,
+        /// Data files with their own mapping (`[[file]]`); default: every data file beside it.
         #[serde(default)]
         file: Vec<RawFileEntry>,
         /// The data file is downloaded by `gauntlet corpus fetch`.

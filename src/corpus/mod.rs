@@ -11,7 +11,7 @@ pub mod fetch;
 mod ids;
 mod jsonl;
 mod load;
-mod manifest;
+pub(crate) mod manifest;
 mod mapping_check;
 mod parquet;
 

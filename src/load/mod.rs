@@ -48,17 +48,20 @@ pub enum Arrivals {
 }
 
 /// `[load]` in gauntlet.toml; each key can be given on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct LoadSettings {
     /// Requests per second (over every runner of a partitioned run).
     pub rate: f64,
+    /// How long one load step runs, in seconds.
     pub duration_seconds: f64,
+    /// `constant` spacing or `poisson` arrivals.
     pub arrivals: Arrivals,
     /// Requests in flight at most; default the target's `concurrency`
     /// (the connections the team lets gauntlet open), or the cores for the
     /// built-in target.
     pub max_in_flight: Option<usize>,
+    /// Seed of the case order and of Poisson arrivals.
     pub seed: u64,
     /// `--find-rate`: the highest corrected p99 a rate may have.
     pub max_p99_ms: f64,
@@ -66,6 +69,7 @@ pub struct LoadSettings {
     pub max_error_rate: f64,
     /// `--find-rate`: how long each step runs, and the rate it starts at.
     pub step_seconds: f64,
+    /// The rate `--find-rate` starts doubling from.
     pub start_rate: f64,
 }
 

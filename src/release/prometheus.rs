@@ -56,7 +56,9 @@ pub struct MetricNames {
     pub reason_label: String,
     /// The label that tells the canary from the baseline (`*-vs-baseline`).
     pub track_label: String,
+    /// The track label's value on the canary's series.
     pub canary_track: String,
+    /// The track label's value on the baseline's series.
     pub baseline_track: String,
 }
 

@@ -23,6 +23,7 @@ use crate::evaluate::GateStatus;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Stage {
+    /// The stage's name, as `--stage` gives it.
     pub name: String,
     /// Share of traffic the bundle serves in this stage.
     pub traffic_percent: f64,
@@ -41,6 +42,7 @@ pub struct Stage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct PromotionPolicy {
+    /// The stages in order (`[[release.promotion.stages]]`).
     pub stages: Vec<Stage>,
     /// Consecutive clear windows an alert needs before promotion resumes.
     pub clear_windows: u64,

@@ -11,7 +11,9 @@ use super::logs::Entry;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RollbackRow {
+    /// The row applies while the bundle is younger than this.
     pub max_age_hours: f64,
+    /// The error rate since deployment above which the release is rolled back.
     pub error_rate_above: f64,
 }
 

@@ -78,10 +78,13 @@ impl Signal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AlertRule {
+    /// The rule's id, named by alerts, stages and sign-offs.
     pub id: String,
+    /// The signal it watches.
     pub signal: Signal,
     /// A rate (0.15 is 15%), or for a `*-vs-baseline` signal a multiple.
     pub above: f64,
+    /// How long the signal must stay above before the rule fires.
     pub for_minutes: i64,
 }
 
@@ -96,6 +99,7 @@ pub struct SignalPolicy {
     /// eligible (benign ones for FPR, adversarial for ASR, all for errors;
     /// for a `*-vs-baseline` signal, in each population).
     pub min_decisions: u64,
+    /// The alert rules (`[[release.signals.rules]]`).
     pub rules: Vec<AlertRule>,
 }
 

@@ -28,35 +28,53 @@ pub struct SpecFile<'a> {
 
 /// One table for every target kind; fields that do not belong to the chosen
 /// kind are reported rather than ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetSpec {
+    /// `builtin`, `exec` or `http`.
     pub kind: String,
     // builtin
+    /// Built-in: a rules file replacing the embedded one.
     pub rules: Option<String>,
+    /// Built-in: the score at or above which a case is blocked.
     pub threshold: Option<f64>,
+    /// Built-in: the score at or above which a case needs approval.
     pub approval_threshold: Option<f64>,
     /// The system prompt (text) whose leakage egress detection looks for.
     pub system_prompt: Option<String>,
     // exec
+    /// Exec: the program and its arguments, run in the project folder.
     pub command: Option<Vec<String>>,
+    /// Exec: processes run side by side.
     pub workers: Option<usize>,
+    /// Exec: requests in flight per process.
     pub window: Option<usize>,
+    /// Exec: restarts allowed after crashes before the run stops.
     pub max_restarts: Option<u32>,
+    /// Exec: the process answers a hello line before the first case.
     pub hello: Option<bool>,
     /// How long a fresh process may take to give its first answer.
     pub startup_ms: Option<u64>,
     /// How long a process may write nothing, cases in flight, before it is hung.
     pub hang_ms: Option<u64>,
     // http
+    /// Http: the endpoint cases are sent to.
     pub url: Option<String>,
+    /// Http: the request body template (`{{ input }}`, `{{ chat }}`, `${ENV}`, ...).
     pub body: Option<String>,
+    /// Http: request headers; values may use `${ENV}`.
     pub headers: Option<BTreeMap<String, String>>,
+    /// Http: JSON pointer to the decision in the answer.
     pub decision: Option<String>,
+    /// Http: the answer's decision values mapped to allow, block or require_approval.
     pub decision_map: Option<BTreeMap<String, String>>,
+    /// Http: JSON pointer to the score (0 to 1).
     pub score: Option<String>,
+    /// Http: JSON pointer to the reasons.
     pub reasons: Option<String>,
+    /// Http: connections used at once.
     pub concurrency: Option<usize>,
+    /// Http: retries of a 429, a 5xx or a dropped connection.
     pub retries: Option<u32>,
     /// Requests per second over all connections of an http target.
     pub rate_limit: Option<f64>,
@@ -70,6 +88,7 @@ pub struct TargetSpec {
     pub score_max: Option<bool>,
     /// The value at `reasons` is an object: its keys whose value is true or ≥ `reasons-threshold`.
     pub reasons_keys: Option<bool>,
+    /// With `reasons-keys`: the least value that names a reason (default 0.5).
     pub reasons_threshold: Option<f64>,
     /// The value at `reasons` is an array of objects: `name` of each whose `when` is true.
     pub reasons_items: Option<RawItemsRule>,
@@ -77,10 +96,12 @@ pub struct TargetSpec {
     pub ca_file: Option<String>,
     /// Mutual TLS: the client's certificate chain and its private key (PEM).
     pub client_cert: Option<String>,
+    /// Mutual TLS: the client's private key (PEM), with `client-cert`.
     pub client_key: Option<String>,
     /// Plain http:// to a host that is not loopback, on purpose.
     pub allow_http: Option<bool>,
     // exec and http
+    /// Exec and http: how long one case may take.
     pub timeout_ms: Option<u64>,
     /// What one request costs (any unit), for `--dry-run` and `max-cost`.
     pub cost: Option<f64>,
@@ -99,7 +120,9 @@ pub struct TargetSpec {
     /// must allow (default on for presets, and for any target that sets
     /// `canary-block` or `canary-allow`); a wrong answer stops the run.
     pub canary: Option<bool>,
+    /// The canary's must-block text.
     pub canary_block: Option<String>,
+    /// The canary's must-allow text.
     pub canary_allow: Option<String>,
     /// Abort (exit 3) when at least this share of cases ends in target
     /// errors (default 0.5)...
@@ -108,10 +131,12 @@ pub struct TargetSpec {
     pub abort_min_cases: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawTextRule {
+    /// Text starting with this blocks.
     pub prefix: Option<String>,
+    /// Text matching this blocks.
     pub regex: Option<String>,
     /// The text that allows; set, any other text is a target error.
     pub allow_prefix: Option<String>,
@@ -119,20 +144,25 @@ pub struct RawTextRule {
     pub errors: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawItemsRule {
+    /// Pointer, within an item, to the reason's name.
     pub name: String,
+    /// Pointer, within an item, to the flag that makes it a reason.
     pub when: String,
 }
 
 /// One tenant; for the built-in target it may override the threshold and
 /// the system prompt.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TenantSpec {
+    /// The tenant id, sent as `context.tenant`.
     pub id: String,
+    /// Built-in: this tenant's block threshold.
     pub threshold: Option<f64>,
+    /// Built-in: this tenant's system prompt for egress checks.
     pub system_prompt: Option<String>,
 }
 

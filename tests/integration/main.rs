@@ -22,6 +22,7 @@ mod load;
 mod policy;
 mod presets;
 mod public_datasets;
+mod reference;
 mod release;
 mod renderers;
 mod reports;
