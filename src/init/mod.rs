@@ -125,7 +125,7 @@ fn readme(kind: ScaffoldTarget) -> String {
     let section = match kind {
         ScaffoldTarget::Builtin => "`kind = \"builtin\"`: gauntlet's own reference firewall. To test your gate, \
              run `gauntlet init --target exec` or `--target http` in an empty folder and compare, or see \
-             the target keys in gauntlet's README."
+             the target keys in gauntlet's user guide (\"Your own gate\")."
             .to_string(),
         ScaffoldTarget::Exec => "`kind = \"exec\"`: gauntlet starts `python3 adapter/gate_adapter.py` and \
              speaks JSON lines with it. As written, the adapter asks gauntlet's reference firewall, so \

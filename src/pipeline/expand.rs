@@ -23,7 +23,7 @@ pub fn expand(config_path: &Path, lane: Lane, out: &Path) -> Result<usize, Error
     let processes = transforms.map(|t| t.exec.as_slice()).unwrap_or_default();
     if plan.is_none() && processes.is_empty() {
         return Err(Error::Usage(format!(
-            "{} applies no transform in the {} lane: add a [transforms] table (see README)",
+            "{} applies no transform in the {} lane: add a [transforms] table (user guide, \"Robustness and adaptive search\")",
             config_path.display(),
             lane.as_str()
         )));

@@ -36,7 +36,7 @@ pub fn plan(config_path: &Path, quiet: bool) -> Result<Plan, Error> {
         problems.push(config.key_location(&["run", "gates"]).diagnostic(
             Code::NoGates,
             format!(
-                "no gate in {} (gates/*.toml): a run without a gate could never fail; see README, Gates",
+                "no gate in {} (gates/*.toml): a run without a gate could never fail; see the user guide, \"Gates, counting and statistics\"",
                 config.gates.display()
             ),
         ));

@@ -13,6 +13,7 @@ mod datasets;
 mod diff;
 mod egress;
 mod errors_catalogue;
+mod examples;
 mod exit_codes;
 mod fault_table;
 mod fixtures;
