@@ -254,7 +254,7 @@ pub fn attack(opts: &AttackOptions) -> Result<AttackReport, Error> {
     }
     let mut journal = Journal::open(journal_path, &key, opts.resume)?;
     let mut sequence = 0u64;
-    let mut ask = |label: &str, queries: &[(&Case, Payload, &'static str)]| -> Result<Vec<Answer>, Error> {
+    let mut ask = |queries: &[(&Case, Payload, &'static str)]| -> Result<Vec<Answer>, Error> {
         let mut answers: Vec<Option<Answer>> = vec![None; queries.len()];
         let mut to_send = Vec::new();
         let mut sent_at = Vec::new();
@@ -274,10 +274,10 @@ pub fn attack(opts: &AttackOptions) -> Result<AttackReport, Error> {
             }
         }
         if !to_send.is_empty() {
-            let replayed = with_progress(Step::cases(label, to_send.len() as u64), true, |p| {
-                target.replay(&to_send, &Sink { meter: &meter, inner: p })
-            })
-            .map_err(|e| interrupted(e, &journal.path))?;
+            // Progress is the searches' own (a round at a time), not each batch's.
+            let replayed = target
+                .replay(&to_send, &Sink { meter: &meter, inner: &() })
+                .map_err(|e| interrupted(e, &journal.path))?;
             if replayed.outcomes.len() < to_send.len() || meter.stopped() {
                 journal.flush();
                 return Err(interrupted(
@@ -298,7 +298,7 @@ pub fn attack(opts: &AttackOptions) -> Result<AttackReport, Error> {
 
     // At rest: each original as it is.
     let rest_queries: Vec<(&Case, Payload, &str)> = cases.iter().map(|c| (*c, c.payload.clone(), "rest")).collect();
-    let at_rest = ask("at rest", &rest_queries)?;
+    let at_rest = ask(&rest_queries)?;
     let mut counts = Originals {
         adversarial: cases.len() as u64,
         searched: 0,
@@ -324,13 +324,11 @@ pub fn attack(opts: &AttackOptions) -> Result<AttackReport, Error> {
     counts.searched = searched.len() as u64;
 
     let outcomes = with_progress(Step::cases("searching", 0), opts.quiet, |p| {
-        let mut round = 0u32;
         search_all(&searched, &steps, &settings, |batch: &[Query]| {
-            round += 1;
             p.advance(batch.len() as u64);
             let qs: Vec<(&Case, Payload, &str)> =
                 batch.iter().map(|q| (searched[q.original].case, q.payload.clone(), "search")).collect();
-            ask(&format!("round {round}"), &qs)
+            ask(&qs)
         })
     })?;
 
@@ -340,7 +338,7 @@ pub fn attack(opts: &AttackOptions) -> Result<AttackReport, Error> {
         .iter()
         .map(|&i| (searched[i].case, outcomes[i].found.as_ref().expect("found").payload.clone(), "confirm"))
         .collect();
-    let confirmed = ask("confirming", &confirm_queries)?;
+    let confirmed = ask(&confirm_queries)?;
     let held: HashMap<usize, bool> = found.iter().zip(&confirmed).map(|(&i, a)| (i, a.allowed)).collect();
 
     let records: Vec<CaseRecord> = outcomes
